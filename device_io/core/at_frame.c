@@ -1,0 +1,2 @@
+/* placeholder: being written (see the issue) */
+typedef int gw_placeholder_at_frame;
