@@ -1,0 +1,108 @@
+/* test_common.c: the leaf utilities (hex codec, error strings, log
+ * dispatch). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gw/err.h"
+#include "gw/hex.h"
+#include "gw/log.h"
+
+static void hex_roundtrip(void **state)
+{
+    const uint8_t bytes[] = {0x00, 0x7f, 0x80, 0xff, 0xc7, 0xac};
+    char text[13];
+    uint8_t back[6];
+
+    (void)state;
+    assert_int_equal(gw_hex_encode(bytes, sizeof bytes, text, sizeof text),
+                     12);
+    assert_string_equal(text, "007F80FFC7AC");
+    assert_int_equal(gw_hex_decode("007f80FFc7Ac", 12, back, sizeof back,
+                                   NULL), 6);
+    assert_memory_equal(back, bytes, sizeof bytes);
+}
+
+static void hex_rejects(void **state)
+{
+    uint8_t out[4];
+    size_t bad = 99;
+
+    (void)state;
+    assert_int_equal(gw_hex_decode("0G", 2, out, sizeof out, &bad),
+                     GW_E_INVAL);
+    assert_int_equal(bad, 1);
+    assert_int_equal(gw_hex_decode("ABC", 3, out, sizeof out, &bad),
+                     GW_E_INVAL);
+    assert_int_equal(bad, 3);
+    assert_int_equal(gw_hex_decode("0 12", 4, out, sizeof out, NULL),
+                     GW_E_INVAL);
+    assert_int_equal(gw_hex_decode("0011223344", 10, out, sizeof out, NULL),
+                     GW_E_NOSPACE);
+    assert_int_equal(gw_hex_decode("", 0, out, sizeof out, NULL), 0);
+    /* a NUL inside the counted text is not a digit */
+    assert_int_equal(gw_hex_decode("0\0", 2, out, sizeof out, NULL),
+                     GW_E_INVAL);
+    assert_int_equal(gw_hex_encode(out, 4, (char *)out, 8), GW_E_NOSPACE);
+}
+
+static void err_strings(void **state)
+{
+    (void)state;
+    assert_string_equal(gw_strerror(GW_OK), "ok");
+    assert_string_equal(gw_strerror(GW_E_TOOLONG), "input too long");
+    assert_string_equal(gw_strerror(-2), "No such file or directory");
+    assert_string_equal(gw_strerror(-5000), "unknown error");
+    for (int rc = GW_E_INVAL; rc > GW_E_LAST; rc--)
+        assert_string_not_equal(gw_strerror(rc), "unknown error");
+}
+
+struct captured {
+    int calls;
+    enum gw_log_level level;
+    char text[128];
+};
+
+static void capture_sink(enum gw_log_level level, const char *tag,
+                         const char *obj, const char *msg, void *ctx)
+{
+    struct captured *c = ctx;
+
+    c->calls++;
+    c->level = level;
+    snprintf(c->text, sizeof c->text, "%s|%s|%s", tag, obj ? obj : "-", msg);
+}
+
+static void log_dispatch(void **state)
+{
+    struct captured c = {0};
+
+    (void)state;
+    gw_log(GW_LOG_ERR, "t", NULL, "dropped without a sink");
+    gw_log_set_sink(capture_sink, &c, GW_LOG_INFO);
+    gw_log(GW_LOG_DEBUG, "t", NULL, "above the level");
+    assert_int_equal(c.calls, 0);
+    gw_log(GW_LOG_WARN, "sota", "ttyM000", "state %s -> %s", "a", "b");
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.level, GW_LOG_WARN);
+    assert_string_equal(c.text, "sota|ttyM000|state a -> b");
+    gw_log_set_sink(NULL, NULL, GW_LOG_DEBUG);
+    assert_false(gw_log_enabled(GW_LOG_ERR));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hex_roundtrip),
+        cmocka_unit_test(hex_rejects),
+        cmocka_unit_test(err_strings),
+        cmocka_unit_test(log_dispatch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
