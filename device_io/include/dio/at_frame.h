@@ -76,7 +76,8 @@ struct at_line {
     size_t len;
 };
 
-/* Called once per line, in order. */
+/* Called once per line, in order. It may call at_framer_set_pending()
+ * (to send the next command) but not _feed, _flush or _reset. */
 typedef void at_line_fn(const struct at_line *line, void *ctx);
 
 struct at_framer_stats {
