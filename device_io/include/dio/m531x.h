@@ -17,9 +17,10 @@
  * long as that buffer is.
  *
  * Builders write the command text without the trailing CR and NUL-terminate
- * it. They return the text length, GW_E_NOSPACE when cap is too small, or
- * GW_E_INVAL/GW_E_RANGE for an argument that cannot be sent (a version with
- * a quote or control character, a negative msgid, ...).
+ * it. They return the text length, GW_E_NOSPACE when cap is too small (out
+ * then holds ""), or GW_E_INVAL/GW_E_RANGE/GW_E_TOOLONG for an argument
+ * that cannot be sent (a version with a quote or control character, a
+ * negative msgid, a version over M531X_VERSION_MAX, ...).
  */
 #ifndef DIO_M531X_H
 #define DIO_M531X_H
@@ -33,6 +34,8 @@
 #define M531X_IMEI_LEN 15
 #define M531X_IMSI_MAX 15
 #define M531X_ICCID_MAX 20
+#define M531X_OPAQUE_MAX 2048       /* largest opaque write value, bytes: the
+                                       CIS SDK's CIS_CONFIG_BLOCK1_SIZE_MAX */
 
 /* ---- the dialect table: what the sources leave open -------------------- */
 
@@ -67,6 +70,11 @@ struct m531x_dialect {
 /* The defaults: erase ok 3, write ok 1 (seed), write fail 2, erase fail 4,
  * string len = characters, opaque len auto, AT+MIPLDELETE. */
 void m531x_dialect_default(struct m531x_dialect *d);
+
+/* 0 if d can be used: the four AT+MIPLSOTA values are 0..255 and pairwise
+ * different, the enums hold known values. GW_E_RANGE for a value out of
+ * range, GW_E_INVAL for two equal values. *reason gets static text. */
+int m531x_dialect_check(const struct m531x_dialect *d, const char **reason);
 
 /* ---- values, result codes --------------------------------------------- */
 
@@ -167,10 +175,12 @@ struct m531x_urc {
 /* Is this line a +MIPL* URC name we decode? (cheap prefix test) */
 int m531x_is_mipl_urc(const char *line, size_t len);
 
-/* Decode one line. 0 on success; GW_E_INVAL (syntax, non-hex opaque
- * payload, payload length fitting neither count), GW_E_RANGE (a number out
- * of range: negative msgid, flag not 0..2, type not 1..5, ...),
- * GW_E_TRUNC (missing fields) or GW_E_UNKNOWN (not a +MIPL URC we know).
+/* Decode one line. 0 on success; GW_E_INVAL (syntax, a control byte,
+ * non-hex opaque payload, odd hex count, payload length fitting neither
+ * count), GW_E_RANGE (a number out of range: negative msgid, flag not 0..2,
+ * type not 1..5, ...), GW_E_TRUNC (missing fields), GW_E_TOOLONG (a line
+ * over AT_LINE_MAX, an opaque value over M531X_OPAQUE_MAX bytes) or
+ * GW_E_UNKNOWN (not a +MIPL URC we know).
  * out->reason says why in words. `opaque` selects what an opaque <len> may
  * count (dialect). */
 int m531x_decode_urc(const char *line, size_t len,
