@@ -334,7 +334,7 @@ void db__truncate_utf8(char *dst, size_t cap, const char *src,
 
 /* ---- opening ----------------------------------------------------------- */
 
-static int exec_sql(struct db *db, const char *sql, const char *what)
+int db__exec_sql(struct db *db, const char *sql, const char *what)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
@@ -433,7 +433,7 @@ static int set_pragmas(struct db *db, const char *path)
         GW_LOG(GW_LOG_ERR, db->name, "journal_mode is '%s', not 'wal'", mode);
         return -EIO;
     }
-    rc = exec_sql(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+    rc = db__exec_sql(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
                   "pragmas");
     if (rc < 0)
         return rc;
@@ -539,7 +539,7 @@ int db_open(struct db **out, const char *path, unsigned flags)
             rc = GW_E_STATE;
             goto fail;
         }
-        rc = exec_sql(db, "PRAGMA query_only = ON", "pragmas");
+        rc = db__exec_sql(db, "PRAGMA query_only = ON", "pragmas");
     } else {
         rc = set_pragmas(db, path);
         if (rc == 0 && version < db_schema_latest())

@@ -89,6 +89,9 @@ int db__one(struct db *db, sqlite3_stmt *st, db__row_fn *row, void *dst,
 int db__list(struct db *db, sqlite3_stmt *st, db__row_fn *row, void *out,
              size_t elem, size_t cap, size_t *n, const char *what);
 
+/* sqlite3_exec() with the error logged and mapped. */
+int db__exec_sql(struct db *db, const char *sql, const char *what);
+
 /* Run the migrations the database lacks (db_migrate.c). */
 int db__migrate(struct db *db, int from);
 

@@ -14,13 +14,6 @@
 #include "gw/err.h"
 #include "gw/log.h"
 
-static int exec(struct db *db, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
-
-    return rc == SQLITE_OK ? 0 : db__err(db, rc, what);
-}
-
 /* A file at version 0 must be empty: we do not add our tables to some
  * other program's database. */
 static int check_empty(struct db *db)
@@ -51,21 +44,21 @@ static int apply(struct db *db, const struct db__migration *m)
     char sql[64];
     int rc;
 
-    rc = exec(db, "BEGIN IMMEDIATE", "migration begin");
+    rc = db__exec_sql(db, "BEGIN IMMEDIATE", "migration begin");
     if (rc < 0)
         return rc;
-    rc = exec(db, m->sql, m->name);
+    rc = db__exec_sql(db, m->sql, m->name);
     if (rc == 0 && m->number == 1) {
         snprintf(sql, sizeof sql, "PRAGMA application_id = %d",
                  DB_APPLICATION_ID);
-        rc = exec(db, sql, m->name);
+        rc = db__exec_sql(db, sql, m->name);
     }
     if (rc == 0) {
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->number);
-        rc = exec(db, sql, m->name);
+        rc = db__exec_sql(db, sql, m->name);
     }
     if (rc == 0)
-        rc = exec(db, "COMMIT", m->name);
+        rc = db__exec_sql(db, "COMMIT", m->name);
     if (rc < 0) {
         if (!sqlite3_get_autocommit(db->conn))
             sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
