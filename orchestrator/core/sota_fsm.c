@@ -1,2 +1,1599 @@
-/* placeholder: being written (see the issue) */
-typedef int gw_placeholder_sota_fsm;
+/* sota_fsm.c: the SOTA state machine of one modem.
+ *
+ * Design note
+ *   Two state variables: the upgrade phase (durable, in fsm->cp together
+ *   with the result and the byte count) and the registration of the MIPL
+ *   instance (volatile: a restart always registers again). set_state() is
+ *   the only writer of the phase; set_reg() of the registration.
+ *
+ *   Every step builds its actions in a struct step. Handlers queue commands;
+ *   finish() at the end of the step sends the head of the queue when no
+ *   command is in flight, so at most one SEND leaves per step and the
+ *   answers keep the order in which the requests came. Answers that tell
+ *   the platform something is stored follow the PERSIST of that fact.
+ *
+ *   Chunks: the next chunk must start at the durable byte count. Only
+ *   STORED ok advances it, so 5/0/26500 never reports bytes that are not
+ *   on disk. One chunk is stored at a time; requests that arrive meanwhile
+ *   are not answered (the platform resends them).
+ */
+#define GW_LOG_TAG "sota"
+
+#include "orch/sota_fsm.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gw/compiler.h"
+#include "gw/err.h"
+#include "gw/log.h"
+
+/* OneNET resources (reference 3.1). */
+#define RES_DEV_VERSION 19
+#define RES_DEV_BATTERY 9
+#define RES_DEV_FREE 26261
+#define RES_FW_PACKAGE 0
+#define RES_FW_UPDATE 2
+#define RES_FW_STATE 3
+#define RES_FW_RESULT 5
+#define RES_FW_BYTES 26500
+#define RES_FW_PREPARE 26501
+#define RES_FW_SOTA_MODE 26550
+#define OBJ_DEVICE 3
+#define OBJ_FIRMWARE 5
+
+/* +MIPLEVENT codes (reference 2.6). */
+#define EVT_BOOTSTRAP_FAILED 3
+#define EVT_CONNECT_FAILED 5
+#define EVT_REG_SUCCESS 6
+#define EVT_REG_FAILED 7
+#define EVT_REG_TIMEOUT 8
+#define EVT_LIFETIME_TIMEOUT 9
+#define EVT_UPDATE_SUCCESS 11
+#define EVT_UPDATE_NEEDED 14
+#define EVT_UNREGISTERED 15
+
+#define CIS_ERR_WRONG_STATE 602
+
+/* One call of sota_fsm_step(). */
+struct step {
+    struct sota_fsm *fsm;
+    struct sota_actions *out;
+    int64_t now;
+    int overflow;
+    struct sota_action scratch; /* written instead when out is full */
+};
+
+/* ---- names ------------------------------------------------------------- */
+
+const char *sota_phase_name(enum sota_phase phase)
+{
+    switch (phase) {
+    case SOTA_PHASE_IDLE: return "idle";
+    case SOTA_PHASE_DOWNLOADING: return "downloading";
+    case SOTA_PHASE_CHECKING: return "checking";
+    case SOTA_PHASE_DOWNLOADED: return "downloaded";
+    case SOTA_PHASE_FLASHING: return "flashing";
+    case SOTA_PHASE_DONE: return "done";
+    }
+    return "?";
+}
+
+const char *sota_result_name(enum sota_result result)
+{
+    switch (result) {
+    case SOTA_RESULT_INITIAL: return "initial";
+    case SOTA_RESULT_SUCCESS: return "success";
+    case SOTA_RESULT_NO_SPACE: return "not enough space";
+    case SOTA_RESULT_OUT_OF_RAM: return "out of RAM";
+    case SOTA_RESULT_CONN_LOST: return "connection lost";
+    case SOTA_RESULT_INTEGRITY: return "integrity check failure";
+    case SOTA_RESULT_UNSUPPORTED_TYPE: return "unsupported package type";
+    case SOTA_RESULT_INVALID_URI: return "invalid URI";
+    case SOTA_RESULT_UPDATE_FAILED: return "update failed";
+    case SOTA_RESULT_UNSUPPORTED_PROTOCOL: return "unsupported protocol";
+    case SOTA_RESULT_CANCELLED: return "cancelled";
+    case SOTA_RESULT_DEFERRED: return "deferred";
+    }
+    return "?";
+}
+
+const char *sota_reg_name(enum sota_reg reg)
+{
+    switch (reg) {
+    case SOTA_REG_STOPPED: return "stopped";
+    case SOTA_REG_CREATING: return "creating";
+    case SOTA_REG_DELETING: return "deleting";
+    case SOTA_REG_WAIT_DEVICE: return "waiting for device data";
+    case SOTA_REG_VERSION: return "reporting version";
+    case SOTA_REG_OPENING: return "opening";
+    case SOTA_REG_WAIT_EVENT: return "waiting for registration";
+    case SOTA_REG_REGISTERED: return "registered";
+    case SOTA_REG_BACKOFF: return "backoff";
+    }
+    return "?";
+}
+
+const char *sota_timer_name(enum sota_timer timer)
+{
+    switch (timer) {
+    case SOTA_TIMER_CMD: return "command";
+    case SOTA_TIMER_REGISTER: return "register";
+    case SOTA_TIMER_BACKOFF: return "backoff";
+    }
+    return "?";
+}
+
+const char *sota_event_kind_name(enum sota_event_kind kind)
+{
+    switch (kind) {
+    case SOTA_EV_START: return "start";
+    case SOTA_EV_CMD_DONE: return "cmd-done";
+    case SOTA_EV_URC: return "urc";
+    case SOTA_EV_BAD_URC: return "bad-urc";
+    case SOTA_EV_STORED: return "stored";
+    case SOTA_EV_CHECKED: return "checked";
+    case SOTA_EV_FLASHED: return "flashed";
+    case SOTA_EV_DEVICE: return "device";
+    case SOTA_EV_TIMER: return "timer";
+    case SOTA_EV_MODEM_RESET: return "modem-reset";
+    }
+    return "?";
+}
+
+const char *sota_action_kind_name(enum sota_action_kind kind)
+{
+    switch (kind) {
+    case SOTA_ACT_SEND: return "send";
+    case SOTA_ACT_STORE_CHUNK: return "store-chunk";
+    case SOTA_ACT_RESET_STAGING: return "reset-staging";
+    case SOTA_ACT_CHECK_IMAGE: return "check-image";
+    case SOTA_ACT_FLASH: return "flash";
+    case SOTA_ACT_PERSIST: return "persist";
+    case SOTA_ACT_ARM_TIMER: return "arm-timer";
+    case SOTA_ACT_CANCEL_TIMER: return "cancel-timer";
+    case SOTA_ACT_NOTE: return "note";
+    case SOTA_ACT_JOB_END: return "job-end";
+    }
+    return "?";
+}
+
+const char *sota_note_kind_name(enum sota_note_kind kind)
+{
+    switch (kind) {
+    case SOTA_NOTE_RESTART: return "restart";
+    case SOTA_NOTE_RESUME: return "resume";
+    case SOTA_NOTE_STATE: return "state";
+    case SOTA_NOTE_RESULT: return "result";
+    case SOTA_NOTE_REGISTER: return "register";
+    case SOTA_NOTE_BAD_CHUNK: return "bad-chunk";
+    case SOTA_NOTE_DUPLICATE: return "duplicate";
+    case SOTA_NOTE_REFUSED: return "refused";
+    case SOTA_NOTE_CMD_FAILED: return "cmd-failed";
+    case SOTA_NOTE_IGNORED: return "ignored";
+    }
+    return "?";
+}
+
+int sota_phase_oma_state(enum sota_phase phase)
+{
+    switch (phase) {
+    case SOTA_PHASE_IDLE: return 0;
+    case SOTA_PHASE_DOWNLOADING: return 1;
+    case SOTA_PHASE_CHECKING: return 2;
+    case SOTA_PHASE_DOWNLOADED: return 2;
+    case SOTA_PHASE_FLASHING: return 3;
+    case SOTA_PHASE_DONE: return 0;
+    }
+    return 0;
+}
+
+/* ---- config and checkpoint --------------------------------------------- */
+
+void sota_config_default(struct sota_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->name, sizeof cfg->name, "modem");
+    m531x_dialect_default(&cfg->dialect);
+    cfg->ref = 0;
+    cfg->lifetime_s = 600;
+    cfg->open_timeout_s = 60;
+    cfg->cmd_timeout_ms = 10000;
+    cfg->register_timeout_ms = 90000;
+    cfg->retry_min_ms = 5000;
+    cfg->retry_max_ms = 300000;
+    cfg->create_retries = 2;
+    cfg->chunk_max = M531X_OPAQUE_MAX;
+    cfg->image_max = 16u * 1024u * 1024u;
+    cfg->unknown_read_result = M531X_RESULT_NOT_FOUND;
+}
+
+void sota_checkpoint_init(struct sota_checkpoint *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->phase = SOTA_PHASE_IDLE;
+    cp->result = SOTA_RESULT_INITIAL;
+    cp->last_msgid = -1;
+}
+
+static int phase_valid(int phase)
+{
+    return phase >= 0 && phase < SOTA_PHASE_COUNT;
+}
+
+static int result_valid(int result)
+{
+    return result >= 0 && result <= SOTA_RESULT_MAX;
+}
+
+static int str_terminated(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+int sota_checkpoint_validate(const struct sota_checkpoint *cp,
+                             uint32_t image_max)
+{
+    if (!phase_valid((int)cp->phase) || !result_valid((int)cp->result))
+        return GW_E_CORRUPT;
+    if (cp->bytes > image_max || cp->last_msgid < -1 ||
+        !str_terminated(cp->new_version, sizeof cp->new_version))
+        return GW_E_CORRUPT;
+    switch (cp->phase) {
+    case SOTA_PHASE_IDLE:
+        /* IDLE holds no image: every way into IDLE drops the staging. */
+        if (cp->bytes != 0 || cp->image_size != 0)
+            return GW_E_CORRUPT;
+        break;
+    case SOTA_PHASE_DOWNLOADING:
+        if (cp->image_size != 0)
+            return GW_E_CORRUPT;
+        break;
+    case SOTA_PHASE_CHECKING:
+    case SOTA_PHASE_DOWNLOADED:
+    case SOTA_PHASE_FLASHING:
+    case SOTA_PHASE_DONE:
+        if (cp->bytes == 0 || cp->image_size != cp->bytes)
+            return GW_E_CORRUPT;
+        break;
+    }
+    if (cp->bytes > 0 && cp->last_msgid < 0)
+        return GW_E_CORRUPT;
+    return 0;
+}
+
+static int config_validate(const struct sota_config *cfg)
+{
+    const char *reason = NULL;
+
+    if (!str_terminated(cfg->name, sizeof cfg->name) ||
+        m531x_dialect_check(&cfg->dialect, &reason) != 0)
+        return GW_E_CONFIG;
+    if (cfg->ref < 0 || cfg->ref > 255 || cfg->lifetime_s < 1 ||
+        cfg->open_timeout_s < 1 || cfg->open_timeout_s > 3600)
+        return GW_E_CONFIG;
+    if (cfg->cmd_timeout_ms < 100 || cfg->cmd_timeout_ms > 600000 ||
+        cfg->register_timeout_ms < 1000 ||
+        cfg->register_timeout_ms > 3600000)
+        return GW_E_CONFIG;
+    if (cfg->retry_min_ms < 100 || cfg->retry_max_ms < cfg->retry_min_ms ||
+        cfg->retry_max_ms > 86400000)
+        return GW_E_CONFIG;
+    if (cfg->create_retries < 0 || cfg->create_retries > 10)
+        return GW_E_CONFIG;
+    if (cfg->chunk_max < 1 || cfg->chunk_max > M531X_OPAQUE_MAX ||
+        cfg->image_max < 1 || cfg->image_max > (1u << 30))
+        return GW_E_CONFIG;
+    if (cfg->unknown_read_result < M531X_RESULT_BAD_REQUEST ||
+        cfg->unknown_read_result > M531X_RESULT_NOT_ACCEPTABLE)
+        return GW_E_CONFIG;
+    return 0;
+}
+
+int sota_fsm_init(struct sota_fsm *fsm, const struct sota_config *cfg,
+                  const struct sota_checkpoint *initial, int64_t now)
+{
+    int rc;
+
+    GW_UNUSED(now);
+    memset(fsm, 0, sizeof *fsm);
+    rc = config_validate(cfg);
+    if (rc != 0)
+        return rc;
+    fsm->cfg = *cfg;
+    if (initial != NULL) {
+        rc = sota_checkpoint_validate(initial, cfg->image_max);
+        if (rc != 0) {
+            GW_LOG(GW_LOG_ERR, cfg->name, "checkpoint refused: %s",
+                   gw_strerror(rc));
+            return rc;
+        }
+        fsm->cp = *initial;
+    } else {
+        sota_checkpoint_init(&fsm->cp);
+    }
+    fsm->dev.known = 0;
+    fsm->dev.battery_pct = -1;
+    fsm->dev.free_kib = -1;
+    fsm->dev.staging_free_kib = -1;
+    fsm->reg = SOTA_REG_STOPPED;
+    fsm->flash_msgid = -1;
+    return 0;
+}
+
+void sota_fsm_cleanup(struct sota_fsm *fsm)
+{
+    /* Nothing is allocated; clear so a stale use is obvious. */
+    memset(fsm, 0, sizeof *fsm);
+}
+
+/* ---- actions ----------------------------------------------------------- */
+
+static struct sota_action *act_push(struct step *s, enum sota_action_kind k)
+{
+    struct sota_action *a;
+
+    if (s->out->n >= SOTA_ACTIONS_MAX) {
+        assert(!"sota: action list overflow");
+        s->overflow = 1;
+        memset(&s->scratch, 0, sizeof s->scratch);
+        return &s->scratch;
+    }
+    a = &s->out->v[s->out->n++];
+    memset(a, 0, sizeof *a);
+    a->kind = k;
+    return a;
+}
+
+static void note(struct step *s, enum sota_note_kind kind, const char *fmt,
+                 ...) GW_PRINTF(3, 4);
+
+static void note(struct step *s, enum sota_note_kind kind, const char *fmt,
+                 ...)
+{
+    struct sota_action *a = act_push(s, SOTA_ACT_NOTE);
+    va_list ap;
+
+    a->u.note.kind = kind;
+    va_start(ap, fmt);
+    vsnprintf(a->u.note.text, sizeof a->u.note.text, fmt, ap);
+    va_end(ap);
+    GW_LOG(kind == SOTA_NOTE_STATE || kind == SOTA_NOTE_RESULT ||
+                   kind == SOTA_NOTE_REGISTER
+               ? GW_LOG_INFO
+               : GW_LOG_WARN,
+           s->fsm->cfg.name, "%s: %s", sota_note_kind_name(kind),
+           a->u.note.text);
+}
+
+static void persist(struct step *s)
+{
+    struct sota_action *a = act_push(s, SOTA_ACT_PERSIST);
+
+    a->u.persist = s->fsm->cp;
+}
+
+static void timer_arm(struct step *s, enum sota_timer id, int64_t at)
+{
+    struct sota_action *a = act_push(s, SOTA_ACT_ARM_TIMER);
+
+    a->u.timer.id = id;
+    a->u.timer.at = at;
+    s->fsm->timer_armed[id] = 1;
+    s->fsm->timer_at[id] = at;
+}
+
+static void timer_cancel(struct step *s, enum sota_timer id)
+{
+    struct sota_action *a;
+
+    if (!s->fsm->timer_armed[id])
+        return;
+    a = act_push(s, SOTA_ACT_CANCEL_TIMER);
+    a->u.timer.id = id;
+    s->fsm->timer_armed[id] = 0;
+}
+
+static void act_image(struct step *s, enum sota_action_kind k, uint32_t size)
+{
+    act_push(s, k)->u.image.size = size;
+}
+
+static void job_end(struct step *s, enum sota_result result)
+{
+    act_push(s, SOTA_ACT_JOB_END)->u.job_end.result = result;
+}
+
+/* ---- phase and result -------------------------------------------------- */
+
+static int phase_change_allowed(enum sota_phase from, enum sota_phase to)
+{
+    switch (from) {
+    case SOTA_PHASE_IDLE:
+        return to == SOTA_PHASE_DOWNLOADING;
+    case SOTA_PHASE_DOWNLOADING:
+        return to == SOTA_PHASE_CHECKING || to == SOTA_PHASE_IDLE;
+    case SOTA_PHASE_CHECKING:
+        return to == SOTA_PHASE_DOWNLOADED || to == SOTA_PHASE_IDLE;
+    case SOTA_PHASE_DOWNLOADED:
+        return to == SOTA_PHASE_FLASHING || to == SOTA_PHASE_IDLE;
+    case SOTA_PHASE_FLASHING:
+        return to == SOTA_PHASE_DONE;
+    case SOTA_PHASE_DONE:
+        return to == SOTA_PHASE_IDLE;
+    }
+    return 0;
+}
+
+/* The only writer of the phase. Entering IDLE from any other phase ends
+ * the job with the recorded result. */
+static void set_state(struct step *s, enum sota_phase to)
+{
+    struct sota_fsm *fsm = s->fsm;
+    enum sota_phase from = fsm->cp.phase;
+
+    if (from == to)
+        return;
+    if (!phase_change_allowed(from, to)) {
+        GW_LOG(GW_LOG_ERR, fsm->cfg.name, "bug: phase %s -> %s refused",
+               sota_phase_name(from), sota_phase_name(to));
+        assert(!"sota: phase change not allowed");
+        return;
+    }
+    fsm->cp.phase = to;
+    note(s, SOTA_NOTE_STATE, "%s -> %s", sota_phase_name(from),
+         sota_phase_name(to));
+    if (to == SOTA_PHASE_IDLE)
+        job_end(s, fsm->cp.result);
+}
+
+static void set_result(struct step *s, enum sota_result r)
+{
+    if (s->fsm->cp.result == r)
+        return;
+    s->fsm->cp.result = r;
+    note(s, SOTA_NOTE_RESULT, "update result %d (%s)", (int)r,
+         sota_result_name(r));
+}
+
+/* Forget the staged image (the caller sets the phase). */
+static void drop_staging(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    act_push(s, SOTA_ACT_RESET_STAGING);
+    fsm->cp.bytes = 0;
+    fsm->cp.image_size = 0;
+    fsm->cp.last_msgid = -1;
+    fsm->store.active = 0; /* a store still running is abandoned */
+}
+
+/* ---- the command queue ------------------------------------------------- */
+
+static int queue_cmd(struct step *s, const struct sota_cmd *c)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->q_len >= SOTA_QUEUE_MAX) {
+        note(s, SOTA_NOTE_CMD_FAILED, "queue full, dropped: %s", c->text);
+        return GW_E_FULL;
+    }
+    fsm->queue[(fsm->q_head + fsm->q_len) % SOTA_QUEUE_MAX] = *c;
+    fsm->q_len++;
+    return 0;
+}
+
+static void queue_flush(struct sota_fsm *fsm)
+{
+    fsm->q_head = 0;
+    fsm->q_len = 0;
+}
+
+/* Remove queued answers to msgid (their first line already failed). */
+static void queue_drop_msgid(struct sota_fsm *fsm, int32_t msgid)
+{
+    struct sota_cmd keep[SOTA_QUEUE_MAX];
+    size_t n = 0;
+
+    for (size_t i = 0; i < fsm->q_len; i++) {
+        const struct sota_cmd *c =
+            &fsm->queue[(fsm->q_head + i) % SOTA_QUEUE_MAX];
+        if (!(c->kind == SOTA_CMDK_ANSWER && c->msgid == msgid))
+            keep[n++] = *c;
+    }
+    for (size_t i = 0; i < n; i++)
+        fsm->queue[i] = keep[i];
+    fsm->q_head = 0;
+    fsm->q_len = n;
+}
+
+static int queue_has(const struct sota_fsm *fsm, enum sota_cmd_kind kind)
+{
+    if (fsm->has_inflight && fsm->inflight.kind == kind)
+        return 1;
+    for (size_t i = 0; i < fsm->q_len; i++)
+        if (fsm->queue[(fsm->q_head + i) % SOTA_QUEUE_MAX].kind == kind)
+            return 1;
+    return 0;
+}
+
+/* Queue a built command; a builder error is a bug or unsendable data. */
+static int queue_built(struct step *s, struct sota_cmd *c, int built)
+{
+    if (built < 0) {
+        GW_LOG(GW_LOG_ERR, s->fsm->cfg.name, "cannot build command: %s",
+               gw_strerror(built));
+        note(s, SOTA_NOTE_CMD_FAILED, "command not built: %s",
+             gw_strerror(built));
+        return built;
+    }
+    return queue_cmd(s, c);
+}
+
+static void cmd_prep(struct sota_cmd *c, enum sota_cmd_kind kind,
+                     int32_t msgid)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->msgid = msgid;
+}
+
+/* At the end of every step: send the next command if the line is free. */
+static void finish(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+    struct sota_action *a;
+
+    if (!fsm->has_inflight && fsm->q_len > 0) {
+        fsm->inflight = fsm->queue[fsm->q_head];
+        fsm->q_head = (fsm->q_head + 1) % SOTA_QUEUE_MAX;
+        fsm->q_len--;
+        fsm->has_inflight = 1;
+        a = act_push(s, SOTA_ACT_SEND);
+        a->u.send.text = fsm->inflight.text;
+        a->u.send.len = strlen(fsm->inflight.text);
+        timer_arm(s, SOTA_TIMER_CMD, s->now + fsm->cfg.cmd_timeout_ms);
+    }
+    if (!fsm->has_inflight)
+        timer_cancel(s, SOTA_TIMER_CMD);
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void answer_sota(struct step *s, int value)
+{
+    struct sota_cmd c;
+
+    cmd_prep(&c, SOTA_CMDK_ANSWER, -1);
+    queue_built(s, &c, m531x_build_sota(c.text, sizeof c.text, value));
+}
+
+static void answer_execute(struct step *s, int32_t msgid, int result)
+{
+    struct sota_cmd c;
+
+    cmd_prep(&c, SOTA_CMDK_ANSWER, msgid);
+    queue_built(s, &c,
+                m531x_build_executersp(c.text, sizeof c.text,
+                                       s->fsm->cfg.ref, msgid, result));
+}
+
+static void answer_write(struct step *s, int32_t msgid, int result)
+{
+    struct sota_cmd c;
+
+    cmd_prep(&c, SOTA_CMDK_ANSWER, msgid);
+    queue_built(s, &c,
+                m531x_build_writersp(c.text, sizeof c.text, s->fsm->cfg.ref,
+                                     msgid, result));
+}
+
+static void answer_read_error(struct step *s, int32_t msgid, int result)
+{
+    struct sota_cmd c;
+
+    cmd_prep(&c, SOTA_CMDK_ANSWER, msgid);
+    queue_built(s, &c,
+                m531x_build_readrsp_error(c.text, sizeof c.text,
+                                          s->fsm->cfg.ref, msgid, result));
+}
+
+static void answer_read(struct step *s, const struct m531x_urc *u, int res,
+                        const struct m531x_value *v, int index, int flag)
+{
+    struct sota_fsm *fsm = s->fsm;
+    struct sota_cmd c;
+    int n;
+
+    cmd_prep(&c, SOTA_CMDK_ANSWER, u->msgid);
+    n = m531x_build_readrsp(c.text, sizeof c.text, &fsm->cfg.dialect,
+                            fsm->cfg.ref, u->msgid, M531X_RESULT_CONTENT,
+                            u->obj, u->ins, res, v, index, flag);
+    if (n < 0) {
+        /* E.g. a device version with a quote in it: say "unknown". */
+        note(s, SOTA_NOTE_REFUSED, "read %d/%d/%d: value not sendable (%s)",
+             u->obj, u->ins, res, gw_strerror(n));
+        answer_read_error(s, u->msgid, fsm->cfg.unknown_read_result);
+        return;
+    }
+    queue_cmd(s, &c);
+}
+
+static void answer_read_int(struct step *s, const struct m531x_urc *u,
+                            int res, int64_t num, int index, int flag)
+{
+    struct m531x_value v = {.type = M531X_TYPE_INTEGER, .num = num};
+
+    answer_read(s, u, res, &v, index, flag);
+}
+
+/* ---- device data ------------------------------------------------------- */
+
+/* The version 3/0/19 and AT+MIPLSOTAVER report, or NULL when unknown. */
+static const char *report_version(const struct sota_fsm *fsm)
+{
+    if (fsm->cp.phase == SOTA_PHASE_DONE &&
+        fsm->cp.result == SOTA_RESULT_SUCCESS && fsm->cp.new_version[0])
+        return fsm->cp.new_version;
+    if (fsm->dev.known && fsm->dev.version[0])
+        return fsm->dev.version;
+    return NULL;
+}
+
+/* Room for the image in KiB (3/0/26261), -1 when unknown. */
+static int64_t report_free_kib(const struct sota_fsm *fsm)
+{
+    int64_t kib;
+
+    if (!fsm->dev.known || fsm->dev.free_kib < 0)
+        return -1;
+    kib = fsm->dev.free_kib;
+    if (fsm->dev.staging_free_kib >= 0 && fsm->dev.staging_free_kib < kib)
+        kib = fsm->dev.staging_free_kib;
+    return kib;
+}
+
+/* Copy device data, dropping what is out of range. */
+static void device_take(struct step *s, const struct sota_device_info *in)
+{
+    struct sota_device_info d = *in;
+
+    if (!d.known) {
+        s->fsm->dev.known = 0;
+        return;
+    }
+    if (!str_terminated(d.version, sizeof d.version)) {
+        note(s, SOTA_NOTE_IGNORED, "device version not terminated");
+        d.version[0] = '\0';
+    }
+    if (d.battery_pct < -1 || d.battery_pct > 100) {
+        note(s, SOTA_NOTE_IGNORED, "device battery %d%% out of range",
+             d.battery_pct);
+        d.battery_pct = -1;
+    }
+    if (d.free_kib < -1)
+        d.free_kib = -1;
+    if (d.staging_free_kib < -1)
+        d.staging_free_kib = -1;
+    s->fsm->dev = d;
+}
+
+/* ---- registration ------------------------------------------------------ */
+
+static void set_reg(struct step *s, enum sota_reg to)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->reg == to)
+        return;
+    GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "registration %s -> %s",
+           sota_reg_name(fsm->reg), sota_reg_name(to));
+    fsm->reg = to;
+}
+
+static void reg_queue(struct step *s, enum sota_cmd_kind kind)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const char *ver;
+    struct sota_cmd c;
+    int n = GW_E_INVAL;
+
+    cmd_prep(&c, kind, -1);
+    switch (kind) {
+    case SOTA_CMDK_CREATE:
+        n = snprintf(c.text, sizeof c.text, "%s",
+                     m531x_simple_cmd_text(M531X_CMD_CREATE));
+        set_reg(s, SOTA_REG_CREATING);
+        break;
+    case SOTA_CMDK_DELETE:
+        n = m531x_build_delete(c.text, sizeof c.text, &fsm->cfg.dialect,
+                               fsm->cfg.ref);
+        set_reg(s, SOTA_REG_DELETING);
+        break;
+    case SOTA_CMDK_SOTAVER:
+        ver = report_version(fsm);
+        if (ver == NULL) {
+            set_reg(s, SOTA_REG_WAIT_DEVICE);
+            return;
+        }
+        n = m531x_build_sotaver(c.text, sizeof c.text, ver);
+        set_reg(s, SOTA_REG_VERSION);
+        break;
+    case SOTA_CMDK_OPEN:
+        n = m531x_build_open(c.text, sizeof c.text, fsm->cfg.ref,
+                             fsm->cfg.lifetime_s, fsm->cfg.open_timeout_s);
+        set_reg(s, SOTA_REG_OPENING);
+        break;
+    case SOTA_CMDK_KEEPALIVE:
+    case SOTA_CMDK_COMPLETE:
+        n = m531x_build_update(c.text, sizeof c.text, fsm->cfg.ref, 0, 0);
+        break;
+    case SOTA_CMDK_ANSWER:
+        assert(!"sota: reg_queue with an answer");
+        return;
+    }
+    queue_built(s, &c, n);
+}
+
+static void reg_start(struct step *s)
+{
+    s->fsm->create_cycles = 0;
+    reg_queue(s, SOTA_CMDK_CREATE);
+}
+
+static int64_t backoff_ms(const struct sota_config *cfg, unsigned failures)
+{
+    int64_t d = cfg->retry_min_ms;
+
+    for (unsigned i = 0; i < failures && d < cfg->retry_max_ms; i++)
+        d *= 2;
+    return d < cfg->retry_max_ms ? d : cfg->retry_max_ms;
+}
+
+/* The instance or its registration is gone: answers queued for it are
+ * pointless, a chunk being stored will not be acknowledged to it. */
+static void reg_lost(struct step *s, const char *why)
+{
+    struct sota_fsm *fsm = s->fsm;
+    int64_t delay = backoff_ms(&fsm->cfg, fsm->reg_failures);
+
+    if (fsm->reg_failures < 32)
+        fsm->reg_failures++;
+    fsm->epoch++;
+    fsm->sota_mode = 0;
+    queue_flush(fsm);
+    timer_cancel(s, SOTA_TIMER_REGISTER);
+    set_reg(s, SOTA_REG_BACKOFF);
+    timer_arm(s, SOTA_TIMER_BACKOFF, s->now + delay);
+    note(s, SOTA_NOTE_REGISTER, "%s; registering again in %" PRId64 " ms",
+         why, delay);
+}
+
+static void start_flash(struct step *s)
+{
+    s->fsm->flash_running = 1;
+    act_image(s, SOTA_ACT_FLASH, s->fsm->cp.image_size);
+}
+
+static void registered(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    timer_cancel(s, SOTA_TIMER_REGISTER);
+    set_reg(s, SOTA_REG_REGISTERED);
+    fsm->reg_failures = 0;
+    note(s, SOTA_NOTE_REGISTER, "registered");
+    /* Killed while flashing: the shell resumes the device's transfer from
+     * its received count. */
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING && !fsm->flash_running) {
+        note(s, SOTA_NOTE_RESUME, "flashing %" PRIu32 " bytes again",
+             fsm->cp.image_size);
+        start_flash(s);
+    }
+}
+
+static void on_mipl_event(struct step *s, const struct m531x_urc *u)
+{
+    struct sota_fsm *fsm = s->fsm;
+    int32_t evt = u->u.event.evt;
+
+    switch (evt) {
+    case EVT_REG_SUCCESS:
+        if (fsm->reg == SOTA_REG_WAIT_EVENT || fsm->reg == SOTA_REG_OPENING)
+            registered(s);
+        else if (fsm->reg != SOTA_REG_REGISTERED)
+            note(s, SOTA_NOTE_IGNORED, "+MIPLEVENT 6 while %s",
+                 sota_reg_name(fsm->reg));
+        return;
+    case EVT_UPDATE_SUCCESS:
+        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "registration updated");
+        return;
+    case EVT_UPDATE_NEEDED:
+        if (fsm->reg != SOTA_REG_REGISTERED)
+            return;
+        if (fsm->cp.phase == SOTA_PHASE_FLASHING ||
+            fsm->cp.phase == SOTA_PHASE_DONE) {
+            /* AT+MIPLUPDATE here would be read as "flashing finished". */
+            note(s, SOTA_NOTE_IGNORED, "keep-alive held back while %s",
+                 sota_phase_name(fsm->cp.phase));
+            return;
+        }
+        if (!queue_has(fsm, SOTA_CMDK_KEEPALIVE))
+            reg_queue(s, SOTA_CMDK_KEEPALIVE);
+        return;
+    case EVT_UNREGISTERED:
+        /* Some modules print it before the OK of our own delete. */
+        if (fsm->reg == SOTA_REG_DELETING || fsm->reg == SOTA_REG_CREATING)
+            return;
+        break;
+    case EVT_BOOTSTRAP_FAILED:
+    case EVT_CONNECT_FAILED:
+    case EVT_REG_FAILED:
+    case EVT_REG_TIMEOUT:
+    case EVT_LIFETIME_TIMEOUT:
+        break;
+    default:
+        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)",
+               evt, m531x_event_name(evt) ? m531x_event_name(evt) : "?");
+        return;
+    }
+    if (fsm->reg == SOTA_REG_STOPPED || fsm->reg == SOTA_REG_BACKOFF)
+        return;
+    {
+        char why[64];
+        const char *name = m531x_event_name(evt);
+
+        snprintf(why, sizeof why, "+MIPLEVENT %" PRId32 " (%s)", evt,
+                 name ? name : "?");
+        reg_lost(s, why);
+    }
+}
+
+/* ---- finals ------------------------------------------------------------ */
+
+static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
+{
+    struct sota_fsm *fsm = s->fsm;
+    struct sota_cmd c;
+    int ok = st == SOTA_CMD_OK;
+
+    if (!fsm->has_inflight) {
+        note(s, SOTA_NOTE_IGNORED, "final with no command in flight");
+        return;
+    }
+    c = fsm->inflight;
+    fsm->has_inflight = 0;
+    if (!ok)
+        note(s, SOTA_NOTE_CMD_FAILED, "%.60s: %s %d", c.text,
+             st == SOTA_CMD_TIMEOUT     ? "timeout"
+             : st == SOTA_CMD_CIS_ERROR ? "+CIS ERROR"
+             : st == SOTA_CMD_CME_ERROR ? "+CME ERROR"
+                                        : "ERROR",
+             code);
+    switch (c.kind) {
+    case SOTA_CMDK_CREATE:
+        if (fsm->reg != SOTA_REG_CREATING)
+            return;
+        if (ok) {
+            reg_queue(s, SOTA_CMDK_SOTAVER);
+        } else if (st == SOTA_CMD_CIS_ERROR && code == CIS_ERR_WRONG_STATE &&
+                   fsm->create_cycles < fsm->cfg.create_retries) {
+            /* The instance survived a gateway restart (reference 3.4). */
+            fsm->create_cycles++;
+            reg_queue(s, SOTA_CMDK_DELETE);
+        } else {
+            reg_lost(s, "AT+MIPLCREATE failed");
+        }
+        return;
+    case SOTA_CMDK_DELETE:
+        /* Whatever it said: create again; 602 again is counted. */
+        if (fsm->reg == SOTA_REG_DELETING)
+            reg_queue(s, SOTA_CMDK_CREATE);
+        return;
+    case SOTA_CMDK_SOTAVER:
+        if (fsm->reg != SOTA_REG_VERSION)
+            return;
+        if (ok)
+            reg_queue(s, SOTA_CMDK_OPEN);
+        else
+            reg_lost(s, "AT+MIPLSOTAVER failed");
+        return;
+    case SOTA_CMDK_OPEN:
+        if (fsm->reg != SOTA_REG_OPENING)
+            return;
+        if (ok) {
+            set_reg(s, SOTA_REG_WAIT_EVENT);
+            timer_arm(s, SOTA_TIMER_REGISTER,
+                      s->now + fsm->cfg.register_timeout_ms);
+        } else {
+            reg_lost(s, "AT+MIPLOPEN failed");
+        }
+        return;
+    case SOTA_CMDK_KEEPALIVE:
+    case SOTA_CMDK_COMPLETE:
+        if (ok && c.kind == SOTA_CMDK_COMPLETE)
+            note(s, SOTA_NOTE_REGISTER, "completion reported");
+        if (!ok && fsm->reg == SOTA_REG_REGISTERED)
+            reg_lost(s, "AT+MIPLUPDATE failed");
+        return;
+    case SOTA_CMDK_ANSWER:
+        if (!ok && c.msgid >= 0)
+            queue_drop_msgid(fsm, c.msgid);
+        return;
+    }
+}
+
+/* ---- platform requests ------------------------------------------------- */
+
+static void on_read(struct step *s, const struct m531x_urc *u)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (u->obj == OBJ_DEVICE && u->ins == 0 &&
+        (u->res == RES_DEV_FREE || u->res == RES_DEV_VERSION ||
+         u->res == RES_DEV_BATTERY)) {
+        if (u->res == RES_DEV_FREE && report_free_kib(fsm) >= 0) {
+            answer_read_int(s, u, u->res, report_free_kib(fsm), 0, 0);
+            return;
+        }
+        if (u->res == RES_DEV_VERSION && report_version(fsm) != NULL) {
+            struct m531x_value v = {.type = M531X_TYPE_STRING,
+                                    .str = report_version(fsm)};
+            answer_read(s, u, u->res, &v, 0, 0);
+            return;
+        }
+        if (u->res == RES_DEV_BATTERY && fsm->dev.known &&
+            fsm->dev.battery_pct >= 0) {
+            answer_read_int(s, u, u->res, fsm->dev.battery_pct, 0, 0);
+            return;
+        }
+        note(s, SOTA_NOTE_REFUSED, "read 3/0/%" PRId32 ": device data unknown",
+             u->res);
+        answer_read_error(s, u->msgid, fsm->cfg.unknown_read_result);
+        return;
+    }
+    if (u->obj == OBJ_FIRMWARE && u->ins == 0) {
+        int64_t state = sota_phase_oma_state(fsm->cp.phase);
+        int64_t result = (int64_t)fsm->cp.result;
+        int64_t bytes = (int64_t)fsm->cp.bytes; /* durable only */
+
+        switch (u->res) {
+        case -1:
+            /* The seed's order and (index, flag) pairs. */
+            answer_read_int(s, u, RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
+            answer_read_int(s, u, RES_FW_RESULT, result, 1,
+                            M531X_FLAG_MIDDLE);
+            answer_read_int(s, u, RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
+            return;
+        case RES_FW_STATE:
+            answer_read_int(s, u, u->res, state, 0, 0);
+            return;
+        case RES_FW_RESULT:
+            answer_read_int(s, u, u->res, result, 0, 0);
+            return;
+        case RES_FW_BYTES:
+            answer_read_int(s, u, u->res, bytes, 0, 0);
+            return;
+        default:
+            break;
+        }
+    }
+    note(s, SOTA_NOTE_REFUSED, "read %" PRId32 "/%" PRId32 "/%" PRId32
+         ": no such resource", u->obj, u->ins, u->res);
+    answer_read_error(s, u->msgid, M531X_RESULT_NOT_FOUND);
+}
+
+/* Leave the current job for IDLE with result r (JOB_END), dropping the
+ * staged image. */
+static void abandon(struct step *s, enum sota_result r)
+{
+    set_result(s, r);
+    drop_staging(s);
+    set_state(s, SOTA_PHASE_IDLE);
+}
+
+/* Execute 5/0/26501: prepare (erase) the staging area. */
+static void on_prepare(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const struct m531x_dialect *d = &fsm->cfg.dialect;
+
+    switch (fsm->cp.phase) {
+    case SOTA_PHASE_FLASHING:
+        note(s, SOTA_NOTE_REFUSED, "prepare while flashing");
+        answer_sota(s, d->sota_erase_fail);
+        return;
+    case SOTA_PHASE_DOWNLOADING:
+        if (fsm->store.active) {
+            note(s, SOTA_NOTE_REFUSED, "prepare while a chunk is stored");
+            answer_sota(s, d->sota_erase_fail);
+            return;
+        }
+        if (fsm->cp.bytes > 0) {
+            /* Reference 3.4: keep the bytes of this same image. */
+            note(s, SOTA_NOTE_RESUME, "download resumes at %" PRIu32
+                 " bytes", fsm->cp.bytes);
+            answer_sota(s, d->sota_erase_ok);
+            return;
+        }
+        abandon(s, SOTA_RESULT_CANCELLED);
+        break;
+    case SOTA_PHASE_CHECKING:
+    case SOTA_PHASE_DOWNLOADED:
+        abandon(s, SOTA_RESULT_CANCELLED);
+        break;
+    case SOTA_PHASE_DONE:
+        abandon(s, fsm->cp.result);
+        break;
+    case SOTA_PHASE_IDLE:
+        act_push(s, SOTA_ACT_RESET_STAGING);
+        break;
+    }
+    fsm->cp.new_version[0] = '\0';
+    set_result(s, SOTA_RESULT_INITIAL);
+    persist(s);
+    answer_sota(s, d->sota_erase_ok);
+}
+
+/* Execute 5/0/2: flash, allowed only with a checked image. */
+static void on_update(struct step *s, int32_t msgid)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->cp.phase == SOTA_PHASE_DOWNLOADED) {
+        fsm->flash_msgid = msgid;
+        set_state(s, SOTA_PHASE_FLASHING);
+        persist(s); /* write-ahead: before the irreversible step */
+        start_flash(s);
+        answer_execute(s, msgid, M531X_RESULT_CHANGED);
+        return;
+    }
+    if ((fsm->cp.phase == SOTA_PHASE_FLASHING ||
+         fsm->cp.phase == SOTA_PHASE_DONE) &&
+        msgid == fsm->flash_msgid) {
+        note(s, SOTA_NOTE_DUPLICATE, "execute 5/0/2 msgid %" PRId32
+             " again", msgid);
+        answer_execute(s, msgid, M531X_RESULT_CHANGED);
+        return;
+    }
+    note(s, SOTA_NOTE_REFUSED, "execute 5/0/2 while %s",
+         sota_phase_name(fsm->cp.phase));
+    answer_execute(s, msgid, M531X_RESULT_NOT_ALLOWED);
+}
+
+static void on_execute(struct step *s, const struct m531x_urc *u)
+{
+    if (u->obj == OBJ_FIRMWARE && u->ins == 0) {
+        switch (u->res) {
+        case RES_FW_SOTA_MODE:
+            s->fsm->sota_mode = 1;
+            answer_execute(s, u->msgid, M531X_RESULT_CHANGED);
+            return;
+        case RES_FW_PREPARE:
+            on_prepare(s); /* answered by AT+MIPLSOTA, no EXECUTERSP */
+            return;
+        case RES_FW_UPDATE:
+            on_update(s, u->msgid);
+            return;
+        default:
+            break;
+        }
+    }
+    note(s, SOTA_NOTE_REFUSED, "execute %" PRId32 "/%" PRId32 "/%" PRId32
+         ": no such resource", u->obj, u->ins, u->res);
+    answer_execute(s, u->msgid, M531X_RESULT_NOT_FOUND);
+}
+
+static void bad_chunk(struct step *s, const char *fmt, ...) GW_PRINTF(2, 3);
+
+/* Refuse a chunk: nothing stored, write-fail; the resend is accepted. */
+static void bad_chunk(struct step *s, const char *fmt, ...)
+{
+    struct sota_action *a = act_push(s, SOTA_ACT_NOTE);
+    va_list ap;
+
+    a->u.note.kind = SOTA_NOTE_BAD_CHUNK;
+    va_start(ap, fmt);
+    vsnprintf(a->u.note.text, sizeof a->u.note.text, fmt, ap);
+    va_end(ap);
+    GW_LOG(GW_LOG_WARN, s->fsm->cfg.name, "bad chunk: %s", a->u.note.text);
+    answer_sota(s, s->fsm->cfg.dialect.sota_write_fail);
+}
+
+/* The empty write: the final one after flashing, or a platform reset. */
+static void on_empty_write(struct step *s, int32_t msgid)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    switch (fsm->cp.phase) {
+    case SOTA_PHASE_DONE:
+        drop_staging(s);
+        set_state(s, SOTA_PHASE_IDLE); /* JOB_END with the result */
+        persist(s);
+        break;
+    case SOTA_PHASE_DOWNLOADING:
+    case SOTA_PHASE_CHECKING:
+    case SOTA_PHASE_DOWNLOADED:
+        note(s, SOTA_NOTE_REFUSED, "platform reset the download");
+        abandon(s, SOTA_RESULT_CANCELLED);
+        persist(s);
+        break;
+    case SOTA_PHASE_IDLE:
+        break; /* nothing held; e.g. the final write resent */
+    case SOTA_PHASE_FLASHING:
+        note(s, SOTA_NOTE_REFUSED, "empty write while flashing");
+        answer_write(s, msgid, M531X_RESULT_NOT_ALLOWED);
+        return;
+    }
+    answer_write(s, msgid, M531X_RESULT_CHANGED);
+}
+
+/* Bytes the image may take: device and staging room, and the hard cap. */
+static uint64_t chunk_room(const struct sota_fsm *fsm)
+{
+    int64_t kib = report_free_kib(fsm);
+    uint64_t room = fsm->cfg.image_max;
+
+    if (kib >= 0 && (uint64_t)kib * 1024u < room)
+        room = (uint64_t)kib * 1024u;
+    return room;
+}
+
+static void on_chunk(struct step *s, const struct m531x_urc *u,
+                     const uint8_t *data, size_t len)
+{
+    struct sota_fsm *fsm = s->fsm;
+    int flag = u->u.write.flag;
+    uint32_t offset;
+
+    if (fsm->store.active) {
+        if (u->msgid == fsm->store.msgid)
+            note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32
+                 " resent while being stored", u->msgid);
+        else
+            note(s, SOTA_NOTE_IGNORED, "chunk msgid %" PRId32 " while %"
+                 PRId32 " is being stored", u->msgid, fsm->store.msgid);
+        return; /* answered when the store completes */
+    }
+    if (fsm->cp.last_msgid >= 0 && u->msgid == fsm->cp.last_msgid &&
+        fsm->cp.bytes > 0 &&
+        (fsm->cp.phase == SOTA_PHASE_DOWNLOADING ||
+         fsm->cp.phase == SOTA_PHASE_CHECKING ||
+         fsm->cp.phase == SOTA_PHASE_DOWNLOADED)) {
+        note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32
+             " already stored", u->msgid);
+        answer_sota(s, fsm->cfg.dialect.sota_write_ok);
+        return;
+    }
+    if (data == NULL || len == 0) {
+        bad_chunk(s, "msgid %" PRId32 ": no payload", u->msgid);
+        return;
+    }
+    if (len > fsm->cfg.chunk_max) {
+        bad_chunk(s, "msgid %" PRId32 ": %zu bytes, over %" PRIu32,
+                  u->msgid, len, fsm->cfg.chunk_max);
+        return;
+    }
+    if (flag == M531X_FLAG_FIRST) {
+        offset = 0;
+    } else if (fsm->cp.phase == SOTA_PHASE_DOWNLOADING &&
+               fsm->cp.bytes > 0) {
+        offset = fsm->cp.bytes;
+    } else {
+        bad_chunk(s, "msgid %" PRId32 ": flag %d while %s with %" PRIu32
+                  " bytes", u->msgid, flag, sota_phase_name(fsm->cp.phase),
+                  fsm->cp.bytes);
+        return;
+    }
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING) {
+        bad_chunk(s, "msgid %" PRId32 ": chunk while flashing", u->msgid);
+        return;
+    }
+    if ((uint64_t)offset + len > chunk_room(fsm)) {
+        bad_chunk(s, "msgid %" PRId32 ": %" PRIu32 "+%zu bytes exceed the "
+                  "free space", u->msgid, offset, len);
+        if (fsm->cp.phase == SOTA_PHASE_IDLE)
+            set_result(s, SOTA_RESULT_NO_SPACE);
+        else
+            abandon(s, SOTA_RESULT_NO_SPACE);
+        persist(s);
+        return;
+    }
+    if (offset == 0) {
+        /* A first chunk starts a new download (over what is held). */
+        switch (fsm->cp.phase) {
+        case SOTA_PHASE_DOWNLOADING:
+            if (fsm->cp.bytes > 0) {
+                note(s, SOTA_NOTE_RESUME, "first chunk again: restart at 0,"
+                     " dropping %" PRIu32 " bytes", fsm->cp.bytes);
+                drop_staging(s);
+            }
+            break;
+        case SOTA_PHASE_CHECKING:
+        case SOTA_PHASE_DOWNLOADED:
+            abandon(s, SOTA_RESULT_CANCELLED);
+            break;
+        case SOTA_PHASE_DONE:
+            abandon(s, fsm->cp.result);
+            break;
+        case SOTA_PHASE_IDLE:
+        case SOTA_PHASE_FLASHING:
+            break;
+        }
+        set_result(s, SOTA_RESULT_INITIAL);
+        set_state(s, SOTA_PHASE_DOWNLOADING);
+        persist(s);
+    }
+    fsm->store.active = 1;
+    fsm->store.msgid = u->msgid;
+    fsm->store.offset = offset;
+    fsm->store.len = (uint32_t)len;
+    fsm->store.last = flag == M531X_FLAG_LAST;
+    fsm->store.epoch = fsm->epoch;
+    {
+        struct sota_action *a = act_push(s, SOTA_ACT_STORE_CHUNK);
+        a->u.store.offset = offset;
+        a->u.store.data = data;
+        a->u.store.len = len;
+        a->u.store.msgid = u->msgid;
+    }
+}
+
+static void on_write(struct step *s, const struct sota_event *ev)
+{
+    const struct m531x_urc *u = ev->u.urc.urc;
+
+    if (u->obj != OBJ_FIRMWARE || u->ins != 0 || u->res != RES_FW_PACKAGE) {
+        note(s, SOTA_NOTE_REFUSED, "write %" PRId32 "/%" PRId32 "/%" PRId32
+             ": not writable", u->obj, u->ins, u->res);
+        answer_write(s, u->msgid, M531X_RESULT_NOT_FOUND);
+        return;
+    }
+    if (u->u.write.type != M531X_TYPE_OPAQUE) {
+        bad_chunk(s, "msgid %" PRId32 ": type %d, not opaque", u->msgid,
+                  (int)u->u.write.type);
+        return;
+    }
+    if (u->u.write.value_len == 0) {
+        on_empty_write(s, u->msgid);
+        return;
+    }
+    on_chunk(s, u, ev->u.urc.data, ev->u.urc.data_len);
+}
+
+static void on_urc(struct step *s, const struct sota_event *ev)
+{
+    const struct m531x_urc *u = ev->u.urc.urc;
+
+    if (u->ref != s->fsm->cfg.ref) {
+        note(s, SOTA_NOTE_IGNORED, "%s for instance %" PRId32,
+             m531x_urc_kind_name(u->kind), u->ref);
+        return;
+    }
+    switch (u->kind) {
+    case M531X_URC_READ:
+        on_read(s, u);
+        return;
+    case M531X_URC_WRITE:
+        on_write(s, ev);
+        return;
+    case M531X_URC_EXECUTE:
+        on_execute(s, u);
+        return;
+    case M531X_URC_EVENT:
+        on_mipl_event(s, u);
+        return;
+    case M531X_URC_OBSERVE:
+    case M531X_URC_DISCOVER:
+    case M531X_URC_PARAMETER:
+    case M531X_URC_NSMI:
+        /* Not part of SOTA; the platform does not need an answer here. */
+        note(s, SOTA_NOTE_IGNORED, "%s not handled",
+             m531x_urc_kind_name(u->kind));
+        return;
+    case M531X_URC_CREATE:
+        return; /* the info line of AT+MIPLCREATE */
+    }
+}
+
+static void on_bad_urc(struct step *s, const struct sota_event *ev)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const char *why = ev->u.bad.reason ? ev->u.bad.reason : "undecodable";
+
+    /* AT+MIPLSOTA carries no msgid: while a store runs, a write-fail would
+     * answer the block being stored. */
+    if (fsm->store.active) {
+        note(s, SOTA_NOTE_BAD_CHUNK, "msgid %" PRId32 " (%s) while %" PRId32
+             " is being stored: not answered", ev->u.bad.msgid, why,
+             fsm->store.msgid);
+        return;
+    }
+    if (fsm->cp.phase != SOTA_PHASE_IDLE &&
+        fsm->cp.phase != SOTA_PHASE_DOWNLOADING) {
+        note(s, SOTA_NOTE_IGNORED, "bad write msgid %" PRId32 " (%s) while %s",
+             ev->u.bad.msgid, why, sota_phase_name(fsm->cp.phase));
+        return;
+    }
+    bad_chunk(s, "msgid %" PRId32 ": %s", ev->u.bad.msgid, why);
+}
+
+/* ---- results of the shell's work --------------------------------------- */
+
+static void on_stored(struct step *s, const struct sota_event *ev)
+{
+    struct sota_fsm *fsm = s->fsm;
+    int answer;
+
+    if (!fsm->store.active || ev->u.stored.msgid != fsm->store.msgid) {
+        note(s, SOTA_NOTE_IGNORED, "STORED for msgid %" PRId32
+             " not awaited", ev->u.stored.msgid);
+        return;
+    }
+    fsm->store.active = 0;
+    answer = fsm->store.epoch == fsm->epoch;
+    assert(fsm->store.offset == fsm->cp.bytes);
+    if (ev->u.stored.rc < 0) {
+        if (answer) {
+            bad_chunk(s, "msgid %" PRId32 ": store at %" PRIu32 " failed: %s",
+                      fsm->store.msgid, fsm->store.offset,
+                      gw_strerror(ev->u.stored.rc));
+        } else {
+            note(s, SOTA_NOTE_BAD_CHUNK, "store failed: %s",
+                 gw_strerror(ev->u.stored.rc));
+        }
+        return;
+    }
+    fsm->cp.bytes += fsm->store.len;
+    fsm->cp.last_msgid = fsm->store.msgid;
+    if (fsm->store.last) {
+        fsm->cp.image_size = fsm->cp.bytes;
+        set_state(s, SOTA_PHASE_CHECKING);
+        persist(s);
+        act_image(s, SOTA_ACT_CHECK_IMAGE, fsm->cp.image_size);
+    } else {
+        persist(s);
+    }
+    if (answer)
+        answer_sota(s, fsm->cfg.dialect.sota_write_ok);
+    else
+        note(s, SOTA_NOTE_IGNORED, "chunk stored after the instance was "
+             "lost: not acknowledged");
+}
+
+/* A failure code from the shell, or fallback when it is not one. */
+static enum sota_result failure_code(enum sota_result r,
+                                     enum sota_result fallback)
+{
+    if (!result_valid((int)r) || r == SOTA_RESULT_INITIAL ||
+        r == SOTA_RESULT_SUCCESS)
+        return fallback;
+    return r;
+}
+
+static void on_checked(struct step *s, const struct sota_event *ev)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->cp.phase != SOTA_PHASE_CHECKING) {
+        note(s, SOTA_NOTE_IGNORED, "CHECKED while %s",
+             sota_phase_name(fsm->cp.phase));
+        return;
+    }
+    if (ev->u.checked.result == SOTA_RESULT_SUCCESS) {
+        set_state(s, SOTA_PHASE_DOWNLOADED);
+    } else {
+        /* OMA: a download error returns to Idle with the result. */
+        abandon(s, failure_code(ev->u.checked.result,
+                                SOTA_RESULT_INTEGRITY));
+    }
+    persist(s);
+}
+
+static void on_flashed(struct step *s, const struct sota_event *ev)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const struct sota_device_info *dev = &ev->u.flashed.dev;
+
+    if (fsm->cp.phase != SOTA_PHASE_FLASHING || !fsm->flash_running) {
+        note(s, SOTA_NOTE_IGNORED, "FLASHED while %s",
+             sota_phase_name(fsm->cp.phase));
+        return;
+    }
+    fsm->flash_running = 0;
+    device_take(s, dev);
+    if (ev->u.flashed.result == SOTA_RESULT_SUCCESS) {
+        /* An unknown new version makes 3/0/19 answer "unknown" until the
+         * shell reads the device, rather than the old version. */
+        if (fsm->dev.known && fsm->dev.version[0])
+            memcpy(fsm->cp.new_version, fsm->dev.version,
+                   sizeof fsm->cp.new_version);
+        else
+            fsm->cp.new_version[0] = '\0';
+        set_result(s, SOTA_RESULT_SUCCESS);
+    } else {
+        set_result(s, failure_code(ev->u.flashed.result,
+                                   SOTA_RESULT_UPDATE_FAILED));
+    }
+    set_state(s, SOTA_PHASE_DONE);
+    persist(s);
+    /* Step 14: tell the platform, which then reads 3/0/19. If the
+     * registration is down, registering again does the same. */
+    if (fsm->reg == SOTA_REG_REGISTERED)
+        reg_queue(s, SOTA_CMDK_COMPLETE);
+}
+
+/* ---- the step ---------------------------------------------------------- */
+
+static void on_start(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const struct sota_checkpoint *cp = &fsm->cp;
+
+    if (fsm->reg != SOTA_REG_STOPPED) {
+        note(s, SOTA_NOTE_IGNORED, "START while %s", sota_reg_name(fsm->reg));
+        return;
+    }
+    if (cp->phase != SOTA_PHASE_IDLE || cp->result != SOTA_RESULT_INITIAL)
+        note(s, SOTA_NOTE_RESTART, "from checkpoint: %s, %" PRIu32
+             " bytes, result %d", sota_phase_name(cp->phase), cp->bytes,
+             (int)cp->result);
+    if (cp->phase == SOTA_PHASE_DOWNLOADING && cp->bytes > 0)
+        note(s, SOTA_NOTE_RESUME, "holding %" PRIu32 " bytes, last msgid %"
+             PRId32, cp->bytes, cp->last_msgid);
+    if (cp->phase == SOTA_PHASE_CHECKING)
+        act_image(s, SOTA_ACT_CHECK_IMAGE, cp->image_size);
+    reg_start(s);
+}
+
+static void on_modem_reset(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    /* No final will come for the command in flight. */
+    fsm->has_inflight = 0;
+    if (fsm->reg == SOTA_REG_STOPPED) {
+        queue_flush(fsm);
+        return;
+    }
+    if (fsm->reg == SOTA_REG_BACKOFF) {
+        fsm->epoch++;
+        queue_flush(fsm);
+        return; /* the backoff timer registers again */
+    }
+    reg_lost(s, "modem reset");
+}
+
+static void on_timer(struct step *s, enum sota_timer id)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if ((unsigned)id >= SOTA_TIMER_COUNT || !fsm->timer_armed[id] ||
+        s->now < fsm->timer_at[id]) {
+        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "stale timer %d", (int)id);
+        return;
+    }
+    fsm->timer_armed[id] = 0;
+    switch (id) {
+    case SOTA_TIMER_CMD:
+        on_cmd_done(s, SOTA_CMD_TIMEOUT, -1);
+        return;
+    case SOTA_TIMER_REGISTER:
+        if (fsm->reg == SOTA_REG_WAIT_EVENT)
+            reg_lost(s, "no +MIPLEVENT 6 after AT+MIPLOPEN");
+        return;
+    case SOTA_TIMER_BACKOFF:
+        if (fsm->reg == SOTA_REG_BACKOFF)
+            reg_start(s);
+        return;
+    }
+}
+
+static int event_valid(const struct sota_event *ev)
+{
+    switch (ev->kind) {
+    case SOTA_EV_URC:
+        return ev->u.urc.urc != NULL;
+    case SOTA_EV_TIMER:
+        return (unsigned)ev->u.timer < SOTA_TIMER_COUNT;
+    case SOTA_EV_START:
+    case SOTA_EV_CMD_DONE:
+    case SOTA_EV_BAD_URC:
+    case SOTA_EV_STORED:
+    case SOTA_EV_CHECKED:
+    case SOTA_EV_FLASHED:
+    case SOTA_EV_DEVICE:
+    case SOTA_EV_MODEM_RESET:
+        return 1;
+    }
+    return 0;
+}
+
+int sota_fsm_step(struct sota_fsm *fsm, const struct sota_event *ev,
+                  int64_t now, struct sota_actions *out)
+{
+    struct step s;
+
+    if (fsm == NULL || ev == NULL || out == NULL)
+        return GW_E_INVAL;
+    memset(&s, 0, sizeof s);
+    s.fsm = fsm;
+    s.out = out;
+    s.now = now;
+    out->n = 0;
+    if (!event_valid(ev))
+        return GW_E_INVAL;
+    switch (ev->kind) {
+    case SOTA_EV_START:
+        on_start(&s);
+        break;
+    case SOTA_EV_CMD_DONE:
+        on_cmd_done(&s, ev->u.cmd.status, ev->u.cmd.code);
+        break;
+    case SOTA_EV_URC:
+        on_urc(&s, ev);
+        break;
+    case SOTA_EV_BAD_URC:
+        on_bad_urc(&s, ev);
+        break;
+    case SOTA_EV_STORED:
+        on_stored(&s, ev);
+        break;
+    case SOTA_EV_CHECKED:
+        on_checked(&s, ev);
+        break;
+    case SOTA_EV_FLASHED:
+        on_flashed(&s, ev);
+        break;
+    case SOTA_EV_DEVICE:
+        device_take(&s, &ev->u.device);
+        if (fsm->reg == SOTA_REG_WAIT_DEVICE)
+            reg_queue(&s, SOTA_CMDK_SOTAVER);
+        break;
+    case SOTA_EV_TIMER:
+        on_timer(&s, ev->u.timer);
+        break;
+    case SOTA_EV_MODEM_RESET:
+        on_modem_reset(&s);
+        break;
+    }
+    finish(&s);
+    return s.overflow ? GW_E_FULL : 0;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+void sota_fsm_snapshot(const struct sota_fsm *fsm, struct sota_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    out->phase = fsm->cp.phase;
+    out->oma_state = sota_phase_oma_state(fsm->cp.phase);
+    out->result = fsm->cp.result;
+    out->bytes = fsm->cp.bytes;
+    out->image_size = fsm->cp.image_size;
+    out->reg = fsm->reg;
+    out->sota_mode = fsm->sota_mode;
+    out->store_pending = fsm->store.active;
+    out->flash_running = fsm->flash_running;
+    out->cmd_in_flight = fsm->has_inflight;
+    out->cmds_queued = fsm->q_len;
+}
+
+void sota_fsm_checkpoint(const struct sota_fsm *fsm,
+                         struct sota_checkpoint *out)
+{
+    *out = fsm->cp;
+}
+
+int64_t sota_fsm_next_deadline(const struct sota_fsm *fsm)
+{
+    int64_t next = INT64_MAX;
+
+    for (size_t i = 0; i < SOTA_TIMER_COUNT; i++)
+        if (fsm->timer_armed[i] && fsm->timer_at[i] < next)
+            next = fsm->timer_at[i];
+    return next;
+}
