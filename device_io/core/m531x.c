@@ -27,8 +27,7 @@
 _Static_assert(M531X_MSGID_MAX == 2147483647, "F_MSGID below spells it out");
 
 static const struct m531x__field F_REF = M531X__FIELD("ref", 0, 255);
-static const struct m531x__field F_MSGID =
-    M531X__FIELD("msgid", 0, 2147483647);
+static const struct m531x__field F_MSGID = M531X__FIELD("msgid", 0, 2147483647);
 static const struct m531x__field F_OBJ = M531X__FIELD("obj", 0, 65535);
 static const struct m531x__field F_INS = M531X__FIELD("ins", 0, 65535);
 /* +MIPLOBSERVE may target a whole object: ins -1 like res -1. */
@@ -206,6 +205,7 @@ static int check_opaque(struct m531x__scan *sc, enum m531x_opaque_len mode,
         }
         return 0;
     }
+    sc->reason = "unknown opaque_len dialect";
     switch (mode) {
     case M531X_OPAQUE_AUTO:
         if (hex == 2 * len)
@@ -231,7 +231,10 @@ static int check_opaque(struct m531x__scan *sc, enum m531x_opaque_len mode,
                          "count (dialect: hex)";
         break;
     }
-    return u->u.write.len_unit == M531X_LEN_NONE ? GW_E_INVAL : 0;
+    if (u->u.write.len_unit == M531X_LEN_NONE)
+        return GW_E_INVAL;
+    sc->reason = NULL;
+    return 0;
 }
 
 /* Values of the scalar types: one unquoted token. */
@@ -264,8 +267,7 @@ static int check_scalar(struct m531x__scan *sc, const struct m531x_urc *u)
         sc->reason = "bool value is not 0 or 1";
         return GW_E_INVAL;
     case M531X_TYPE_STRING:
-    case M531X_TYPE_OPAQUE:
-        break;
+    case M531X_TYPE_OPAQUE: break;
     }
     return 0;
 
@@ -282,7 +284,7 @@ static int decode_write(struct m531x__scan *sc, enum m531x_opaque_len opaque,
 {
     const char *rest;
     size_t n;
-    int32_t type;
+    int32_t type, flag;
     int rc;
 
     u->u.write.index = -1;
@@ -315,9 +317,9 @@ static int decode_write(struct m531x__scan *sc, enum m531x_opaque_len opaque,
         sc->pos += vlen;
     }
 
-    if ((rc = get(sc, &F_FLAG, &type)) < 0)
+    if ((rc = get(sc, &F_FLAG, &flag)) < 0)
         return rc;
-    u->u.write.flag = type;
+    u->u.write.flag = flag;
     if (!m531x__scan_at_end(sc) &&
         (rc = get(sc, &F_INDEX, &u->u.write.index)) < 0)
         return rc;
@@ -423,8 +425,8 @@ static int decode_nsmi(struct m531x__scan *sc, struct m531x_urc *u)
     return m531x__scan_end(sc);
 }
 
-int m531x_decode_urc(const char *line, size_t len,
-                     enum m531x_opaque_len opaque, struct m531x_urc *out)
+int m531x_decode_urc(const char *line, size_t len, enum m531x_opaque_len opaque,
+                     struct m531x_urc *out)
 {
     struct m531x__scan sc;
     const struct urc_name *name;
@@ -469,8 +471,7 @@ int m531x_decode_urc(const char *line, size_t len,
 
 int m531x_write_data(const struct m531x_urc *urc, uint8_t *out, size_t cap)
 {
-    if (urc->kind != M531X_URC_WRITE ||
-        urc->u.write.type != M531X_TYPE_OPAQUE)
+    if (urc->kind != M531X_URC_WRITE || urc->u.write.type != M531X_TYPE_OPAQUE)
         return GW_E_INVAL;
     return gw_hex_decode(urc->u.write.value, urc->u.write.value_len, out, cap,
                          NULL);

@@ -13,8 +13,8 @@
 
 #include "gw/err.h"
 
-#define REF_MAX 255
-#define ID_MAX 65535   /* object, instance, resource ids, index */
+#define REF_MAX        255
+#define ID_MAX         65535 /* object, instance, resource ids, index */
 #define SOTA_VALUE_MAX 255
 
 void m531x_dialect_default(struct m531x_dialect *d)
@@ -35,8 +35,8 @@ static int sota_value_ok(int v)
 
 int m531x_dialect_check(const struct m531x_dialect *d, const char **reason)
 {
-    const int v[4] = {d->sota_erase_ok, d->sota_erase_fail,
-                      d->sota_write_ok, d->sota_write_fail};
+    const int v[4] = {d->sota_erase_ok, d->sota_erase_fail, d->sota_write_ok,
+                      d->sota_write_fail};
     const char *why = NULL;
     int rc = 0;
 
@@ -167,15 +167,15 @@ int m531x_build_sotaver(char *out, size_t cap, const char *version)
                   snprintf(out, cap, "AT+MIPLSOTAVER=\"%s\"", version));
 }
 
-int m531x_build_open(char *out, size_t cap, int ref, int lifetime,
-                     int timeout)
+int m531x_build_open(char *out, size_t cap, int ref, int lifetime, int timeout)
 {
     /* SPEC24 4.6.3 gives no bounds; a lifetime must be positive, and the
      * registration timeout is a count of seconds well under a day. */
     if (!ref_ok(ref) || lifetime <= 0 || timeout <= 0 || timeout > 65535)
         return GW_E_RANGE;
-    return finish(out, cap, snprintf(out, cap, "AT+MIPLOPEN=%d,%d,%d", ref,
-                                     lifetime, timeout));
+    return finish(
+        out, cap,
+        snprintf(out, cap, "AT+MIPLOPEN=%d,%d,%d", ref, lifetime, timeout));
 }
 
 int m531x_build_update(char *out, size_t cap, int ref, int lifetime,
@@ -184,8 +184,9 @@ int m531x_build_update(char *out, size_t cap, int ref, int lifetime,
     /* lifetime 0 keeps the current one (M5310-DOC "no-parameter update") */
     if (!ref_ok(ref) || lifetime < 0 || with_objects < 0 || with_objects > 1)
         return GW_E_RANGE;
-    return finish(out, cap, snprintf(out, cap, "AT+MIPLUPDATE=%d,%d,%d", ref,
-                                     lifetime, with_objects));
+    return finish(out, cap,
+                  snprintf(out, cap, "AT+MIPLUPDATE=%d,%d,%d", ref, lifetime,
+                           with_objects));
 }
 
 int m531x_build_close(char *out, size_t cap, int ref)
@@ -206,9 +207,9 @@ int m531x_build_readrsp(char *out, size_t cap, const struct m531x_dialect *d,
     int type = 0;
     int rc;
 
-    if (!ref_ok(ref) || !msgid_ok(msgid) || !result_ok(result) ||
-        !id_ok(obj) || !id_ok(ins) || !id_ok(res) || !id_ok(index) ||
-        flag < M531X_FLAG_LAST || flag > M531X_FLAG_MIDDLE)
+    if (!ref_ok(ref) || !msgid_ok(msgid) || !result_ok(result) || !id_ok(obj) ||
+        !id_ok(ins) || !id_ok(res) || !id_ok(index) || flag < M531X_FLAG_LAST ||
+        flag > M531X_FLAG_MIDDLE)
         return GW_E_RANGE;
 
     switch (v->type) {
@@ -234,8 +235,7 @@ int m531x_build_readrsp(char *out, size_t cap, const struct m531x_dialect *d,
         break;
     case M531X_TYPE_OPAQUE:
     case M531X_TYPE_FLOAT:
-    case M531X_TYPE_BOOL:
-        return GW_E_INVAL;
+    case M531X_TYPE_BOOL: return GW_E_INVAL;
     }
     if (text == NULL)
         return GW_E_INVAL; /* a type outside the enum */

@@ -109,8 +109,8 @@ int m531x__scan_sep(struct m531x__scan *sc, const char *missing)
     return 0;
 }
 
-int m531x__scan_next_int(struct m531x__scan *sc,
-                         const struct m531x__field *f, int64_t *out)
+int m531x__scan_next_int(struct m531x__scan *sc, const struct m531x__field *f,
+                         int64_t *out)
 {
     int rc = m531x__scan_sep(sc, f->missing);
 

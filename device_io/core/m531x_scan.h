@@ -18,17 +18,20 @@
 /* One numeric field: its range and the reasons reported for it. */
 struct m531x__field {
     int64_t min, max;
-    const char *missing;   /* the line ends before it: GW_E_TRUNC */
-    const char *empty;     /* nothing between the separators: GW_E_INVAL */
-    const char *bad;       /* not a strict decimal number: GW_E_INVAL */
-    const char *range;     /* outside min..max: GW_E_RANGE */
+    const char *missing; /* the line ends before it: GW_E_TRUNC */
+    const char *empty;   /* nothing between the separators: GW_E_INVAL */
+    const char *bad;     /* not a strict decimal number: GW_E_INVAL */
+    const char *range;   /* outside min..max: GW_E_RANGE */
 };
 
 /* Builds a struct m531x__field initialiser; lo and hi must be literals so
  * the range appears in the reason text. */
-#define M531X__FIELD(name, lo, hi)                                         \
-    { (lo), (hi), name " missing", name " empty",                          \
-      name " is not a decimal number", name " out of range " #lo ".." #hi }
+#define M531X__FIELD(name, lo, hi)                                             \
+    {                                                                          \
+        (lo), (hi), name " missing", name " empty",                            \
+            name " is not a decimal number",                                   \
+            name " out of range " #lo ".." #hi                                 \
+    }
 
 struct m531x__scan {
     const char *s;
@@ -58,8 +61,8 @@ int m531x__scan_int(struct m531x__scan *sc, const struct m531x__field *f,
                     int64_t *out);
 
 /* A separator (',' plus one optional space) followed by a number. */
-int m531x__scan_next_int(struct m531x__scan *sc,
-                         const struct m531x__field *f, int64_t *out);
+int m531x__scan_next_int(struct m531x__scan *sc, const struct m531x__field *f,
+                         int64_t *out);
 
 /* A separator only; GW_E_TRUNC with `missing` at the end of the line. */
 int m531x__scan_sep(struct m531x__scan *sc, const char *missing);

@@ -199,7 +199,10 @@ const char *m531x_event_name(int32_t evt);
 /* ---- reply parsers (information lines) --------------------------------- */
 
 /* "+CGSN: <imei>", "+CGSN:<imei>" or a bare 15-digit line. imei gets 15
- * digits + NUL. The Luhn check digit is verified. */
+ * digits + NUL. The Luhn check digit is verified (GW_E_INTEGRITY).
+ * The reply parsers return 0, GW_E_INVAL, GW_E_RANGE, GW_E_TRUNC or
+ * GW_E_UNKNOWN (another reply's name) and write their outputs only on
+ * success. */
 int m531x_parse_cgsn(const char *line, size_t len, char imei[16]);
 
 /* AT+CIMI answer: 6..15 digits. */

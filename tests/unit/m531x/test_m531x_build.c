@@ -142,17 +142,27 @@ struct seed_step {
     int64_t num;
     const char *str;
     int index, flag;
+    int times; /* consecutive identical commands; 0 counts as 1 */
 };
 
-#define RSP_INT(m, o, i, r, n, ix, fl)                                     \
-    {CALL_READRSP_INT, (m), (o), (i), (r), (n), NULL, (ix), (fl)}
-#define RSP_STR(m, o, i, r, s)                                             \
-    {CALL_READRSP_STR, (m), (o), (i), (r), 0, (s), 0, 0}
-#define CALL(c, m) {c, (m), 0, 0, 0, 0, NULL, 0, 0}
+#define RSP_INT(m, o, i, r, n, ix, fl)                                         \
+    {                                                                          \
+        .call = CALL_READRSP_INT, .msgid = (m), .obj = (o), .ins = (i),        \
+        .res = (r), .num = (n), .index = (ix), .flag = (fl)                    \
+    }
+#define RSP_STR(m, o, i, r, s)                                                 \
+    {                                                                          \
+        .call = CALL_READRSP_STR, .msgid = (m), .obj = (o), .ins = (i),        \
+        .res = (r), .str = (s)                                                 \
+    }
+#define CALL(c, m)                                                             \
+    {                                                                          \
+        .call = (c), .msgid = (m)                                              \
+    }
 
 static const struct seed_step seed_steps[] = {
     CALL(CALL_CREATE, 0),
-    {CALL_SOTAVER, 0, 0, 0, 0, 0, "test0", 0, 0},
+    {.call = CALL_SOTAVER, .str = "test0"},
     CALL(CALL_OPEN, 0),
     CALL(CALL_EXECUTERSP, 54077),
     RSP_INT(54078, 3, 0, 26261, 256, 0, 0),
@@ -162,13 +172,7 @@ static const struct seed_step seed_steps[] = {
     RSP_INT(54080, 5, 0, 26500, 0, 0, 0),
     RSP_INT(54081, 3, 0, 9, 100, 0, 0),
     CALL(CALL_SOTA_ERASE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
-    CALL(CALL_SOTA_WRITE_OK, 0), CALL(CALL_SOTA_WRITE_OK, 0),
+    {.call = CALL_SOTA_WRITE_OK, .times = 14}, /* the 14 chunks */
     RSP_INT(27510, 3, 0, 9, 100, 0, 0),
     CALL(CALL_EXECUTERSP, 27511),
     CALL(CALL_UPDATE, 0),
@@ -194,15 +198,12 @@ static int build_step(const struct seed_step *s, char *out, size_t cap)
                                       M531X_RESULT_CHANGED);
     case CALL_READRSP_INT:
     case CALL_READRSP_STR:
-        v = s->call == CALL_READRSP_INT ? int_value(s->num)
-                                        : str_value(s->str);
+        v = s->call == CALL_READRSP_INT ? int_value(s->num) : str_value(s->str);
         return m531x_build_readrsp(out, cap, &d, 0, s->msgid,
-                                   M531X_RESULT_CONTENT, s->obj, s->ins,
-                                   s->res, &v, s->index, s->flag);
-    case CALL_SOTA_ERASE_OK:
-        return m531x_build_sota(out, cap, d.sota_erase_ok);
-    case CALL_SOTA_WRITE_OK:
-        return m531x_build_sota(out, cap, d.sota_write_ok);
+                                   M531X_RESULT_CONTENT, s->obj, s->ins, s->res,
+                                   &v, s->index, s->flag);
+    case CALL_SOTA_ERASE_OK: return m531x_build_sota(out, cap, d.sota_erase_ok);
+    case CALL_SOTA_WRITE_OK: return m531x_build_sota(out, cap, d.sota_write_ok);
     case CALL_UPDATE: return m531x_build_update(out, cap, 0, 0, 0);
     case CALL_WRITERSP:
         return m531x_build_writersp(out, cap, 0, s->msgid,
@@ -217,6 +218,7 @@ static void seed_commands_byte_exact(void **state)
     char *line = malloc(16384);
     char out[M531X_CMD_MAX];
     size_t step = 0;
+    int repeat = 0;
     int corrected = 0;
 
     (void)state;
@@ -233,7 +235,10 @@ static void seed_commands_byte_exact(void **state)
         cmd = line + (line[1] == '!' ? 3 : 2);
         assert_true(step < GW_ARRAY_LEN(seed_steps));
         expect(build_step(&seed_steps[step], out, sizeof out), out, cmd);
-        step++;
+        if (++repeat >= seed_steps[step].times) {
+            step++;
+            repeat = 0;
+        }
     }
     assert_int_equal(step, GW_ARRAY_LEN(seed_steps));
     assert_int_equal(corrected, 2);
@@ -251,23 +256,23 @@ static void readrsp_values(void **state)
 
     (void)state;
     v = int_value(-5); /* the '-' counts */
-    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 3303, 0, 5700,
-                               &v, 0, 0),
+    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 3303, 0, 5700, &v,
+                               0, 0),
            out, "AT+MIPLREADRSP=0,7,1,3303,0,5700,3,2,\"-5\",0,0");
     v = int_value(INT64_MIN);
-    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 5, 0, 26500, &v,
-                               0, 0),
+    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 5, 0, 26500, &v, 0,
+                               0),
            out,
            "AT+MIPLREADRSP=0,7,1,5,0,26500,3,20,\"-9223372036854775808\",0,0");
     v = str_value("");
-    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 3, 0, 19, &v, 0,
-                               0),
-           out, "AT+MIPLREADRSP=0,7,1,3,0,19,1,0,\"\",0,0");
+    expect(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 7, 1, 3, 0, 19, &v, 0, 0),
+        out, "AT+MIPLREADRSP=0,7,1,3,0,19,1,0,\"\",0,0");
     /* the AIO adapter counts the quotes: this is the seed's len 7 */
     d.strlen_mode = M531X_STRLEN_QUOTED;
     v = str_value("test0");
-    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 54079, 1, 3, 0, 19,
-                               &v, 0, 0),
+    expect(m531x_build_readrsp(out, sizeof out, &d, 0, 54079, 1, 3, 0, 19, &v,
+                               0, 0),
            out, "AT+MIPLREADRSP=0,54079,1,3,0,19,1,7,\"test0\",0,0");
     expect(m531x_build_readrsp(out, sizeof out, &d, 255, M531X_MSGID_MAX, 1,
                                65535, 65535, 65535, &v, 65535, 2),
@@ -284,35 +289,47 @@ static void readrsp_rejects(void **state)
     char out[M531X_CMD_MAX];
 
     (void)state;
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 256, 1, 1, 3, 0,
-                                         9, &v, 0, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, -1, 1, 3, 0,
-                                         9, &v, 0, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 3, 3, 0,
-                                         9, &v, 0, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 65536,
-                                         0, 9, &v, 0, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         -1, &v, 0, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         9, &v, -1, 0), GW_E_RANGE);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         9, &v, 0, 3), GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 256, 1, 1, 3, 0, 9, &v, 0, 0),
+        GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, -1, 1, 3, 0, 9, &v, 0, 0),
+        GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 3, 3, 0, 9, &v, 0, 0),
+        GW_E_RANGE);
+    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 65536, 0,
+                                         9, &v, 0, 0),
+                     GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, -1, &v, 0, 0),
+        GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, 9, &v, -1, 0),
+        GW_E_RANGE);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, 9, &v, 0, 3),
+        GW_E_RANGE);
     bad = str_value("a\"b");
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         19, &bad, 0, 0), GW_E_INVAL);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, 19, &bad, 0, 0),
+        GW_E_INVAL);
     bad = str_value("a\nb");
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         19, &bad, 0, 0), GW_E_INVAL);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, 19, &bad, 0, 0),
+        GW_E_INVAL);
     bad = str_value(NULL);
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0,
-                                         19, &bad, 0, 0), GW_E_INVAL);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 3, 0, 19, &bad, 0, 0),
+        GW_E_INVAL);
     bad.type = M531X_TYPE_OPAQUE;
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 5, 0,
-                                         0, &bad, 0, 0), GW_E_INVAL);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 5, 0, 0, &bad, 0, 0),
+        GW_E_INVAL);
     bad.type = M531X_TYPE_FLOAT;
-    assert_int_equal(m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 5, 0,
-                                         0, &bad, 0, 0), GW_E_INVAL);
+    assert_int_equal(
+        m531x_build_readrsp(out, sizeof out, &d, 0, 1, 1, 5, 0, 0, &bad, 0, 0),
+        GW_E_INVAL);
 }
 
 static void nospace_leaves_nothing(void **state)
@@ -326,12 +343,12 @@ static void nospace_leaves_nothing(void **state)
     (void)state;
     assert_non_null(out);
     /* exactly enough: the text and its NUL */
-    expect(m531x_build_readrsp(out, sizeof want, &d, 0, 54078, 1, 3, 0,
-                               26261, &v, 0, 0),
+    expect(m531x_build_readrsp(out, sizeof want, &d, 0, 54078, 1, 3, 0, 26261,
+                               &v, 0, 0),
            out, want);
     /* one byte short */
-    assert_int_equal(m531x_build_readrsp(out, sizeof want - 1, &d, 0, 54078,
-                                         1, 3, 0, 26261, &v, 0, 0),
+    assert_int_equal(m531x_build_readrsp(out, sizeof want - 1, &d, 0, 54078, 1,
+                                         3, 0, 26261, &v, 0, 0),
                      GW_E_NOSPACE);
     assert_string_equal(out, "");
     assert_int_equal(m531x_build_sota(NULL, 0, 1), GW_E_NOSPACE);
@@ -360,20 +377,15 @@ static void sotaver(void **state)
     assert_int_equal(m531x_build_sotaver(out, sizeof out, longest),
                      GW_E_TOOLONG);
     assert_int_equal(m531x_build_sotaver(out, sizeof out, ""), GW_E_INVAL);
-    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\"b"),
-                     GW_E_INVAL);
-    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\\b"),
-                     GW_E_INVAL);
-    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\tb"),
-                     GW_E_INVAL);
-    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\x7f"),
-                     GW_E_INVAL);
+    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\"b"), GW_E_INVAL);
+    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\\b"), GW_E_INVAL);
+    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\tb"), GW_E_INVAL);
+    assert_int_equal(m531x_build_sotaver(out, sizeof out, "a\x7f"), GW_E_INVAL);
     assert_int_equal(m531x_build_sotaver(out, sizeof out, "v\xc3\xa9"),
                      GW_E_INVAL);
     /* an over-long version without a NUL in reach is not over-read */
     exact = exact_copy(longest, M531X_VERSION_MAX + 1);
-    assert_int_equal(m531x_build_sotaver(out, sizeof out, exact),
-                     GW_E_TOOLONG);
+    assert_int_equal(m531x_build_sotaver(out, sizeof out, exact), GW_E_TOOLONG);
     free(exact);
 }
 
@@ -383,25 +395,20 @@ static void lifecycle_commands(void **state)
     char out[64];
 
     (void)state;
-    expect(m531x_build_delete(out, sizeof out, &d, 0), out,
-           "AT+MIPLDELETE=0");
+    expect(m531x_build_delete(out, sizeof out, &d, 0), out, "AT+MIPLDELETE=0");
     d.delete_cmd = M531X_DELETE_MIPLDEL;
     expect(m531x_build_delete(out, sizeof out, &d, 1), out, "AT+MIPLDEL=1");
-    assert_int_equal(m531x_build_delete(out, sizeof out, &d, 256),
-                     GW_E_RANGE);
+    assert_int_equal(m531x_build_delete(out, sizeof out, &d, 256), GW_E_RANGE);
     expect(m531x_build_open(out, sizeof out, 0, 86400, 30), out,
            "AT+MIPLOPEN=0,86400,30");
     assert_int_equal(m531x_build_open(out, sizeof out, 0, 0, 60), GW_E_RANGE);
-    assert_int_equal(m531x_build_open(out, sizeof out, 0, 600, 0),
-                     GW_E_RANGE);
+    assert_int_equal(m531x_build_open(out, sizeof out, 0, 600, 0), GW_E_RANGE);
     assert_int_equal(m531x_build_open(out, sizeof out, -1, 600, 60),
                      GW_E_RANGE);
     expect(m531x_build_update(out, sizeof out, 0, 3600, 1), out,
            "AT+MIPLUPDATE=0,3600,1");
-    assert_int_equal(m531x_build_update(out, sizeof out, 0, 0, 2),
-                     GW_E_RANGE);
-    assert_int_equal(m531x_build_update(out, sizeof out, 0, -1, 0),
-                     GW_E_RANGE);
+    assert_int_equal(m531x_build_update(out, sizeof out, 0, 0, 2), GW_E_RANGE);
+    assert_int_equal(m531x_build_update(out, sizeof out, 0, -1, 0), GW_E_RANGE);
     expect(m531x_build_close(out, sizeof out, 0), out, "AT+MIPLCLOSE=0");
     assert_int_equal(m531x_build_close(out, sizeof out, 300), GW_E_RANGE);
 }
@@ -414,9 +421,9 @@ static void rsp_commands(void **state)
     expect(m531x_build_readrsp_error(out, sizeof out, 0, 54078,
                                      M531X_RESULT_NOT_FOUND),
            out, "AT+MIPLREADRSP=0,54078,13");
-    expect(m531x_build_observersp(out, sizeof out, 0, 69234,
-                                  M531X_RESULT_CONTENT),
-           out, "AT+MIPLOBSERVERSP=0,69234,1");
+    expect(
+        m531x_build_observersp(out, sizeof out, 0, 69234, M531X_RESULT_CONTENT),
+        out, "AT+MIPLOBSERVERSP=0,69234,1");
     expect(m531x_build_writersp(out, sizeof out, 0, 17507,
                                 M531X_RESULT_BAD_REQUEST),
            out, "AT+MIPLWRITERSP=0,17507,11");

@@ -36,28 +36,38 @@ struct reply_case {
     const char *line;
     size_t len;
     int rc;
-    const char *text;   /* CGSN, CIMI, ICCID */
-    int vals[6];        /* CSQ: rssi, ber; CESQ: six; CEREG/CGATT: one */
+    const char *text; /* CGSN, CIMI, ICCID */
+    int vals[6];      /* CSQ: rssi, ber; CESQ: six; CEREG/CGATT: one */
 };
 
 #define L(s) .line = (s), .len = sizeof(s) - 1
-#define OK_TEXT(n, k, l, t) {.name = (n), .kind = (k), L(l), .text = (t)}
-#define OK_VALS(n, k, l, ...)                                              \
-    {.name = (n), .kind = (k), L(l), .vals = {__VA_ARGS__}}
-#define BAD(n, k, l, r) {.name = (n), .kind = (k), L(l), .rc = (r)}
+#define OK_TEXT(n, k, l, t)                                                    \
+    {                                                                          \
+        .name = (n), .kind = (k), L(l), .text = (t)                            \
+    }
+#define OK_VALS(n, k, l, ...)                                                  \
+    {                                                                          \
+        .name = (n), .kind = (k), L(l), .vals = { __VA_ARGS__ }                \
+    }
+#define BAD(n, k, l, r)                                                        \
+    {                                                                          \
+        .name = (n), .kind = (k), L(l), .rc = (r)                              \
+    }
 
 static const struct reply_case reply_cases[] = {
     OK_TEXT("cgsn_m5311_spaced", R_CGSN, "+CGSN: " IMEI, IMEI),
     OK_TEXT("cgsn_m5310a_nospace", R_CGSN, "+CGSN:" IMEI, IMEI),
     OK_TEXT("cgsn_m5311_gsn_bare", R_CGSN, IMEI, IMEI),
-    BAD("cgsn_luhn_wrong", R_CGSN, "+CGSN: 490154203237519",
-        GW_E_INTEGRITY),
+    BAD("cgsn_luhn_wrong", R_CGSN, "+CGSN: 490154203237519", GW_E_INTEGRITY),
     BAD("cgsn_14_digits", R_CGSN, "+CGSN: 49015420323751", GW_E_INVAL),
     BAD("cgsn_16_digits", R_CGSN, "+CGSN: 4901542032375180", GW_E_INVAL),
     BAD("cgsn_letter", R_CGSN, "+CGSN: 49015420323751A", GW_E_INVAL),
     BAD("cgsn_quoted", R_CGSN, "+CGSN: \"" IMEI "\"", GW_E_INVAL),
     BAD("cgsn_empty", R_CGSN, "+CGSN: ", GW_E_TRUNC),
-    BAD("cgsn_nul", R_CGSN, "+CGSN: 4901542032\0" "37518", GW_E_INVAL),
+    BAD("cgsn_nul", R_CGSN,
+        "+CGSN: 4901542032\0"
+        "37518",
+        GW_E_INVAL),
     BAD("cgsn_two_spaces", R_CGSN, "+CGSN:  " IMEI, GW_E_INVAL),
 
     OK_TEXT("cimi_m5311", R_CIMI, "460041234567890", "460041234567890"),
@@ -73,10 +83,8 @@ static const struct reply_case reply_cases[] = {
             "+NCCID:8986011783800993412F", "8986011783800993412F"),
     OK_TEXT("iccid_18_digits", R_ICCID, "+ICCID: 898601178380099341",
             "898601178380099341"),
-    BAD("iccid_f_inside", R_ICCID, "+ICCID: 898601178380099F4120",
-        GW_E_INVAL),
-    BAD("iccid_17_digits", R_ICCID, "+ICCID: 89860117838009934",
-        GW_E_INVAL),
+    BAD("iccid_f_inside", R_ICCID, "+ICCID: 898601178380099F4120", GW_E_INVAL),
+    BAD("iccid_17_digits", R_ICCID, "+ICCID: 89860117838009934", GW_E_INVAL),
     BAD("iccid_21_digits", R_ICCID, "+ICCID: 898601178380099341201",
         GW_E_INVAL),
     BAD("iccid_empty", R_ICCID, "+ICCID:", GW_E_TRUNC),
@@ -94,10 +102,10 @@ static const struct reply_case reply_cases[] = {
     BAD("csq_negative", R_CSQ, "+CSQ: -1,99", GW_E_RANGE),
     BAD("csq_other_reply", R_CSQ, "+CESQ: 21,99", GW_E_UNKNOWN),
 
-    OK_VALS("cesq_m5311_spec24", R_CESQ, "+CESQ: 24,99,255,255,26,87", 24,
-            99, 255, 255, 26, 87),
-    OK_VALS("cesq_nospace", R_CESQ, "+CESQ:99,99,255,255,255,255", 99, 99,
-            255, 255, 255, 255),
+    OK_VALS("cesq_m5311_spec24", R_CESQ, "+CESQ: 24,99,255,255,26,87", 24, 99,
+            255, 255, 26, 87),
+    OK_VALS("cesq_nospace", R_CESQ, "+CESQ:99,99,255,255,255,255", 99, 99, 255,
+            255, 255, 255),
     BAD("cesq_rsrq_35", R_CESQ, "+CESQ: 24,99,255,255,35,87", GW_E_RANGE),
     BAD("cesq_rsrp_98", R_CESQ, "+CESQ: 24,99,255,255,26,98", GW_E_RANGE),
     BAD("cesq_five_fields", R_CESQ, "+CESQ: 24,99,255,255,26", GW_E_TRUNC),
@@ -123,7 +131,10 @@ static const struct reply_case reply_cases[] = {
     BAD("cgatt_empty", R_CGATT, "+CGATT: ", GW_E_TRUNC),
     BAD("cgatt_junk", R_CGATT, "+CGATT:1x", GW_E_INVAL),
     BAD("cgatt_trailing_space", R_CGATT, "+CGATT: 1 ", GW_E_INVAL),
-    BAD("cgatt_ctrl", R_CGATT, "+CGATT:\x01" "1", GW_E_INVAL),
+    BAD("cgatt_ctrl", R_CGATT,
+        "+CGATT:\x01"
+        "1",
+        GW_E_INVAL),
 };
 
 static void run_reply_case(void **state)

@@ -33,36 +33,37 @@ struct urc_case {
     size_t len;
     enum m531x_opaque_len opaque;
     int rc;
-    struct m531x_urc want;  /* compared when rc == 0 */
-    const char *text;       /* write value, execute args, parameter text */
-    const char *reason;     /* compared when rc < 0 */
+    struct m531x_urc want; /* compared when rc == 0 */
+    const char *text;      /* write value, execute args, parameter text */
+    const char *reason;    /* compared when rc < 0 */
 };
 
-#define L(s) .line = (s), .len = sizeof(s) - 1
+#define L(s)  .line = (s), .len = sizeof(s) - 1
 #define NOIDS .msgid = -1, .obj = -1, .ins = -1, .res = -1
 
-#define OK(n, l, t, ...)                                                   \
-    {                                                                      \
-        .name = (n), L(l), .rc = 0, .text = (t), .want = { __VA_ARGS__ }   \
+#define OK(n, l, t, ...)                                                       \
+    {                                                                          \
+        .name = (n), L(l), .rc = 0, .text = (t), .want = { __VA_ARGS__ }       \
     }
-#define OKD(n, mode, l, t, ...)                                            \
-    {                                                                      \
-        .name = (n), L(l), .opaque = (mode), .rc = 0, .text = (t),         \
-        .want = { __VA_ARGS__ }                                            \
+#define OKD(n, mode, l, t, ...)                                                \
+    {                                                                          \
+        .name = (n), L(l), .opaque = (mode), .rc = 0, .text = (t), .want = {   \
+            __VA_ARGS__                                                        \
+        }                                                                      \
     }
-#define BAD(n, l, r, why)                                                  \
-    {                                                                      \
-        .name = (n), L(l), .rc = (r), .reason = (why)                      \
+#define BAD(n, l, r, why)                                                      \
+    {                                                                          \
+        .name = (n), L(l), .rc = (r), .reason = (why)                          \
     }
-#define BADD(n, mode, l, r, why)                                           \
-    {                                                                      \
-        .name = (n), L(l), .opaque = (mode), .rc = (r), .reason = (why)    \
+#define BADD(n, mode, l, r, why)                                               \
+    {                                                                          \
+        .name = (n), L(l), .opaque = (mode), .rc = (r), .reason = (why)        \
     }
 
-#define W(...) .kind = M531X_URC_WRITE, .u.write = { __VA_ARGS__ }
-#define BYTES M531X_LEN_BYTES
-#define HEXCH M531X_LEN_HEXCHARS
-#define OPQ M531X_TYPE_OPAQUE
+#define W(...) .kind = M531X_URC_WRITE, .u.write = {__VA_ARGS__}
+#define BYTES  M531X_LEN_BYTES
+#define HEXCH  M531X_LEN_HEXCHARS
+#define OPQ    M531X_TYPE_OPAQUE
 
 static const struct urc_case urc_cases[] = {
     /* ---- +MIPLREAD ---------------------------------------------------- */
@@ -79,10 +80,10 @@ static const struct urc_case urc_cases[] = {
        .kind = M531X_URC_READ, .msgid = 54081, .obj = 3, .res = 9,
        .u.read.count = -1),
     OK("read_m5310doc_space_after_colon", "+MIPLREAD: 0,2147483647,3303,1,5700",
-       NULL, .kind = M531X_URC_READ, .msgid = 2147483647, .obj = 3303,
-       .ins = 1, .res = 5700, .u.read.count = -1),
-    BAD("read_count_without_res_all", "+MIPLREAD:0,54078,3,0,9,1",
-        GW_E_INVAL, "count is only sent with res -1"),
+       NULL, .kind = M531X_URC_READ, .msgid = 2147483647, .obj = 3303, .ins = 1,
+       .res = 5700, .u.read.count = -1),
+    BAD("read_count_without_res_all", "+MIPLREAD:0,54078,3,0,9,1", GW_E_INVAL,
+        "count is only sent with res -1"),
     BAD("read_truncated_res", "+MIPLREAD:0,54078,3,0", GW_E_TRUNC,
         "res missing"),
     BAD("read_truncated_after_comma", "+MIPLREAD:0,54078,3,0,", GW_E_TRUNC,
@@ -98,8 +99,8 @@ static const struct urc_case urc_cases[] = {
         "count out of range 0..65535"),
     BAD("read_two_spaces", "+MIPLREAD:0,  54078,3,0,9", GW_E_INVAL,
         "msgid is not a decimal number"),
-    BAD("read_two_spaces_after_colon", "+MIPLREAD:  0,54078,3,0,9",
-        GW_E_INVAL, "ref is not a decimal number"),
+    BAD("read_two_spaces_after_colon", "+MIPLREAD:  0,54078,3,0,9", GW_E_INVAL,
+        "ref is not a decimal number"),
     BAD("read_space_before_comma", "+MIPLREAD:0 ,54078,3,0,9", GW_E_INVAL,
         "ref is not a decimal number"),
     BAD("read_trailing_space", "+MIPLREAD:0,54078,3,0,9 ", GW_E_INVAL,
@@ -108,8 +109,7 @@ static const struct urc_case urc_cases[] = {
         "control or non-ASCII byte in line"),
 
     /* ---- numbers ------------------------------------------------------ */
-    BAD("number_msgid_empty", "+MIPLREAD:0,,3,0,9", GW_E_INVAL,
-        "msgid empty"),
+    BAD("number_msgid_empty", "+MIPLREAD:0,,3,0,9", GW_E_INVAL, "msgid empty"),
     BAD("number_msgid_plus", "+MIPLREAD:0,+54078,3,0,9", GW_E_INVAL,
         "msgid is not a decimal number"),
     BAD("number_msgid_negative", "+MIPLREAD:0,-5,3,0,9", GW_E_RANGE,
@@ -128,8 +128,10 @@ static const struct urc_case urc_cases[] = {
         "msgid is not a decimal number"),
     BAD("number_ref_256", "+MIPLREAD:256,1,3,0,9", GW_E_RANGE,
         "ref out of range 0..255"),
-    BAD("number_nul_inside", "+MIPLREAD:0,54\0" "78,3,0,9", GW_E_INVAL,
-        "control or non-ASCII byte in line"),
+    BAD("number_nul_inside",
+        "+MIPLREAD:0,54\0"
+        "78,3,0,9",
+        GW_E_INVAL, "control or non-ASCII byte in line"),
     BAD("number_high_byte", "+MIPLREAD:0,54078,3,0,9\xff", GW_E_INVAL,
         "control or non-ASCII byte in line"),
 
@@ -140,8 +142,8 @@ static const struct urc_case urc_cases[] = {
        "C7AC46F8", .ref = 0, .msgid = 27496, .obj = 5, .ins = 0, .res = 0,
        W(.type = OPQ, .len = 4, .flag = 1, .index = -1, .len_unit = BYTES,
          .data_len = 4)),
-    OK("write_m5311_seed_last", "+MIPLWRITE:0,27509,5,0,0,2,2,CF0A,0",
-       "CF0A", .msgid = 27509, .obj = 5,
+    OK("write_m5311_seed_last", "+MIPLWRITE:0,27509,5,0,0,2,2,CF0A,0", "CF0A",
+       .msgid = 27509, .obj = 5,
        W(.type = OPQ, .len = 2, .flag = 0, .index = -1, .len_unit = BYTES,
          .data_len = 2)),
     OK("write_m5311_seed_final_empty", "+MIPLWRITE:0,17507,5,0,0,2,0,,0", "",
@@ -168,13 +170,12 @@ static const struct urc_case urc_cases[] = {
        W(.type = OPQ, .len = 2, .flag = 0, .index = -1, .len_unit = HEXCH,
          .data_len = 1)),
     OK("write_seed_final_empty_me3616_spaced",
-       "+MIPLWRITE: 0, 17507, 5, 0, 0, 2, 0, , 0", "", .msgid = 17507,
-       .obj = 5,
+       "+MIPLWRITE: 0, 17507, 5, 0, 0, 2, 0, , 0", "", .msgid = 17507, .obj = 5,
        W(.type = OPQ, .len = 0, .flag = 0, .index = -1,
          .len_unit = M531X_LEN_NONE)),
     OKD("write_aio_hexchars_dialect_hex", M531X_OPAQUE_HEX,
-        "+MIPLWRITE:0,27496,5,0,0,2,8,C7AC46F8,1", "C7AC46F8",
-        .msgid = 27496, .obj = 5,
+        "+MIPLWRITE:0,27496,5,0,0,2,8,C7AC46F8,1", "C7AC46F8", .msgid = 27496,
+        .obj = 5,
         W(.type = OPQ, .len = 8, .flag = 1, .index = -1, .len_unit = HEXCH,
           .data_len = 4)),
     OKD("write_me3616_bytes_dialect_bytes", M531X_OPAQUE_BYTES,
@@ -198,17 +199,17 @@ static const struct urc_case urc_cases[] = {
     OK("write_string_empty_quoted", "+MIPLWRITE:0,7,3,0,19,1,0,\"\",0", "",
        .msgid = 7, .obj = 3, .res = 19,
        W(.type = M531X_TYPE_STRING, .index = -1)),
-    OK("write_integer_negative", "+MIPLWRITE:0,8,3303,0,5700,3,3,-12,0",
-       "-12", .msgid = 8, .obj = 3303, .res = 5700,
+    OK("write_integer_negative", "+MIPLWRITE:0,8,3303,0,5700,3,3,-12,0", "-12",
+       .msgid = 8, .obj = 3303, .res = 5700,
        W(.type = M531X_TYPE_INTEGER, .len = 3, .index = -1)),
     OK("write_float", "+MIPLWRITE:0,8,3303,0,5700,4,5,-0.08,0", "-0.08",
        .msgid = 8, .obj = 3303, .res = 5700,
        W(.type = M531X_TYPE_FLOAT, .len = 5, .index = -1)),
-    OK("write_bool", "+MIPLWRITE:0,8,3311,0,5850,5,1,1,0,0", "1",
-       .msgid = 8, .obj = 3311, .res = 5850,
+    OK("write_bool", "+MIPLWRITE:0,8,3311,0,5850,5,1,1,0,0", "1", .msgid = 8,
+       .obj = 3311, .res = 5850,
        W(.type = M531X_TYPE_BOOL, .len = 1, .index = 0)),
-    BAD("write_nonhex", "+MIPLWRITE:0,27496,5,0,0,2,4,C7AC46G8,1",
-        GW_E_INVAL, "non-hex character in opaque value"),
+    BAD("write_nonhex", "+MIPLWRITE:0,27496,5,0,0,2,4,C7AC46G8,1", GW_E_INVAL,
+        "non-hex character in opaque value"),
     BAD("write_nonhex_space", "+MIPLWRITE:0,27496,5,0,0,2,4,C7AC 6F8,1",
         GW_E_INVAL, "non-hex character in opaque value"),
     BAD("write_odd_hex", "+MIPLWRITE:0,27496,5,0,0,2,4,C7AC46F,1", GW_E_INVAL,
@@ -255,27 +256,26 @@ static const struct urc_case urc_cases[] = {
         "type out of range 1..5"),
     BAD("write_len_over", "+MIPLWRITE:0,27496,5,0,0,2,65536,C7,1", GW_E_RANGE,
         "len out of range 0..65535"),
-    BAD("write_len_negative", "+MIPLWRITE:0,27496,5,0,0,2,-1,C7,1",
-        GW_E_RANGE, "len out of range 0..65535"),
+    BAD("write_len_negative", "+MIPLWRITE:0,27496,5,0,0,2,-1,C7,1", GW_E_RANGE,
+        "len out of range 0..65535"),
     BAD("write_nul_in_payload", "+MIPLWRITE:0,27496,5,0,0,2,2,C7\0A,1",
         GW_E_INVAL, "control or non-ASCII byte in line"),
     BAD("write_cr_in_payload", "+MIPLWRITE:0,27496,5,0,0,2,2,C7\r\nAC,1",
         GW_E_INVAL, "control or non-ASCII byte in line"),
     BAD("write_string_unterminated", "+MIPLWRITE:0,7,3,0,19,1,3,\"abc,0",
         GW_E_INVAL, "unterminated string value"),
-    BAD("write_integer_junk", "+MIPLWRITE:0,8,3303,0,5700,3,2,1a,0",
-        GW_E_INVAL, "integer value is not a decimal number"),
-    BAD("write_integer_empty", "+MIPLWRITE:0,8,3303,0,5700,3,0,,0",
-        GW_E_INVAL, "integer value is not a decimal number"),
-    BAD("write_float_junk", "+MIPLWRITE:0,8,3303,0,5700,4,3,1;2,0",
-        GW_E_INVAL, "float value is not a number"),
+    BAD("write_integer_junk", "+MIPLWRITE:0,8,3303,0,5700,3,2,1a,0", GW_E_INVAL,
+        "integer value is not a decimal number"),
+    BAD("write_integer_empty", "+MIPLWRITE:0,8,3303,0,5700,3,0,,0", GW_E_INVAL,
+        "integer value is not a decimal number"),
+    BAD("write_float_junk", "+MIPLWRITE:0,8,3303,0,5700,4,3,1;2,0", GW_E_INVAL,
+        "float value is not a number"),
     BAD("write_bool_2", "+MIPLWRITE:0,8,3311,0,5850,5,1,2,0", GW_E_INVAL,
         "bool value is not 0 or 1"),
 
     /* ---- +MIPLEXECUTE ------------------------------------------------- */
-    OK("execute_m5311_seed_empty_args",
-       "+MIPLEXECUTE:0,54077,5,0,26550,0,\"\"", "",
-       .kind = M531X_URC_EXECUTE, .msgid = 54077, .obj = 5, .res = 26550,
+    OK("execute_m5311_seed_empty_args", "+MIPLEXECUTE:0,54077,5,0,26550,0,\"\"",
+       "", .kind = M531X_URC_EXECUTE, .msgid = 54077, .obj = 5, .res = 26550,
        .u.execute.len = 0),
     OK("execute_m5311_seed_update", "+MIPLEXECUTE:0,27511,5,0,2,0,\"\"", "",
        .kind = M531X_URC_EXECUTE, .msgid = 27511, .obj = 5, .res = 2,
@@ -287,41 +287,40 @@ static const struct urc_case urc_cases[] = {
        "+MIPLEXECUTE:0,3,3311,0,5605,5, \"reset\"", "reset",
        .kind = M531X_URC_EXECUTE, .msgid = 3, .obj = 3311, .res = 5605,
        .u.execute.len = 5),
-    OK("execute_unquoted_args", "+MIPLEXECUTE:0,3,3311,0,5605,5,reset",
-       "reset", .kind = M531X_URC_EXECUTE, .msgid = 3, .obj = 3311,
-       .res = 5605, .u.execute.len = 5),
+    OK("execute_unquoted_args", "+MIPLEXECUTE:0,3,3311,0,5605,5,reset", "reset",
+       .kind = M531X_URC_EXECUTE, .msgid = 3, .obj = 3311, .res = 5605,
+       .u.execute.len = 5),
     OK("execute_me3616_spaced", "+MIPLEXECUTE: 0, 54077, 5, 0, 26550, 0, \"\"",
        "", .kind = M531X_URC_EXECUTE, .msgid = 54077, .obj = 5, .res = 26550,
        .u.execute.len = 0),
     OK("execute_args_with_comma", "+MIPLEXECUTE:0,3,3311,0,5605,3,\"a,b\"",
-       "a,b", .kind = M531X_URC_EXECUTE, .msgid = 3, .obj = 3311,
-       .res = 5605, .u.execute.len = 3),
+       "a,b", .kind = M531X_URC_EXECUTE, .msgid = 3, .obj = 3311, .res = 5605,
+       .u.execute.len = 3),
     BAD("execute_len_without_args", "+MIPLEXECUTE:0,54077,5,0,26550,0",
         GW_E_TRUNC, "args missing"),
     BAD("execute_args_after_comma", "+MIPLEXECUTE:0,54077,5,0,26550,0,",
         GW_E_TRUNC, "args missing"),
     BAD("execute_unterminated", "+MIPLEXECUTE:0,54077,5,0,26550,3,\"abc",
         GW_E_INVAL, "unterminated quoted text"),
-    BAD("execute_lone_quote", "+MIPLEXECUTE:0,54077,5,0,26550,0,\"",
-        GW_E_INVAL, "unterminated quoted text"),
+    BAD("execute_lone_quote", "+MIPLEXECUTE:0,54077,5,0,26550,0,\"", GW_E_INVAL,
+        "unterminated quoted text"),
     BAD("execute_inner_quote", "+MIPLEXECUTE:0,54077,5,0,26550,3,a\"b",
         GW_E_INVAL, "quote inside text"),
     BAD("execute_truncated_head", "+MIPLEXECUTE:0,54077,5,0", GW_E_TRUNC,
         "res missing"),
-    BAD("execute_len_junk", "+MIPLEXECUTE:0,54077,5,0,26550,x,\"\"",
-        GW_E_INVAL, "len is not a decimal number"),
+    BAD("execute_len_junk", "+MIPLEXECUTE:0,54077,5,0,26550,x,\"\"", GW_E_INVAL,
+        "len is not a decimal number"),
 
     /* ---- +MIPLOBSERVE / +MIPLDISCOVER / +MIPLPARAMETER ---------------- */
     OK("observe_m5310doc", "+MIPLOBSERVE:0,69234,1,3303,0,5700", NULL,
        .kind = M531X_URC_OBSERVE, .msgid = 69234, .obj = 3303, .res = 5700,
        .u.observe.oper = 1),
-    OK("observe_me3616_spaced_cancel",
-       "+MIPLOBSERVE: 0, 69235, 0, 3303, 0, -1", NULL,
-       .kind = M531X_URC_OBSERVE, .msgid = 69235, .obj = 3303, .res = -1,
+    OK("observe_me3616_spaced_cancel", "+MIPLOBSERVE: 0, 69235, 0, 3303, 0, -1",
+       NULL, .kind = M531X_URC_OBSERVE, .msgid = 69235, .obj = 3303, .res = -1,
        .u.observe.oper = 0),
     OK("observe_object_level", "+MIPLOBSERVE:0,5,1,3303,-1,-1", NULL,
-       .kind = M531X_URC_OBSERVE, .msgid = 5, .obj = 3303, .ins = -1,
-       .res = -1, .u.observe.oper = 1),
+       .kind = M531X_URC_OBSERVE, .msgid = 5, .obj = 3303, .ins = -1, .res = -1,
+       .u.observe.oper = 1),
     BAD("observe_oper_2", "+MIPLOBSERVE:0,5,2,3303,0,5700", GW_E_RANGE,
         "oper out of range 0..1"),
     BAD("observe_truncated", "+MIPLOBSERVE:0,5,1,3303,0", GW_E_TRUNC,
@@ -341,19 +340,19 @@ static const struct urc_case urc_cases[] = {
        "pmin=1;pmax=10;gt=5", .kind = M531X_URC_PARAMETER, .msgid = 1234,
        .obj = 3303, .res = 5700, .u.parameter.len = 19),
     OK("parameter_m5310doc_st_unquoted",
-       "+MIPLPARAMETER:0,1234,3303,0,5700,11,pmin=1;st=2",
-       "pmin=1;st=2", .kind = M531X_URC_PARAMETER, .msgid = 1234,
-       .obj = 3303, .res = 5700, .u.parameter.len = 11),
-    BAD("parameter_missing", "+MIPLPARAMETER:0,1234,3303,0,5700,19",
-        GW_E_TRUNC, "parameters missing"),
+       "+MIPLPARAMETER:0,1234,3303,0,5700,11,pmin=1;st=2", "pmin=1;st=2",
+       .kind = M531X_URC_PARAMETER, .msgid = 1234, .obj = 3303, .res = 5700,
+       .u.parameter.len = 11),
+    BAD("parameter_missing", "+MIPLPARAMETER:0,1234,3303,0,5700,19", GW_E_TRUNC,
+        "parameters missing"),
 
     /* ---- +MIPLEVENT --------------------------------------------------- */
     OK("event_m5311_seed_registered", "+MIPLEVENT:0,6", NULL,
        .kind = M531X_URC_EVENT, NOIDS, .u.event.evt = 6),
     OK("event_m5311_seed_updated", "+MIPLEVENT:0,11", NULL,
        .kind = M531X_URC_EVENT, NOIDS, .u.event.evt = 11),
-    OK("event_me3616_spaced", "+MIPLEVENT: 0, 6", NULL,
-       .kind = M531X_URC_EVENT, NOIDS, .u.event.evt = 6),
+    OK("event_me3616_spaced", "+MIPLEVENT: 0, 6", NULL, .kind = M531X_URC_EVENT,
+       NOIDS, .u.event.evt = 6),
     OK("event_m5310doc_space_after_colon", "+MIPLEVENT: 0,6", NULL,
        .kind = M531X_URC_EVENT, NOIDS, .u.event.evt = 6),
     OK("event_me3616_notify_failed_param", "+MIPLEVENT: 0, 25, 922675", NULL,
@@ -378,8 +377,8 @@ static const struct urc_case urc_cases[] = {
     /* ---- +MIPLCREATE(EX) / +MIPLNSMI ---------------------------------- */
     OK("create_m5310doc", "+MIPLCREATE:0", NULL, .kind = M531X_URC_CREATE,
        NOIDS),
-    OK("create_me3616_spaced", "+MIPLCREATE: 1", NULL,
-       .kind = M531X_URC_CREATE, .ref = 1, NOIDS),
+    OK("create_me3616_spaced", "+MIPLCREATE: 1", NULL, .kind = M531X_URC_CREATE,
+       .ref = 1, NOIDS),
     OK("createex_aio", "+MIPLCREATEEX:0", NULL, .kind = M531X_URC_CREATE,
        NOIDS),
     BAD("create_trailing_space", "+MIPLCREATE:0 ", GW_E_INVAL,
@@ -461,8 +460,7 @@ static void check_urc(const struct urc_case *c, const struct m531x_urc *u)
         assert_int_equal(u->u.nsmi.num, w->u.nsmi.num);
         break;
     case M531X_URC_DISCOVER:
-    case M531X_URC_CREATE:
-        break;
+    case M531X_URC_CREATE: break;
     }
 }
 
@@ -474,8 +472,8 @@ static void run_urc_case(void **state)
     int rc = m531x_decode_urc(line, c->len, c->opaque, &u);
 
     if (rc != c->rc)
-        print_error("decode: %d (%s), want %d\n", rc,
-                    u.reason ? u.reason : "-", c->rc);
+        print_error("decode: %d (%s), want %d\n", rc, u.reason ? u.reason : "-",
+                    c->rc);
     assert_int_equal(rc, c->rc);
     if (rc == 0) {
         check_urc(c, &u);
@@ -571,8 +569,8 @@ static void write_data_decodes(void **state)
     struct m531x_urc u;
 
     (void)state;
-    assert_int_equal(m531x_decode_urc(line, sizeof text - 1,
-                                      M531X_OPAQUE_AUTO, &u), 0);
+    assert_int_equal(
+        m531x_decode_urc(line, sizeof text - 1, M531X_OPAQUE_AUTO, &u), 0);
     assert_int_equal(m531x_write_data(&u, out, sizeof out), 4);
     assert_memory_equal(out, want, sizeof want);
     assert_int_equal(m531x_write_data(&u, out, 3), GW_E_NOSPACE);
@@ -589,13 +587,20 @@ static void is_mipl_urc_names(void **state)
         const char *line;
         int want;
     } t[] = {
-        {"+MIPLREAD:0,1,3,0,9", 1}, {"+MIPLWRITE:", 1},
-        {"+MIPLEXECUTE:0", 1},      {"+MIPLOBSERVE:", 1},
-        {"+MIPLDISCOVER:", 1},      {"+MIPLPARAMETER:", 1},
-        {"+MIPLEVENT: 0, 6", 1},    {"+MIPLCREATE:0", 1},
-        {"+MIPLCREATEEX:0", 1},     {"+MIPLNSMI:0,1,1", 1},
-        {"+MIPLVER:2.1", 0},        {"+MIPLREAD", 0},
-        {"+CGATT:1", 0},            {"OK", 0},
+        {"+MIPLREAD:0,1,3,0,9", 1},
+        {"+MIPLWRITE:", 1},
+        {"+MIPLEXECUTE:0", 1},
+        {"+MIPLOBSERVE:", 1},
+        {"+MIPLDISCOVER:", 1},
+        {"+MIPLPARAMETER:", 1},
+        {"+MIPLEVENT: 0, 6", 1},
+        {"+MIPLCREATE:0", 1},
+        {"+MIPLCREATEEX:0", 1},
+        {"+MIPLNSMI:0,1,1", 1},
+        {"+MIPLVER:2.1", 0},
+        {"+MIPLREAD", 0},
+        {"+CGATT:1", 0},
+        {"OK", 0},
         {"", 0},
     };
 
@@ -679,10 +684,9 @@ static void replay_urc(struct replay *r, const char *text, size_t len)
 static void seed_replay_rebuilds_image(void **state)
 {
     size_t tlen, ilen;
-    char *text = (char *)read_file(GW_TEST_DATA_DIR
-                                   "/seed/seed-transcript.txt", &tlen);
-    uint8_t *image = read_file(GW_TEST_DATA_DIR "/seed/seed-image.bin",
-                               &ilen);
+    char *text =
+        (char *)read_file(GW_TEST_DATA_DIR "/seed/seed-transcript.txt", &tlen);
+    uint8_t *image = read_file(GW_TEST_DATA_DIR "/seed/seed-image.bin", &ilen);
     struct replay *r = calloc(1, sizeof *r);
     char *held = malloc(AT_LINE_MAX + 1);
     size_t held_len = 0;
@@ -700,7 +704,7 @@ static void seed_replay_rebuilds_image(void **state)
         ln += ln[1] == ' ' ? 2 : 1;
         n = strlen(ln);
         if (n == 0)
-            continue; /* the blank line of the seed's layout */
+            continue;       /* the blank line of the seed's layout */
         if (held_len > 0) { /* the value line of a split write */
             assert_true(held_len + n <= AT_LINE_MAX);
             memcpy(held + held_len, ln, n);
@@ -746,13 +750,13 @@ int main(void)
         tests[n].initial_state = (void *)(uintptr_t)&urc_cases[i];
         n++;
     }
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
-        prefix_sweep_never_overreads);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(prefix_sweep_never_overreads);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(write_payload_limits);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(write_data_decodes);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(is_mipl_urc_names);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(names);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
-        seed_replay_rebuilds_image);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(seed_replay_rebuilds_image);
     return cmocka_run_group_tests_name("m531x_urc", tests, NULL, NULL);
 }
