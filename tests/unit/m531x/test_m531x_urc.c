@@ -9,7 +9,8 @@
  * The seed replay at the end decodes every +MIPL line of
  * tests/data/seed/seed-transcript.txt, joins the split write lines the way
  * the framer does, and checks the chunks rebuild tests/data/seed/
- * seed-image.bin byte for byte.
+ * seed-image.bin byte for byte; a second replay runs the same lines
+ * through the real framer (dio/at_frame.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -737,9 +738,55 @@ static void seed_replay_rebuilds_image(void **state)
     free(text);
 }
 
+/* The same replay through the real framer (dio/at_frame.h): the module's
+ * lines are fed with CR LF, the commands set the pending command, and every
+ * +MIPL URC the framer delivers must decode. */
+static void framer_line(const struct at_line *line, void *ctx)
+{
+    struct replay *r = ctx;
+
+    if (line->kind == AT_LINE_URC && m531x_is_mipl_urc(line->text, line->len))
+        replay_urc(r, line->text, line->len);
+}
+
+static void seed_replay_through_framer(void **state)
+{
+    size_t tlen, ilen;
+    char *text =
+        (char *)read_file(GW_TEST_DATA_DIR "/seed/seed-transcript.txt", &tlen);
+    uint8_t *image = read_file(GW_TEST_DATA_DIR "/seed/seed-image.bin", &ilen);
+    struct replay *r = calloc(1, sizeof *r);
+    struct at_framer *fr = at_framer_new();
+    char *save = NULL;
+
+    (void)state;
+    assert_non_null(r);
+    assert_non_null(fr);
+    for (char *ln = strtok_r(text, "\n", &save); ln != NULL;
+         ln = strtok_r(NULL, "\n", &save)) {
+        if (ln[0] == '>') {
+            at_framer_set_pending(fr, ln + (ln[1] == '!' ? 3 : 2));
+        } else if (ln[0] == '<') {
+            ln += ln[1] == ' ' ? 2 : 1;
+            at_framer_feed(fr, (const uint8_t *)ln, strlen(ln), framer_line, r);
+            at_framer_feed(fr, (const uint8_t *)"\r\n", 2, framer_line, r);
+        }
+    }
+    at_framer_flush(fr, framer_line, r);
+    assert_int_equal(r->chunks, 14);
+    assert_int_equal(r->empty_writes, 1);
+    assert_int_equal(r->urcs, 28);
+    assert_int_equal(r->image_len, ilen);
+    assert_memory_equal(r->image, image, ilen);
+    at_framer_free(fr);
+    free(r);
+    free(image);
+    free(text);
+}
+
 int main(void)
 {
-    struct CMUnitTest tests[GW_ARRAY_LEN(urc_cases) + 6];
+    struct CMUnitTest tests[GW_ARRAY_LEN(urc_cases) + 7];
     size_t n = 0;
 
     for (size_t i = 0; i < GW_ARRAY_LEN(urc_cases); i++) {
@@ -758,5 +805,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(names);
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(seed_replay_rebuilds_image);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(seed_replay_through_framer);
     return cmocka_run_group_tests_name("m531x_urc", tests, NULL, NULL);
 }
