@@ -26,14 +26,14 @@ struct fsim_dev {
     const struct fsim_store_ops *ops;
     void *store_ctx;
     struct fsim_record rec;
-    char obj[16];              /* log object id, "unit-N" */
-    uint16_t hr_cmd[FSIM_HR_CMD_COUNT];     /* last values written */
+    char obj[16];                       /* log object id, "unit-N" */
+    uint16_t hr_cmd[FSIM_HR_CMD_COUNT]; /* last values written */
     uint16_t hr_block[FSIM_HR_BLOCK_COUNT];
     int64_t busy_until;
-    int64_t deadline;          /* end of state 2 or 4; -1 none */
+    int64_t deadline; /* end of state 2 or 4; -1 none */
     uint64_t rng;
-    uint32_t blocks_seen;      /* for die_block / die_block_stored */
-    int verify_fails_left;     /* -1: every time */
+    uint32_t blocks_seen;  /* for die_block / die_block_stored */
+    int verify_fails_left; /* -1: every time */
     int apply_fails_left;
 };
 
@@ -55,8 +55,7 @@ static int prob_ok(double p)
     return p >= 0.0 && p <= 1.0;
 }
 
-int fsim_dev_config_check(const struct fsim_dev_config *cfg,
-                          const char **why)
+int fsim_dev_config_check(const struct fsim_dev_config *cfg, const char **why)
 {
     const struct fsim_faults *f = &cfg->faults;
 
@@ -81,18 +80,12 @@ int fsim_dev_config_check(const struct fsim_dev_config *cfg,
 const char *fsim_state_name(enum fsim_state state)
 {
     switch (state) {
-    case FSIM_STATE_IDLE:
-        return "idle";
-    case FSIM_STATE_RECEIVING:
-        return "receiving";
-    case FSIM_STATE_VERIFYING:
-        return "verifying";
-    case FSIM_STATE_VERIFIED:
-        return "verified";
-    case FSIM_STATE_APPLYING:
-        return "applying";
-    case FSIM_STATE_FAILED:
-        return "failed";
+    case FSIM_STATE_IDLE: return "idle";
+    case FSIM_STATE_RECEIVING: return "receiving";
+    case FSIM_STATE_VERIFYING: return "verifying";
+    case FSIM_STATE_VERIFIED: return "verified";
+    case FSIM_STATE_APPLYING: return "applying";
+    case FSIM_STATE_FAILED: return "failed";
     }
     return "?";
 }
@@ -196,14 +189,13 @@ static void apply_finish(struct fsim_dev *dev)
 {
     struct fsim_record next = dev->rec;
     uint8_t tail[FSIM_IMAGE_TAIL];
-    uint32_t n = dev->rec.image_size < FSIM_IMAGE_TAIL ?
-                     dev->rec.image_size : FSIM_IMAGE_TAIL;
+    uint32_t n = dev->rec.image_size < FSIM_IMAGE_TAIL ? dev->rec.image_size
+                                                       : FSIM_IMAGE_TAIL;
     char version[FSIM_VERSION_MAX + 1];
     int rc;
 
     dev->deadline = -1;
-    rc = dev->ops->data_read(dev->store_ctx, dev->rec.image_size - n, tail,
-                             n);
+    rc = dev->ops->data_read(dev->store_ctx, dev->rec.image_size - n, tail, n);
     if (rc == 0)
         rc = fsim_image_find_version(tail, n, version, sizeof version);
     if (dev->apply_fails_left != 0) {
@@ -221,8 +213,7 @@ static void apply_finish(struct fsim_dev *dev)
         next.error = FSIM_ERROR_APPLY;
     } else {
         if (rc == GW_E_NOTFOUND)
-            snprintf(version, sizeof version, "crc-%08x",
-                     dev->rec.image_crc);
+            snprintf(version, sizeof version, "crc-%08x", dev->rec.image_crc);
         GW_LOG(GW_LOG_INFO, dev->obj, "APPLY: version %s -> %s",
                dev->rec.version, version);
         memcpy(next.version, version, sizeof next.version);
@@ -241,25 +232,19 @@ static int record_sane(const struct fsim_record *r)
     case FSIM_STATE_VERIFYING:
     case FSIM_STATE_VERIFIED:
     case FSIM_STATE_APPLYING:
-    case FSIM_STATE_FAILED:
-        break;
-    default:
-        return 0;
+    case FSIM_STATE_FAILED: break;
+    default: return 0;
     }
     return (unsigned)r->error <= FSIM_ERROR_ABORTED &&
-           r->received <= r->image_size &&
-           fsim_image_version_ok(r->version);
+           r->received <= r->image_size && fsim_image_version_ok(r->version);
 }
 
 struct fsim_dev *fsim_dev_new(const struct fsim_dev_config *cfg,
-                              const struct fsim_store_ops *ops,
-                              void *store_ctx,
-                              const struct fsim_record *loaded,
-                              int64_t now_ms)
+                              const struct fsim_store_ops *ops, void *store_ctx,
+                              const struct fsim_record *loaded)
 {
     struct fsim_dev *dev = calloc(1, sizeof *dev);
 
-    (void)now_ms;
     if (!dev)
         return NULL;
     dev->cfg = *cfg;
@@ -267,8 +252,7 @@ struct fsim_dev *fsim_dev_new(const struct fsim_dev_config *cfg,
     dev->store_ctx = store_ctx;
     dev->deadline = -1;
     dev->busy_until = 0;
-    dev->rng = (cfg->seed ^ ((uint64_t)cfg->unit * 0x9E3779B97F4A7C15ULL)) |
-               1u;
+    dev->rng = (cfg->seed ^ ((uint64_t)cfg->unit * 0x9E3779B97F4A7C15ULL)) | 1u;
     dev->verify_fails_left = cfg->faults.verify_fail;
     dev->apply_fails_left = cfg->faults.apply_fail;
     snprintf(dev->obj, sizeof dev->obj, "unit-%u", (unsigned)cfg->unit);
@@ -281,8 +265,7 @@ struct fsim_dev *fsim_dev_new(const struct fsim_dev_config *cfg,
         memset(&dev->rec, 0, sizeof dev->rec);
         memcpy(dev->rec.version, cfg->version, sizeof dev->rec.version);
         if (loaded && fsim_image_version_ok(loaded->version))
-            memcpy(dev->rec.version, loaded->version,
-                   sizeof dev->rec.version);
+            memcpy(dev->rec.version, loaded->version, sizeof dev->rec.version);
     }
     /* Power was lost mid-VERIFY or mid-APPLY: the restarted device
      * completes the step before it answers anything. */
@@ -518,9 +501,7 @@ static void do_command(struct fsim_dev *dev, int64_t now,
         }
         dev->deadline = -1;
         break;
-    default:
-        rsp_exc(rsp, FSIM_EXC_ILLEGAL_VALUE);
-        return;
+    default: rsp_exc(rsp, FSIM_EXC_ILLEGAL_VALUE); return;
     }
 }
 
@@ -570,9 +551,9 @@ static void do_block(struct fsim_dev *dev, const struct fsim_req *req,
             rsp->action = FSIM_ACT_POWER_LOSS;
             return;
         }
-        rc = chance(dev, dev->cfg.faults.flash_fail_p) ?
-                 GW_E_INTEGRITY :
-                 dev->ops->data_write(dev->store_ctx, off, data, len);
+        rc = chance(dev, dev->cfg.faults.flash_fail_p)
+                 ? GW_E_INTEGRITY
+                 : dev->ops->data_write(dev->store_ctx, off, data, len);
         next.received = off + len;
         next.error = FSIM_ERROR_NONE;
         if (rc == 0)
@@ -593,8 +574,7 @@ static void do_block(struct fsim_dev *dev, const struct fsim_req *req,
     if ((uint64_t)off + len <= dev->rec.received) {
         rc = dev->ops->data_read(dev->store_ctx, off, stored, len);
         if (rc == 0 && memcmp(stored, data, len) == 0) {
-            GW_LOG(GW_LOG_DEBUG, dev->obj, "block at %u: retransmission",
-                   off);
+            GW_LOG(GW_LOG_DEBUG, dev->obj, "block at %u: retransmission", off);
             return;
         }
         reject_block(dev, rsp, "differs from stored bytes", off, len);
@@ -645,18 +625,10 @@ void fsim_dev_handle(struct fsim_dev *dev, int64_t now_ms,
         return;
     }
     switch (req->function) {
-    case 0x03:
-        read_holding(dev, req, rsp);
-        break;
-    case 0x04:
-        read_input(dev, req, rsp);
-        break;
-    case 0x10:
-        write_multiple(dev, now_ms, req, rsp);
-        break;
-    default:
-        rsp_exc(rsp, FSIM_EXC_ILLEGAL_FUNCTION);
-        break;
+    case 0x03: read_holding(dev, req, rsp); break;
+    case 0x04: read_input(dev, req, rsp); break;
+    case 0x10: write_multiple(dev, now_ms, req, rsp); break;
+    default: rsp_exc(rsp, FSIM_EXC_ILLEGAL_FUNCTION); break;
     }
     if (rsp->action != FSIM_ACT_POWER_LOSS && chance(dev, f->drop_p)) {
         GW_LOG(GW_LOG_DEBUG, dev->obj, "fault: reply lost");

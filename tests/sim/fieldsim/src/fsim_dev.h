@@ -14,14 +14,14 @@
 
 #include "fsim_image.h"
 
-#define FSIM_PROFILE_ID 0x5301u
-#define FSIM_IR_COUNT 28u       /* input registers 0..27 */
-#define FSIM_HR_CMD 256u        /* command, size (2), crc (2) */
-#define FSIM_HR_CMD_COUNT 5u
-#define FSIM_HR_BLOCK 512u      /* offset (2), length, data (<= 120) */
+#define FSIM_PROFILE_ID     0x5301u
+#define FSIM_IR_COUNT       28u  /* input registers 0..27 */
+#define FSIM_HR_CMD         256u /* command, size (2), crc (2) */
+#define FSIM_HR_CMD_COUNT   5u
+#define FSIM_HR_BLOCK       512u /* offset (2), length, data (<= 120) */
 #define FSIM_HR_BLOCK_COUNT 123u
-#define FSIM_BLOCK_MAX 240u
-#define FSIM_READ_MAX 125u      /* Modbus limit for FC03/FC04 */
+#define FSIM_BLOCK_MAX      240u
+#define FSIM_READ_MAX       125u /* Modbus limit for FC03/FC04 */
 
 enum fsim_state {
     FSIM_STATE_IDLE = 0,
@@ -80,29 +80,29 @@ struct fsim_store_ops {
 
 /* Fault knobs. Counts and probabilities apply to this process run. */
 struct fsim_faults {
-    uint32_t busy_ms;      /* exception 06 to everything for this long after
-                              BEGIN and after VERIFY */
-    uint32_t verify_ms;    /* how long state 2 lasts */
-    uint32_t apply_ms;     /* how long state 4 lasts, device silent */
-    double busy_p;         /* any request: exception 06, not processed */
-    double ignore_p;       /* any request: not processed, no reply */
-    double drop_p;         /* any request: processed, reply lost */
-    double flash_fail_p;   /* a block write: storage failure (exc 04) */
-    int verify_fail;       /* the first N VERIFYs end in CRC mismatch; -1 all */
-    int apply_fail;        /* the first N APPLYs fail; -1 all */
-    int strict_marker;     /* APPLY of an image without marker: error 5 */
-    uint32_t die_block;        /* power loss on the Nth block, before storing */
+    uint32_t busy_ms;    /* exception 06 to everything for this long after
+                            BEGIN and after VERIFY */
+    uint32_t verify_ms;  /* how long state 2 lasts */
+    uint32_t apply_ms;   /* how long state 4 lasts, device silent */
+    double busy_p;       /* any request: exception 06, not processed */
+    double ignore_p;     /* any request: not processed, no reply */
+    double drop_p;       /* any request: processed, reply lost */
+    double flash_fail_p; /* a block write: storage failure (exc 04) */
+    int verify_fail;     /* the first N VERIFYs end in CRC mismatch; -1 all */
+    int apply_fail;      /* the first N APPLYs fail; -1 all */
+    int strict_marker;   /* APPLY of an image without marker: error 5 */
+    uint32_t die_block;  /* power loss on the Nth block, before storing */
     uint32_t die_block_stored; /* power loss after storing the Nth block,
                                   before the reply */
 };
 
 struct fsim_dev_config {
-    uint8_t unit;                          /* 1..247 */
-    char version[FSIM_VERSION_MAX + 1];    /* factory version */
-    uint16_t battery;                      /* 0..100, 0xFFFF mains */
+    uint8_t unit;                       /* 1..247 */
+    char version[FSIM_VERSION_MAX + 1]; /* factory version */
+    uint16_t battery;                   /* 0..100, 0xFFFF mains */
     uint16_t free_kib;
-    uint16_t max_block;                    /* even, 2..240 */
-    uint64_t seed;                         /* random faults */
+    uint16_t max_block; /* even, 2..240 */
+    uint64_t seed;      /* random faults */
     struct fsim_faults faults;
 };
 
@@ -115,10 +115,10 @@ struct fsim_req {
 };
 
 enum fsim_action {
-    FSIM_ACT_REPLY,        /* normal reply; for reads, regs[0..count) */
-    FSIM_ACT_EXCEPTION,    /* exception reply with `exception` */
-    FSIM_ACT_SILENT,       /* send nothing */
-    FSIM_ACT_POWER_LOSS    /* the shell must die now, without a reply */
+    FSIM_ACT_REPLY,     /* normal reply; for reads, regs[0..count) */
+    FSIM_ACT_EXCEPTION, /* exception reply with `exception` */
+    FSIM_ACT_SILENT,    /* send nothing */
+    FSIM_ACT_POWER_LOSS /* the shell must die now, without a reply */
 };
 
 struct fsim_rsp {
@@ -132,8 +132,7 @@ struct fsim_rsp {
 void fsim_dev_config_init(struct fsim_dev_config *cfg, uint8_t unit);
 
 /* Validate a configuration; GW_E_RANGE with a reason in *why. */
-int fsim_dev_config_check(const struct fsim_dev_config *cfg,
-                          const char **why);
+int fsim_dev_config_check(const struct fsim_dev_config *cfg, const char **why);
 
 /* Create a device. `loaded` is the record read back from storage, or NULL
  * for a factory-fresh device. A record caught in state 2 or 4 (power lost
@@ -141,10 +140,8 @@ int fsim_dev_config_check(const struct fsim_dev_config *cfg,
  * device would. The config is copied; ops and store_ctx are borrowed and
  * must outlive the device. NULL on allocation failure. */
 struct fsim_dev *fsim_dev_new(const struct fsim_dev_config *cfg,
-                              const struct fsim_store_ops *ops,
-                              void *store_ctx,
-                              const struct fsim_record *loaded,
-                              int64_t now_ms);
+                              const struct fsim_store_ops *ops, void *store_ctx,
+                              const struct fsim_record *loaded);
 void fsim_dev_free(struct fsim_dev *dev);
 
 /* Handle one request. Always fills *rsp. */

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FSIM_IMAGE_TAIL 64
+#define FSIM_IMAGE_TAIL   64
 #define FSIM_IMAGE_MARKER "SOTAVER="
-#define FSIM_VERSION_MAX 32
+#define FSIM_VERSION_MAX  32
 
 /* Find the version marker in `tail` (the last min(64, size) bytes of an
  * image). On success copies the version, NUL-terminated, into out (cap at

@@ -36,13 +36,13 @@
 
 #define FSIM_DEVICES_MAX 64
 #define FSIM_TCP_CLIENTS 8
-#define FSIM_HOST_MAX 64
-#define FSIM_MAP_HOLDING 640  /* covers 256..260 and 512..634 */
+#define FSIM_HOST_MAX    64
+#define FSIM_MAP_HOLDING 640 /* covers 256..260 and 512..634 */
 
 struct fsim_devspec {
     struct fsim_dev_config cfg;
-    char tcp[FSIM_HOST_MAX + 8];   /* "HOST:PORT" or "" */
-    char rtu[PATH_MAX];            /* link path or "" */
+    char tcp[FSIM_HOST_MAX + 8]; /* "HOST:PORT" or "" */
+    char rtu[PATH_MAX];          /* link path or "" */
 };
 
 struct fsim_tcp {
@@ -60,8 +60,8 @@ struct fsim_rtu {
     char pts[64];
     modbus_t *ctx;
     int mfd;
-    int sfd;        /* kept open so the master never sees a hang-up */
-    int slave;      /* unit id the context currently filters on */
+    int sfd;   /* kept open so the master never sees a hang-up */
+    int slave; /* unit id the context currently filters on */
     struct fsim_dev *devs[FSIM_DEVICES_MAX];
     size_t ndev;
 };
@@ -153,8 +153,7 @@ static const struct key g_keys[] = {
      "power loss after storing the Nth block, before replying"},
 };
 
-static int parse_ll(const char *s, long long min, long long max,
-                    long long *out)
+static int parse_ll(const char *s, long long min, long long max, long long *out)
 {
     char *end;
     long long v;
@@ -194,8 +193,7 @@ static int key_set(struct fsim_devspec *ds, const struct key *k,
     case KEY_PROB:
         errno = 0;
         p = strtod(val, &end);
-        if (errno != 0 || end == val || *end != '\0' || !(p >= 0.0) ||
-            p > 1.0)
+        if (errno != 0 || end == val || *end != '\0' || !(p >= 0.0) || p > 1.0)
             return GW_E_RANGE;
         *(double *)base = p;
         return 0;
@@ -269,8 +267,7 @@ static int devspec_parse(struct fsim_devspec *ds, const char *text,
         return GW_E_INVAL;
     }
     if (fsim_dev_config_check(&ds->cfg, &why) < 0) {
-        fprintf(stderr, "fieldsim: unit %u: %s\n", (unsigned)ds->cfg.unit,
-                why);
+        fprintf(stderr, "fieldsim: unit %u: %s\n", (unsigned)ds->cfg.unit, why);
         return GW_E_RANGE;
     }
     return 0;
@@ -301,8 +298,7 @@ static int req_decode(const uint8_t *pdu, int pdu_len, struct fsim_req *req)
 
     memset(req, 0, sizeof *req);
     req->function = pdu[0];
-    if (req->function != 0x03 && req->function != 0x04 &&
-        req->function != 0x10)
+    if (req->function != 0x03 && req->function != 0x04 && req->function != 0x10)
         return 0;
     if (pdu_len < 5)
         return GW_E_TRUNC;
@@ -321,14 +317,10 @@ static int req_decode(const uint8_t *pdu, int pdu_len, struct fsim_req *req)
 static const char *action_name(const struct fsim_rsp *rsp)
 {
     switch (rsp->action) {
-    case FSIM_ACT_REPLY:
-        return "reply";
-    case FSIM_ACT_EXCEPTION:
-        return "exception";
-    case FSIM_ACT_SILENT:
-        return "no reply";
-    case FSIM_ACT_POWER_LOSS:
-        return "power loss";
+    case FSIM_ACT_REPLY: return "reply";
+    case FSIM_ACT_EXCEPTION: return "exception";
+    case FSIM_ACT_SILENT: return "no reply";
+    case FSIM_ACT_POWER_LOSS: return "power loss";
     }
     return "?";
 }
@@ -350,8 +342,7 @@ static void serve(struct fsim_sim *sim, modbus_t *ctx, struct fsim_dev **devs,
         if (is_rtu)
             return; /* not ours: a real bus has others answering */
         GW_LOG(GW_LOG_DEBUG, obj, "no such unit on this port");
-        modbus_reply_exception(ctx, frame,
-                               MODBUS_EXCEPTION_GATEWAY_TARGET);
+        modbus_reply_exception(ctx, frame, MODBUS_EXCEPTION_GATEWAY_TARGET);
         return;
     }
     if (pdu_len < 1)
@@ -381,8 +372,7 @@ static void serve(struct fsim_sim *sim, modbus_t *ctx, struct fsim_dev **devs,
         if (modbus_reply_exception(ctx, frame, rsp.exception) < 0)
             GW_LOG(GW_LOG_WARN, obj, "reply: %s", modbus_strerror(errno));
         break;
-    case FSIM_ACT_SILENT:
-        break;
+    case FSIM_ACT_SILENT: break;
     case FSIM_ACT_POWER_LOSS:
         GW_LOG(GW_LOG_WARN, obj, "simulated power loss: SIGKILL");
         kill(getpid(), SIGKILL);
@@ -489,8 +479,7 @@ static int rtu_open(struct fsim_rtu *r)
     }
     if (lstat(r->link, &st) == 0) {
         if (!S_ISLNK(st.st_mode)) {
-            GW_LOG(GW_LOG_ERR, NULL, "%s exists and is not a symlink",
-                   r->link);
+            GW_LOG(GW_LOG_ERR, NULL, "%s exists and is not a symlink", r->link);
             return GW_E_CONFIG;
         }
         unlink(r->link); /* stale link from a killed run */
@@ -536,12 +525,9 @@ static int rtu_adu_len(const uint8_t *f)
 {
     switch (f[1]) {
     case 0x03:
-    case 0x04:
-        return 8;
-    case 0x10:
-        return 9 + f[6];
-    default:
-        return 4;
+    case 0x04: return 8;
+    case 0x10: return 9 + f[6];
+    default: return 4;
     }
 }
 
@@ -553,8 +539,7 @@ static void rtu_serve(struct fsim_sim *sim, struct fsim_rtu *r)
     memset(frame, 0, sizeof frame);
     len = modbus_receive(r->ctx, frame);
     if (len < 0) {
-        GW_LOG(GW_LOG_DEBUG, r->link, "bad frame: %s",
-               modbus_strerror(errno));
+        GW_LOG(GW_LOG_DEBUG, r->link, "bad frame: %s", modbus_strerror(errno));
         modbus_flush(r->ctx);
         return;
     }
@@ -562,8 +547,8 @@ static void rtu_serve(struct fsim_sim *sim, struct fsim_rtu *r)
         /* For another unit id than the context filters on. */
         int unit = frame[0];
 
-        if (rtu_ctx_reset(r, find_dev(r->devs, r->ndev, unit) ? unit :
-                                                                 r->slave) < 0)
+        if (rtu_ctx_reset(r, find_dev(r->devs, r->ndev, unit) ? unit
+                                                              : r->slave) < 0)
             return;
         if (!find_dev(r->devs, r->ndev, unit)) {
             GW_LOG(GW_LOG_DEBUG, r->link, "frame for unit %d ignored", unit);
@@ -657,31 +642,35 @@ static int sim_start(struct fsim_sim *sim)
             return rc;
         rc = fsim_store_load(sim->stores[i], &rec);
         if (rc < 0) {
-            fprintf(stderr, "fieldsim: unit %u: state file unusable; fix or "
-                    "delete it\n", (unsigned)cfg->unit);
+            fprintf(stderr,
+                    "fieldsim: unit %u: state file unusable; fix or "
+                    "delete it\n",
+                    (unsigned)cfg->unit);
             return rc;
         }
-        sim->devs[i] = fsim_dev_new(cfg, &fsim_store_file_ops,
-                                    sim->stores[i], rc == 1 ? &rec : NULL,
-                                    gw_now_ms());
+        sim->devs[i] = fsim_dev_new(cfg, &fsim_store_file_ops, sim->stores[i],
+                                    rc == 1 ? &rec : NULL);
         if (!sim->devs[i])
             return -ENOMEM;
         rc = sim_attach(sim, i);
         if (rc < 0) {
-            fprintf(stderr, "fieldsim: unit %u: cannot serve it (bad or "
-                    "duplicate endpoint)\n", (unsigned)cfg->unit);
+            fprintf(stderr,
+                    "fieldsim: unit %u: cannot serve it (bad or "
+                    "duplicate endpoint)\n",
+                    (unsigned)cfg->unit);
             return rc;
         }
         rec = *fsim_dev_get_record(sim->devs[i]);
-        GW_LOG(GW_LOG_INFO, NULL, "unit %u: version %s, state %s, "
-               "received %u/%u", (unsigned)cfg->unit, rec.version,
-               fsim_state_name(rec.state), rec.received, rec.image_size);
+        GW_LOG(GW_LOG_INFO, NULL,
+               "unit %u: version %s, state %s, "
+               "received %u/%u",
+               (unsigned)cfg->unit, rec.version, fsim_state_name(rec.state),
+               rec.received, rec.image_size);
     }
     for (i = 0; i < sim->ntcp; i++)
         printf("fieldsim: tcp %s:%d\n", sim->tcp[i].host, sim->tcp[i].port);
     for (i = 0; i < sim->nrtu; i++)
-        printf("fieldsim: rtu %s -> %s\n", sim->rtu[i].link,
-               sim->rtu[i].pts);
+        printf("fieldsim: rtu %s -> %s\n", sim->rtu[i].link, sim->rtu[i].pts);
     printf("fieldsim: ready\n");
     fflush(stdout);
     return 0;
@@ -750,8 +739,8 @@ static int sim_run(struct fsim_sim *sim, const sigset_t *runmask)
             for (c = 0; c < FSIM_TCP_CLIENTS; c++) {
                 if (sim->tcp[i].cfd[c] < 0)
                     continue;
-                pfd[n] = (struct pollfd){.fd = sim->tcp[i].cfd[c],
-                                         .events = POLLIN};
+                pfd[n] =
+                    (struct pollfd){.fd = sim->tcp[i].cfd[c], .events = POLLIN};
                 ref[n++] = (struct fd_ref){FD_CLIENT, i, c};
             }
         }
@@ -773,15 +762,11 @@ static int sim_run(struct fsim_sim *sim, const sigset_t *runmask)
             if (pfd[i].revents == 0)
                 continue;
             switch (ref[i].kind) {
-            case FD_LISTEN:
-                tcp_accept(&sim->tcp[ref[i].idx]);
-                break;
+            case FD_LISTEN: tcp_accept(&sim->tcp[ref[i].idx]); break;
             case FD_CLIENT:
                 tcp_serve_client(sim, &sim->tcp[ref[i].idx], ref[i].sub);
                 break;
-            case FD_RTU:
-                rtu_serve(sim, &sim->rtu[ref[i].idx]);
-                break;
+            case FD_RTU: rtu_serve(sim, &sim->rtu[ref[i].idx]); break;
             }
         }
     }

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
         goto fail;
     if (fsim_image_make(buf, size, version, (uint32_t)seed) < 0) {
         fprintf(stderr, "fieldsim-mkimage: version must be 1..32 printable "
-                "ASCII characters and fit in the image\n");
+                        "ASCII characters and fit in the image\n");
         goto fail;
     }
     if (want_crc && (fsim_image_crc_patch_pos(size, &pos) < 0 ||

@@ -23,15 +23,14 @@ struct fsim_store {
     int img_fd;
 };
 
-static int store_data_write(void *ctx, uint32_t off, const uint8_t *p,
-                            size_t n)
+static int store_data_write(void *ctx, uint32_t off, const uint8_t *p, size_t n)
 {
     struct fsim_store *st = ctx;
     size_t done = 0;
 
     while (done < n) {
-        ssize_t w = pwrite(st->img_fd, p + done, n - done,
-                           (off_t)off + (off_t)done);
+        ssize_t w =
+            pwrite(st->img_fd, p + done, n - done, (off_t)off + (off_t)done);
 
         if (w < 0) {
             if (errno == EINTR)
@@ -49,8 +48,8 @@ static int store_data_read(void *ctx, uint32_t off, uint8_t *p, size_t n)
     size_t done = 0;
 
     while (done < n) {
-        ssize_t r = pread(st->img_fd, p + done, n - done,
-                          (off_t)off + (off_t)done);
+        ssize_t r =
+            pread(st->img_fd, p + done, n - done, (off_t)off + (off_t)done);
 
         if (r < 0) {
             if (errno == EINTR)
@@ -98,13 +97,12 @@ static int store_record_save(void *ctx, const struct fsim_record *rec)
     int dfd = -1;
     int rc;
 
-    obj = json_pack("{s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I}",
-                    "format", 1, "sw_version", rec->version,
-                    "state", (int)rec->state, "state_name",
-                    fsim_state_name(rec->state), "error", (int)rec->error,
-                    "received", (json_int_t)rec->received,
-                    "image_size", (json_int_t)rec->image_size,
-                    "image_crc", (json_int_t)rec->image_crc);
+    obj = json_pack("{s:i, s:s, s:i, s:s, s:i, s:I, s:I, s:I}", "format", 1,
+                    "sw_version", rec->version, "state", (int)rec->state,
+                    "state_name", fsim_state_name(rec->state), "error",
+                    (int)rec->error, "received", (json_int_t)rec->received,
+                    "image_size", (json_int_t)rec->image_size, "image_crc",
+                    (json_int_t)rec->image_crc);
     if (!obj) {
         rc = -ENOMEM;
         goto fail;
@@ -169,12 +167,11 @@ int fsim_store_open(const char *dir, uint8_t unit, struct fsim_store **out)
     st->img_fd = -1;
     if ((size_t)snprintf(st->dir, sizeof st->dir, "%s", dir) >=
             sizeof st->dir ||
-        (size_t)snprintf(st->json_path, sizeof st->json_path,
-                         "%s/unit-%u.json", dir, (unsigned)unit) >=
-            sizeof st->json_path ||
+        (size_t)snprintf(st->json_path, sizeof st->json_path, "%s/unit-%u.json",
+                         dir, (unsigned)unit) >= sizeof st->json_path ||
         (size_t)snprintf(st->tmp_path, sizeof st->tmp_path,
-                         "%s/.unit-%u.json.tmp", dir, (unsigned)unit) >=
-            sizeof st->tmp_path ||
+                         "%s/.unit-%u.json.tmp", dir,
+                         (unsigned)unit) >= sizeof st->tmp_path ||
         (size_t)snprintf(img, sizeof img, "%s/unit-%u.img", dir,
                          (unsigned)unit) >= sizeof img) {
         rc = GW_E_TOOLONG;
@@ -203,8 +200,7 @@ void fsim_store_free(struct fsim_store *st)
 }
 
 /* One bounded unsigned field of the record. */
-static int get_uint(json_t *obj, const char *key, json_int_t max,
-                    uint32_t *out)
+static int get_uint(json_t *obj, const char *key, json_int_t max, uint32_t *out)
 {
     json_t *v = json_object_get(obj, key);
     json_int_t x;
@@ -237,8 +233,7 @@ int fsim_store_load(struct fsim_store *st, struct fsim_record *rec)
         return GW_E_CORRUPT;
     }
     ver = json_object_get(obj, "sw_version");
-    if (!json_is_string(ver) ||
-        json_string_length(ver) > FSIM_VERSION_MAX ||
+    if (!json_is_string(ver) || json_string_length(ver) > FSIM_VERSION_MAX ||
         !fsim_image_version_ok(json_string_value(ver))) {
         rc = GW_E_CORRUPT;
     } else {

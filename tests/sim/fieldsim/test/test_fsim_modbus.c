@@ -26,8 +26,8 @@
 #include "fsim_image.h"
 
 #define IMG_SIZE 500
-#define IMG_CRC 0x1C291CA3u
-#define WAIT_MS 8000
+#define IMG_CRC  0x1C291CA3u
+#define WAIT_MS  8000
 
 struct sim {
     pid_t pid;
@@ -137,8 +137,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(s->dir));
     assert_int_equal(fsim_image_make(s->img, IMG_SIZE, "2.0.0", 7), 0);
     assert_int_equal(fsim_image_crc_patch_pos(IMG_SIZE, &pos), 0);
-    assert_int_equal(fsim_image_force_crc(s->img, IMG_SIZE, pos, IMG_CRC),
-                     0);
+    assert_int_equal(fsim_image_force_crc(s->img, IMG_SIZE, pos, IMG_CRC), 0);
     *state = s;
     return 0;
 }
@@ -574,8 +573,8 @@ static void test_rtu_two_units(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_identity_and_worked_example,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_and_worked_example, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_retransmission_and_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_kill, setup,

@@ -107,7 +107,7 @@ static void read_ir(struct fsim_dev *dev, int64_t now, struct fsim_rsp *rsp)
 static struct fsim_dev *new_dev(struct mem_store *m,
                                 struct fsim_dev_config *cfg)
 {
-    struct fsim_dev *dev = fsim_dev_new(cfg, &mem_ops, m, NULL, 0);
+    struct fsim_dev *dev = fsim_dev_new(cfg, &mem_ops, m, NULL);
 
     assert_non_null(dev);
     return dev;
@@ -304,18 +304,18 @@ static void test_restart_completes_apply(void **state)
     rec.image_crc = (uint32_t)crc32(0L, img, sizeof img);
     fsim_dev_config_init(&cfg, 1);
     cfg.faults.apply_fail = 1;
-    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec, 0);
+    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec);
     assert_int_equal(fsim_dev_get_record(dev)->state, FSIM_STATE_FAILED);
     assert_int_equal(fsim_dev_get_record(dev)->error, 6);
     assert_string_equal(fsim_dev_get_record(dev)->version, "1.0");
     fsim_dev_free(dev);
     cfg.faults.apply_fail = 0;
-    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec, 0);
+    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec);
     assert_string_equal(fsim_dev_get_record(dev)->version, "9.9");
     fsim_dev_free(dev);
     /* An inconsistent record is not trusted. */
     rec.received = rec.image_size + 1;
-    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec, 0);
+    dev = fsim_dev_new(&cfg, &mem_ops, &m, &rec);
     assert_int_equal(fsim_dev_get_record(dev)->state, FSIM_STATE_IDLE);
     fsim_dev_free(dev);
 }
@@ -350,11 +350,9 @@ static void test_marker(void **state)
                      GW_E_NOTFOUND);
     /* Made images carry it; generation is deterministic. */
     assert_int_equal(fsim_image_make(img, sizeof img, "3.1.4-rc1", 5), 0);
-    assert_int_equal(fsim_image_find_version(img, sizeof img, v, sizeof v),
-                     0);
+    assert_int_equal(fsim_image_find_version(img, sizeof img, v, sizeof v), 0);
     assert_string_equal(v, "3.1.4-rc1");
-    assert_int_equal(crc32(0L, img, sizeof img),
-                     crc32(0L, img, sizeof img));
+    assert_int_equal(crc32(0L, img, sizeof img), crc32(0L, img, sizeof img));
     assert_int_equal(fsim_image_make(img, 5, "toolong", 1), GW_E_RANGE);
 }
 
