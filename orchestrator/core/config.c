@@ -346,40 +346,48 @@ struct key_def {
     size_t nnames;
 };
 
+/* The number in value within the key's range, or an error in w. */
+static int key_number(const struct key_def *k, const char *v,
+                      unsigned long long *n, char *w, size_t wcap)
+{
+    if (parse_number(v, k->min, k->max, n) < 0)
+        return why(w, wcap, GW_E_RANGE,
+                   "must be a whole number in %llu..%llu", k->min, k->max);
+    return 0;
+}
+
 static int parse_uint(const struct key_def *k, const char *v, void *dst,
                       char *w, size_t wcap)
 {
     unsigned long long n;
+    int rc = key_number(k, v, &n, w, wcap);
 
-    if (parse_number(v, k->min, k->max, &n) < 0)
-        return why(w, wcap, GW_E_RANGE, "must be a whole number in %llu..%llu",
-                   k->min, k->max);
-    *(unsigned *)dst = (unsigned)n;
-    return 0;
+    if (rc == 0)
+        *(unsigned *)dst = (unsigned)n;
+    return rc;
 }
 
 static int parse_u64(const struct key_def *k, const char *v, void *dst,
                      char *w, size_t wcap)
 {
     unsigned long long n;
+    int rc = key_number(k, v, &n, w, wcap);
 
-    if (parse_number(v, k->min, k->max, &n) < 0)
-        return why(w, wcap, GW_E_RANGE, "must be a whole number in %llu..%llu",
-                   k->min, k->max);
-    *(uint64_t *)dst = (uint64_t)n;
-    return 0;
+    if (rc == 0)
+        *(uint64_t *)dst = (uint64_t)n;
+    return rc;
 }
 
-static int parse_sota_value(const struct key_def *k, const char *v,
-                            void *dst, char *w, size_t wcap)
+/* struct m531x_dialect keeps the AT+MIPLSOTA values as int. */
+static int parse_int(const struct key_def *k, const char *v, void *dst,
+                     char *w, size_t wcap)
 {
     unsigned long long n;
+    int rc = key_number(k, v, &n, w, wcap);
 
-    if (parse_number(v, k->min, k->max, &n) < 0)
-        return why(w, wcap, GW_E_RANGE, "must be a whole number in %llu..%llu",
-                   k->min, k->max);
-    *(int *)dst = (int)n;
-    return 0;
+    if (rc == 0)
+        *(int *)dst = (int)n;
+    return rc;
 }
 
 static int parse_baud(const struct key_def *k, const char *v, void *dst,
@@ -539,13 +547,13 @@ static const struct key_def key_defs[] = {
     NUM(SEC_MODEMS, "lifetime", modems.lifetime_s, 60, 86400),
     NUM(SEC_MODEMS, "open_timeout", modems.open_timeout_s, 1, 600),
 
-    {SEC_DIALECT, "sota_erase_ok", parse_sota_value,
+    {SEC_DIALECT, "sota_erase_ok", parse_int,
      OFF(dialect.sota_erase_ok), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_erase_fail", parse_sota_value,
+    {SEC_DIALECT, "sota_erase_fail", parse_int,
      OFF(dialect.sota_erase_fail), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_write_ok", parse_sota_value,
+    {SEC_DIALECT, "sota_write_ok", parse_int,
      OFF(dialect.sota_write_ok), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_write_fail", parse_sota_value,
+    {SEC_DIALECT, "sota_write_fail", parse_int,
      OFF(dialect.sota_write_fail), 0, 255, NULL, 0},
     ENUM(SEC_DIALECT, "string_len", dialect.strlen_mode, strlen_names),
     ENUM(SEC_DIALECT, "opaque_len", dialect.opaque_len, opaque_names),

@@ -226,7 +226,8 @@ static void bad_structure(void **state)
 {
     static const struct bad_case cases[] = {
         {"ports = /dev/ttyM*\n", 1, "before any [section]"},
-        {MIN_MODEMS "[gatway]\nstate_dir = /x\n", 3, "unknown section [gatway]"},
+        {MIN_MODEMS "[gatway]\nstate_dir = /x\n", 3,
+         "unknown section [gatway]"},
         {MIN_MODEMS "[extra]\n", 3, "unknown section"},           /* empty */
         {MIN_MODEMS "[gateway\n", 3, "must end with ']'"},
         {MIN_MODEMS "[gateway]\nstatedir = /x\n", 4,
