@@ -44,7 +44,8 @@ struct item {
 };
 
 struct script {
-    char *buf;
+    char *buf;          /* the transcript, NULs written at line ends */
+    char *extra;        /* a spliced block, same treatment */
     struct item items[ITEMS_MAX];
     size_t n;
 };
@@ -65,15 +66,12 @@ static uint8_t *read_file(const char *path, size_t cap, size_t *len)
     return buf;
 }
 
-static void script_load(struct script *sc)
+/* Split buf (len bytes, NUL-terminated) into items appended to out. */
+static void parse_items(char *buf, size_t len, struct item *out, size_t cap,
+                        size_t *n)
 {
-    size_t len;
-    char *p, *end;
+    char *p = buf, *end = buf + len;
 
-    memset(sc, 0, sizeof *sc);
-    sc->buf = (char *)read_file(TRANSCRIPT, FILE_MAX, &len);
-    p = sc->buf;
-    end = sc->buf + len;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         struct item *it;
@@ -85,8 +83,8 @@ static void script_load(struct script *sc)
         if (nl > p && nl[-1] == '\r')
             nl[-1] = '\0';
         if (*p != '\0') {
-            assert_true(sc->n < ITEMS_MAX);
-            it = &sc->items[sc->n++];
+            assert_true(*n < cap);
+            it = &out[(*n)++];
             it->kind = *p;
             assert_non_null(strchr("<>@#", it->kind));
             skip = 1;
@@ -99,6 +97,38 @@ static void script_load(struct script *sc)
         }
         p = nl + 1;
     }
+}
+
+static void script_load(struct script *sc)
+{
+    size_t len;
+
+    memset(sc, 0, sizeof *sc);
+    sc->buf = (char *)read_file(TRANSCRIPT, FILE_MAX, &len);
+    parse_items(sc->buf, len, sc->items, ITEMS_MAX, &sc->n);
+}
+
+/* Insert the lines of block before the first item whose text starts with
+ * `before`. */
+static void script_splice(struct script *sc, const char *before,
+                          const char *block)
+{
+    struct item add[64];
+    size_t k = 0, nadd = 0, len = strlen(block);
+
+    while (k < sc->n && strncmp(sc->items[k].text, before,
+                                strlen(before)) != 0)
+        k++;
+    assert_true(k < sc->n);
+    sc->extra = malloc(len + 1);
+    assert_non_null(sc->extra);
+    memcpy(sc->extra, block, len + 1);
+    parse_items(sc->extra, len, add, 64, &nadd);
+    assert_true(sc->n + nadd <= ITEMS_MAX);
+    memmove(&sc->items[k + nadd], &sc->items[k],
+            (sc->n - k) * sizeof sc->items[0]);
+    memcpy(&sc->items[k], add, nadd * sizeof add[0]);
+    sc->n += nadd;
 }
 
 /* "key=value" in a directive, copied into out; 0 if absent. */
@@ -169,7 +199,8 @@ struct shell {
     int timer_armed[SOTA_TIMER_COUNT];
     int flashes, job_ends, sends;
     enum sota_result job_result;
-    int trouble_notes;  /* notes a clean run never produces */
+    int notes[SOTA_NOTE_IGNORED + 1]; /* count per kind */
+    struct sota_config cfg;
 };
 
 static void later(struct shell *sh, const struct sota_event *ev)
@@ -252,24 +283,7 @@ static void execute(struct shell *sh, const struct sota_actions *acts)
             sh->timer_armed[a->u.timer.id] = 0;
             break;
         case SOTA_ACT_NOTE:
-            switch (a->u.note.kind) {
-            case SOTA_NOTE_BAD_CHUNK:
-            case SOTA_NOTE_DUPLICATE:
-            case SOTA_NOTE_REFUSED:
-            case SOTA_NOTE_CMD_FAILED:
-            case SOTA_NOTE_IGNORED:
-            case SOTA_NOTE_RESTART:
-            case SOTA_NOTE_RESUME:
-                print_message("note %s: %s\n",
-                              sota_note_kind_name(a->u.note.kind),
-                              a->u.note.text);
-                sh->trouble_notes++;
-                break;
-            case SOTA_NOTE_STATE:
-            case SOTA_NOTE_RESULT:
-            case SOTA_NOTE_REGISTER:
-                break;
-            }
+            sh->notes[a->u.note.kind]++;
             break;
         case SOTA_ACT_JOB_END:
             sh->job_ends++;
@@ -439,29 +453,100 @@ static void feed_run(struct shell *sh, size_t from, size_t to, struct feed *f)
     feed(sh, buf, len, f);
 }
 
-static void replay(const struct feed *mode)
+/* A gateway restart: the machine is rebuilt from the last PERSIST, the
+ * framer forgets its state, the staging keeps its durable bytes, and the
+ * field device is read again. */
+static void restart(struct shell *sh)
+{
+    struct sota_event ev;
+
+    sota_fsm_cleanup(&sh->fsm);
+    assert_int_equal(sota_fsm_init(&sh->fsm, &sh->cfg, &sh->persisted,
+                                   sh->now), 0);
+    at_framer_reset(sh->fr);
+    memset(sh->timer_armed, 0, sizeof sh->timer_armed);
+    assert_int_equal(sh->npending, 0);
+    assert_true(sh->persisted.bytes <= sh->staged_len);
+    sh->staged_len = sh->persisted.bytes;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SOTA_EV_DEVICE;
+    ev.u.device = sh->flashes ? sh->after_flash : sh->dev;
+    deliver(sh, &ev);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SOTA_EV_START;
+    deliver(sh, &ev);
+}
+
+/* Walk the script; the directives are checks or, for restart, events. */
+static void walk(struct shell *sh, struct feed *f)
+{
+    const struct script *sc = sh->sc;
+    size_t i = 0;
+
+    while (i < sc->n) {
+        const struct item *it = &sc->items[i];
+
+        if (it->kind == '<' || it->kind == '#') {
+            size_t j = i;
+
+            while (j < sc->n &&
+                   (sc->items[j].kind == '<' || sc->items[j].kind == '#'))
+                j++;
+            feed_run(sh, i, j, f);
+            i = j;
+            continue;
+        }
+        if (it->kind == '>' && sh->next_send <= i)
+            fail_msg("not sent (item %zu): %s", i, it->text);
+        if (directive_is(it, "restart"))
+            restart(sh);
+        if (directive_is(it, "flash"))
+            assert_int_equal(sh->flashes, 1);
+        if (directive_is(it, "end")) {
+            char v[32];
+
+            assert_true(directive_get(it, "result", v, sizeof v));
+            assert_string_equal(v, "success");
+            assert_int_equal(sh->job_ends, 1);
+            assert_int_equal(sh->job_result, SOTA_RESULT_SUCCESS);
+        }
+        i++;
+    }
+    at_framer_flush(sh->fr, on_line, sh);
+}
+
+/* The seed, optionally with a gateway restart spliced in before the item
+ * that starts with `cut` (a block that begins with "@ restart"). */
+struct scenario {
+    const char *name;
+    const char *cut;
+    const char *block;
+};
+
+static void replay(const struct scenario *sn, const struct feed *mode)
 {
     struct script *sc = malloc(sizeof *sc);
     struct shell *sh = calloc(1, sizeof *sh);
-    struct sota_config cfg;
     struct sota_event ev;
     struct sota_snapshot snap;
     struct feed f = *mode;
     size_t i, total_sends = 0;
-    int ended = 0;
+    int ends = 0;
 
     assert_non_null(sc);
     assert_non_null(sh);
     script_load(sc);
+    if (sn->cut != NULL)
+        script_splice(sc, sn->cut, sn->block);
     sh->sc = sc;
     sh->now = 5000;
     sh->image = read_file(IMAGE, sizeof sh->staged, &sh->image_len);
     sh->fr = at_framer_new();
     assert_non_null(sh->fr);
-    sota_config_default(&cfg);
-    snprintf(cfg.name, sizeof cfg.name, "seed");
-    sh->opaque = cfg.dialect.opaque_len;
-    assert_int_equal(sota_fsm_init(&sh->fsm, &cfg, NULL, sh->now), 0);
+    sota_config_default(&sh->cfg);
+    snprintf(sh->cfg.name, sizeof sh->cfg.name, "seed");
+    sh->opaque = sh->cfg.dialect.opaque_len;
+    assert_int_equal(sota_fsm_init(&sh->fsm, &sh->cfg, NULL, sh->now), 0);
 
     /* the facts of the run */
     for (i = 0; i < sc->n; i++) {
@@ -480,13 +565,14 @@ static void replay(const struct feed *mode)
             assert_true(directive_get(it, "size", v, sizeof v));
             assert_int_equal(sh->image_len, (size_t)atol(v));
         }
+        ends += directive_is(it, "end");
     }
+    assert_int_equal(ends, 1);
     assert_true(sh->dev.known && sh->after_flash.known);
 
     memset(&ev, 0, sizeof ev);
     ev.kind = SOTA_EV_DEVICE;
     ev.u.device = sh->dev;
-    sh->limit = 0;
     while (sh->limit < sc->n && sc->items[sh->limit].kind != '<')
         sh->limit++;
     deliver(sh, &ev);
@@ -494,41 +580,24 @@ static void replay(const struct feed *mode)
     ev.kind = SOTA_EV_START;
     deliver(sh, &ev);
 
-    for (i = 0; i < sc->n;) {
-        const struct item *it = &sc->items[i];
+    walk(sh, &f);
 
-        if (it->kind == '<' || it->kind == '#') {
-            size_t j = i;
-
-            while (j < sc->n &&
-                   (sc->items[j].kind == '<' || sc->items[j].kind == '#'))
-                j++;
-            feed_run(sh, i, j, &f);
-            i = j;
-            continue;
-        }
-        if (it->kind == '>' && sh->next_send <= i)
-            fail_msg("not sent (item %zu): %s", i, it->text);
-        if (directive_is(it, "flash"))
-            assert_int_equal(sh->flashes, 1);
-        if (directive_is(it, "end")) {
-            char v[32];
-
-            assert_true(directive_get(it, "result", v, sizeof v));
-            assert_string_equal(v, "success");
-            assert_int_equal(sh->job_ends, 1);
-            assert_int_equal(sh->job_result, SOTA_RESULT_SUCCESS);
-            ended = 1;
-        }
-        i++;
-    }
-    at_framer_flush(sh->fr, on_line, sh);
-
-    assert_true(ended);
     assert_int_equal(sh->sends, (int)total_sends);
-    assert_int_equal(sh->trouble_notes, 0);
     assert_int_equal(sh->flashes, 1);
-    /* the staging is dropped at the end; the check compared it in full */
+    assert_int_equal(sh->notes[SOTA_NOTE_BAD_CHUNK], 0);
+    assert_int_equal(sh->notes[SOTA_NOTE_DUPLICATE], 0);
+    assert_int_equal(sh->notes[SOTA_NOTE_REFUSED], 0);
+    assert_int_equal(sh->notes[SOTA_NOTE_IGNORED], 0);
+    if (sn->cut == NULL) {
+        assert_int_equal(sh->notes[SOTA_NOTE_CMD_FAILED], 0);
+        assert_int_equal(sh->notes[SOTA_NOTE_RESTART], 0);
+        assert_int_equal(sh->notes[SOTA_NOTE_RESUME], 0);
+    } else {
+        /* the +CIS ERROR:602 of the second AT+MIPLCREATE */
+        assert_int_equal(sh->notes[SOTA_NOTE_CMD_FAILED], 1);
+        assert_int_equal(sh->notes[SOTA_NOTE_RESTART], 1);
+    }
+    /* the staging is dropped at the end; CHECK_IMAGE compared it whole */
     assert_int_equal(sh->persisted.phase, SOTA_PHASE_IDLE);
     assert_int_equal(sh->persisted.result, SOTA_RESULT_SUCCESS);
     assert_string_equal(sh->persisted.new_version, "test000");
@@ -543,8 +612,91 @@ static void replay(const struct feed *mode)
     at_framer_free(sh->fr);
     free(sh->image);
     free(sc->buf);
+    free(sc->extra);
     free(sc);
     free(sh);
+}
+
+/* Reference 3.4: the module keeps its instance, so the new gateway's
+ * AT+MIPLCREATE gets 602; the gateway deletes it and registers again. */
+#define RESTART_REGISTER(ver)                                                  \
+    "@ restart\n"                                                              \
+    "> AT+MIPLCREATE\n"                                                        \
+    "< +CIS ERROR:602\n"                                                       \
+    "> AT+MIPLDELETE=0\n"                                                      \
+    "< OK\n"                                                                   \
+    "> AT+MIPLCREATE\n"                                                        \
+    "< OK\n"                                                                   \
+    "> AT+MIPLSOTAVER=\"" ver "\"\n"                                           \
+    "< OK\n"                                                                   \
+    "> AT+MIPLOPEN=0,600,60\n"                                                 \
+    "< OK\n"                                                                   \
+    "< +MIPLEVENT:0,6\n"                                                       \
+    "< +MIPLEXECUTE:0,60001,5,0,26550,0,\"\"\n"                                \
+    "> AT+MIPLEXECUTERSP=0,60001,2\n"                                          \
+    "< OK\n"
+
+static const struct scenario plain = {"seed", NULL, NULL};
+
+static const struct scenario restarts[] = {
+    /* killed after 7 chunks: state 1 with 7168 bytes, erase-ok without
+     * erasing, the chunks continue at flag 2 */
+    {"killed while downloading", "+MIPLWRITE:0,27503,",
+     RESTART_REGISTER("test0")
+     "< +MIPLREAD:0,60002,5,0,-1\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n"
+     "< OK\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
+     "< OK\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,4,\"7168\",0,0\n"
+     "< OK\n"
+     "< +MIPLEXECUTE:0,60003,5,0,26501,0,\"\"\n"
+     "> AT+MIPLSOTA=3\n"
+     "< OK\n"},
+    /* killed with the whole image: state 2, the platform goes on with
+     * the battery read and execute 5/0/2 */
+    {"killed when downloaded", "+MIPLREAD:0,27510,",
+     RESTART_REGISTER("test0")
+     "< +MIPLREAD:0,60002,5,0,-1\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"2\",2,1\n"
+     "< OK\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
+     "< OK\n"
+     "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,5,\"13658\",0,0\n"
+     "< OK\n"},
+    /* killed after flashing and reporting: the new version is reported
+     * at registration and read from 3/0/19 */
+    {"killed after flashing", "STEP 15",
+     "@ restart\n"
+     "> AT+MIPLCREATE\n"
+     "< +CIS ERROR:602\n"
+     "> AT+MIPLDELETE=0\n"
+     "< OK\n"
+     "> AT+MIPLCREATE\n"
+     "< OK\n"
+     "> AT+MIPLSOTAVER=\"test000\"\n"
+     "< OK\n"
+     "> AT+MIPLOPEN=0,600,60\n"
+     "< OK\n"
+     "< +MIPLEVENT:0,6\n"},
+};
+
+static void replay_modes(const struct scenario *sn)
+{
+    static const uint32_t seeds[] = {1, 7, 42, 2024, 0x5eed, 0xdeadbeef};
+    struct feed f;
+
+    print_message("scenario: %s\n", sn->name);
+    f.mode = FEED_WHOLE;
+    f.seed = 0;
+    replay(sn, &f);
+    f.mode = FEED_BYTES;
+    replay(sn, &f);
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        f.mode = FEED_RANDOM;
+        f.seed = seeds[i];
+        replay(sn, &f);
+    }
 }
 
 /* The image the replay compares against holds the bytes the seed shows
@@ -564,41 +716,25 @@ static void seed_image_matches_seed(void **state)
     free(img);
 }
 
-static void replay_whole(void **state)
+static void replay_seed(void **state)
 {
-    struct feed f = {FEED_WHOLE, 0};
-
     (void)state;
-    replay(&f);
+    replay_modes(&plain);
 }
 
-static void replay_bytewise(void **state)
+static void replay_with_restarts(void **state)
 {
-    struct feed f = {FEED_BYTES, 0};
-
     (void)state;
-    replay(&f);
-}
-
-static void replay_random_splits(void **state)
-{
-    static const uint32_t seeds[] = {1, 7, 42, 2024, 0x5eed, 0xdeadbeef};
-
-    (void)state;
-    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
-        struct feed f = {FEED_RANDOM, seeds[i]};
-
-        replay(&f);
-    }
+    for (size_t i = 0; i < sizeof restarts / sizeof restarts[0]; i++)
+        replay_modes(&restarts[i]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seed_image_matches_seed),
-        cmocka_unit_test(replay_whole),
-        cmocka_unit_test(replay_bytewise),
-        cmocka_unit_test(replay_random_splits),
+        cmocka_unit_test(replay_seed),
+        cmocka_unit_test(replay_with_restarts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
