@@ -69,6 +69,7 @@ struct decode {
 
     char pending[AT_CMD_NAME_MAX + 1];   /* name of the last command seen */
     char esc[4 * AT_LINE_MAX + 1];       /* "raw" with bytes escaped */
+    char chunk[DECODE_CHUNK];            /* input read buffer */
 };
 
 /* ---- JSON helpers -------------------------------------------------------- */
@@ -666,7 +667,7 @@ static void decode_answer(struct decode *d, const char *name, size_t nlen,
     }
 }
 
-/* ---- the framer's callback ------------------------------------------------ */
+/* ---- the framer's callback ----------------------------------------------- */
 
 static void on_line(const struct at_line *line, void *ctx)
 {
@@ -741,7 +742,7 @@ static void on_line(const struct at_line *line, void *ctx)
     json_decref(obj);
 }
 
-/* ---- capture lines -------------------------------------------------------- */
+/* ---- capture lines ------------------------------------------------------- */
 
 /* Hand the stripped capture line to the framer, remembering where the AT
  * line it may start began. Lines of spaces or wake-up noise start none. */
@@ -787,7 +788,7 @@ static void feed_capture(struct decode *d, const char *buf, size_t n)
                 end_cap_line(d);
                 d->line_no++;
             }
-            d->prev_cr = c == '\r';
+            d->prev_cr = (c == '\r');
             i++;
             continue;
         }
@@ -814,15 +815,15 @@ static void feed_capture(struct decode *d, const char *buf, size_t n)
     }
 }
 
-/* ---- the command ----------------------------------------------------------- */
+/* ---- the command --------------------------------------------------------- */
 
 static int decode_stream(struct decode *d, FILE *in, const char *name)
 {
-    static char buf[DECODE_CHUNK];
     size_t n;
 
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0 && !d->out_failed)
-        feed_capture(d, buf, n);
+    while ((n = fread(d->chunk, 1, sizeof d->chunk, in)) > 0 &&
+           !d->out_failed)
+        feed_capture(d, d->chunk, n);
     if (ferror(in)) {
         fprintf(stderr, "sotagw decode: cannot read %s: %s\n", name,
                 strerror(errno));

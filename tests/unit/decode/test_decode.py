@@ -237,7 +237,8 @@ class BadInput(unittest.TestCase):
                                       "unknown", "garbage", "overlong"))
 
     def test_garbage_and_unknown_are_flagged(self):
-        data = b"O\0K\r\n\x80\x81abc\r\nhello\r\n+MIPLREAD:0,-5,3,0,1\r\n\0\0OK\r\n"
+        data = (b"O\0K\r\n\x80\x81abc\r\nhello\r\n+MIPLREAD:0,-5,3,0,1\r\n"
+                b"\0\0OK\r\n")
         objs = objects(run(["-"], data).stdout)
         self.assertEqual([o["kind"] for o in objs],
                          ["garbage", "garbage", "unknown", "urc", "final"])

@@ -176,7 +176,7 @@ static void check_all_splits(const uint8_t *in, size_t len,
     }
 }
 
-/* ---- the table ---------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------- */
 
 #define W_CMD(t) {AT_LINE_COMMAND, AT_FINAL_NONE, -1, (t), 0}
 #define W_INFO(t) {AT_LINE_INFO, AT_FINAL_NONE, -1, (t), 0}
@@ -685,7 +685,7 @@ static void flush_delivers_held_line(void **state)
     at_framer_free(fr);
 }
 
-/* ---- at_classify_line ----------------------------------------------------- */
+/* ---- at_classify_line ---------------------------------------------------- */
 
 static void classify_line_stateless(void **state)
 {
