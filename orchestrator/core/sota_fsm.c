@@ -32,29 +32,29 @@
 #include "gw/log.h"
 
 /* OneNET resources (reference 3.1). */
-#define RES_DEV_VERSION 19
-#define RES_DEV_BATTERY 9
-#define RES_DEV_FREE 26261
-#define RES_FW_PACKAGE 0
-#define RES_FW_UPDATE 2
-#define RES_FW_STATE 3
-#define RES_FW_RESULT 5
-#define RES_FW_BYTES 26500
-#define RES_FW_PREPARE 26501
+#define RES_DEV_VERSION  19
+#define RES_DEV_BATTERY  9
+#define RES_DEV_FREE     26261
+#define RES_FW_PACKAGE   0
+#define RES_FW_UPDATE    2
+#define RES_FW_STATE     3
+#define RES_FW_RESULT    5
+#define RES_FW_BYTES     26500
+#define RES_FW_PREPARE   26501
 #define RES_FW_SOTA_MODE 26550
-#define OBJ_DEVICE 3
-#define OBJ_FIRMWARE 5
+#define OBJ_DEVICE       3
+#define OBJ_FIRMWARE     5
 
 /* +MIPLEVENT codes (reference 2.6). */
 #define EVT_BOOTSTRAP_FAILED 3
-#define EVT_CONNECT_FAILED 5
-#define EVT_REG_SUCCESS 6
-#define EVT_REG_FAILED 7
-#define EVT_REG_TIMEOUT 8
+#define EVT_CONNECT_FAILED   5
+#define EVT_REG_SUCCESS      6
+#define EVT_REG_FAILED       7
+#define EVT_REG_TIMEOUT      8
 #define EVT_LIFETIME_TIMEOUT 9
-#define EVT_UPDATE_SUCCESS 11
-#define EVT_UPDATE_NEEDED 14
-#define EVT_UNREGISTERED 15
+#define EVT_UPDATE_SUCCESS   11
+#define EVT_UPDATE_NEEDED    14
+#define EVT_UNREGISTERED     15
 
 #define CIS_ERR_WRONG_STATE 602
 
@@ -276,8 +276,7 @@ static int config_validate(const struct sota_config *cfg)
         cfg->open_timeout_s < 1 || cfg->open_timeout_s > 3600)
         return GW_E_CONFIG;
     if (cfg->cmd_timeout_ms < 100 || cfg->cmd_timeout_ms > 600000 ||
-        cfg->register_timeout_ms < 1000 ||
-        cfg->register_timeout_ms > 3600000)
+        cfg->register_timeout_ms < 1000 || cfg->register_timeout_ms > 3600000)
         return GW_E_CONFIG;
     if (cfg->retry_min_ms < 100 || cfg->retry_max_ms < cfg->retry_min_ms ||
         cfg->retry_max_ms > 86400000)
@@ -348,25 +347,35 @@ static struct sota_action *act_push(struct step *s, enum sota_action_kind k)
     return a;
 }
 
-static void note(struct step *s, enum sota_note_kind kind, const char *fmt,
-                 ...) GW_PRINTF(3, 4);
+static void vnote(struct step *s, enum sota_note_kind kind, const char *fmt,
+                  va_list ap) GW_PRINTF(3, 0);
 
-static void note(struct step *s, enum sota_note_kind kind, const char *fmt,
-                 ...)
+static void vnote(struct step *s, enum sota_note_kind kind, const char *fmt,
+                  va_list ap)
 {
     struct sota_action *a = act_push(s, SOTA_ACT_NOTE);
-    va_list ap;
+    enum gw_log_level level = GW_LOG_WARN;
 
     a->u.note.kind = kind;
-    va_start(ap, fmt);
     vsnprintf(a->u.note.text, sizeof a->u.note.text, fmt, ap);
-    va_end(ap);
-    GW_LOG(kind == SOTA_NOTE_STATE || kind == SOTA_NOTE_RESULT ||
-                   kind == SOTA_NOTE_REGISTER
-               ? GW_LOG_INFO
-               : GW_LOG_WARN,
-           s->fsm->cfg.name, "%s: %s", sota_note_kind_name(kind),
+    if (kind == SOTA_NOTE_STATE || kind == SOTA_NOTE_RESULT ||
+        kind == SOTA_NOTE_REGISTER || kind == SOTA_NOTE_RESTART ||
+        kind == SOTA_NOTE_RESUME)
+        level = GW_LOG_INFO;
+    GW_LOG(level, s->fsm->cfg.name, "%s: %s", sota_note_kind_name(kind),
            a->u.note.text);
+}
+
+static void note(struct step *s, enum sota_note_kind kind, const char *fmt, ...)
+    GW_PRINTF(3, 4);
+
+static void note(struct step *s, enum sota_note_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vnote(s, kind, fmt, ap);
+    va_end(ap);
 }
 
 static void persist(struct step *s)
@@ -412,18 +421,15 @@ static void job_end(struct step *s, enum sota_result result)
 static int phase_change_allowed(enum sota_phase from, enum sota_phase to)
 {
     switch (from) {
-    case SOTA_PHASE_IDLE:
-        return to == SOTA_PHASE_DOWNLOADING;
+    case SOTA_PHASE_IDLE: return to == SOTA_PHASE_DOWNLOADING;
     case SOTA_PHASE_DOWNLOADING:
         return to == SOTA_PHASE_CHECKING || to == SOTA_PHASE_IDLE;
     case SOTA_PHASE_CHECKING:
         return to == SOTA_PHASE_DOWNLOADED || to == SOTA_PHASE_IDLE;
     case SOTA_PHASE_DOWNLOADED:
         return to == SOTA_PHASE_FLASHING || to == SOTA_PHASE_IDLE;
-    case SOTA_PHASE_FLASHING:
-        return to == SOTA_PHASE_DONE;
-    case SOTA_PHASE_DONE:
-        return to == SOTA_PHASE_IDLE;
+    case SOTA_PHASE_FLASHING: return to == SOTA_PHASE_DONE;
+    case SOTA_PHASE_DONE: return to == SOTA_PHASE_IDLE;
     }
     return 0;
 }
@@ -533,8 +539,7 @@ static int queue_built(struct step *s, struct sota_cmd *c, int built)
     return queue_cmd(s, c);
 }
 
-static void cmd_prep(struct sota_cmd *c, enum sota_cmd_kind kind,
-                     int32_t msgid)
+static void cmd_prep(struct sota_cmd *c, enum sota_cmd_kind kind, int32_t msgid)
 {
     memset(c, 0, sizeof *c);
     c->kind = kind;
@@ -577,8 +582,8 @@ static void answer_execute(struct step *s, int32_t msgid, int result)
 
     cmd_prep(&c, SOTA_CMDK_ANSWER, msgid);
     queue_built(s, &c,
-                m531x_build_executersp(c.text, sizeof c.text,
-                                       s->fsm->cfg.ref, msgid, result));
+                m531x_build_executersp(c.text, sizeof c.text, s->fsm->cfg.ref,
+                                       msgid, result));
 }
 
 static void answer_write(struct step *s, int32_t msgid, int result)
@@ -622,8 +627,8 @@ static void answer_read(struct step *s, const struct m531x_urc *u, int res,
     queue_cmd(s, &c);
 }
 
-static void answer_read_int(struct step *s, const struct m531x_urc *u,
-                            int res, int64_t num, int index, int flag)
+static void answer_read_int(struct step *s, const struct m531x_urc *u, int res,
+                            int64_t num, int index, int flag)
 {
     struct m531x_value v = {.type = M531X_TYPE_INTEGER, .num = num};
 
@@ -731,9 +736,7 @@ static void reg_queue(struct step *s, enum sota_cmd_kind kind)
     case SOTA_CMDK_COMPLETE:
         n = m531x_build_update(c.text, sizeof c.text, fsm->cfg.ref, 0, 0);
         break;
-    case SOTA_CMDK_ANSWER:
-        assert(!"sota: reg_queue with an answer");
-        return;
+    case SOTA_CMDK_ANSWER: assert(!"sota: reg_queue with an answer"); return;
     }
     queue_built(s, &c, n);
 }
@@ -768,8 +771,8 @@ static void reg_lost(struct step *s, const char *why)
     timer_cancel(s, SOTA_TIMER_REGISTER);
     set_reg(s, SOTA_REG_BACKOFF);
     timer_arm(s, SOTA_TIMER_BACKOFF, s->now + delay);
-    note(s, SOTA_NOTE_REGISTER, "%s; registering again in %" PRId64 " ms",
-         why, delay);
+    note(s, SOTA_NOTE_REGISTER, "%s; registering again in %" PRId64 " ms", why,
+         delay);
 }
 
 static void start_flash(struct step *s)
@@ -833,11 +836,10 @@ static void on_mipl_event(struct step *s, const struct m531x_urc *u)
     case EVT_CONNECT_FAILED:
     case EVT_REG_FAILED:
     case EVT_REG_TIMEOUT:
-    case EVT_LIFETIME_TIMEOUT:
-        break;
+    case EVT_LIFETIME_TIMEOUT: break;
     default:
-        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)",
-               evt, m531x_event_name(evt) ? m531x_event_name(evt) : "?");
+        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)", evt,
+               m531x_event_name(evt) ? m531x_event_name(evt) : "?");
         return;
     }
     if (fsm->reg == SOTA_REG_STOPPED || fsm->reg == SOTA_REG_BACKOFF)
@@ -964,25 +966,18 @@ static void on_read(struct step *s, const struct m531x_urc *u)
         case -1:
             /* The seed's order and (index, flag) pairs. */
             answer_read_int(s, u, RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
-            answer_read_int(s, u, RES_FW_RESULT, result, 1,
-                            M531X_FLAG_MIDDLE);
+            answer_read_int(s, u, RES_FW_RESULT, result, 1, M531X_FLAG_MIDDLE);
             answer_read_int(s, u, RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
             return;
-        case RES_FW_STATE:
-            answer_read_int(s, u, u->res, state, 0, 0);
-            return;
-        case RES_FW_RESULT:
-            answer_read_int(s, u, u->res, result, 0, 0);
-            return;
-        case RES_FW_BYTES:
-            answer_read_int(s, u, u->res, bytes, 0, 0);
-            return;
-        default:
-            break;
+        case RES_FW_STATE: answer_read_int(s, u, u->res, state, 0, 0); return;
+        case RES_FW_RESULT: answer_read_int(s, u, u->res, result, 0, 0); return;
+        case RES_FW_BYTES: answer_read_int(s, u, u->res, bytes, 0, 0); return;
+        default: break;
         }
     }
-    note(s, SOTA_NOTE_REFUSED, "read %" PRId32 "/%" PRId32 "/%" PRId32
-         ": no such resource", u->obj, u->ins, u->res);
+    note(s, SOTA_NOTE_REFUSED,
+         "read %" PRId32 "/%" PRId32 "/%" PRId32 ": no such resource", u->obj,
+         u->ins, u->res);
     answer_read_error(s, u->msgid, M531X_RESULT_NOT_FOUND);
 }
 
@@ -1014,23 +1009,17 @@ static void on_prepare(struct step *s)
         }
         if (fsm->cp.bytes > 0) {
             /* Reference 3.4: keep the bytes of this same image. */
-            note(s, SOTA_NOTE_RESUME, "download resumes at %" PRIu32
-                 " bytes", fsm->cp.bytes);
+            note(s, SOTA_NOTE_RESUME, "download resumes at %" PRIu32 " bytes",
+                 fsm->cp.bytes);
             answer_sota(s, d->sota_erase_ok);
             return;
         }
         abandon(s, SOTA_RESULT_CANCELLED);
         break;
     case SOTA_PHASE_CHECKING:
-    case SOTA_PHASE_DOWNLOADED:
-        abandon(s, SOTA_RESULT_CANCELLED);
-        break;
-    case SOTA_PHASE_DONE:
-        abandon(s, fsm->cp.result);
-        break;
-    case SOTA_PHASE_IDLE:
-        act_push(s, SOTA_ACT_RESET_STAGING);
-        break;
+    case SOTA_PHASE_DOWNLOADED: abandon(s, SOTA_RESULT_CANCELLED); break;
+    case SOTA_PHASE_DONE: abandon(s, fsm->cp.result); break;
+    case SOTA_PHASE_IDLE: act_push(s, SOTA_ACT_RESET_STAGING); break;
     }
     fsm->cp.new_version[0] = '\0';
     set_result(s, SOTA_RESULT_INITIAL);
@@ -1054,8 +1043,8 @@ static void on_update(struct step *s, int32_t msgid)
     if ((fsm->cp.phase == SOTA_PHASE_FLASHING ||
          fsm->cp.phase == SOTA_PHASE_DONE) &&
         msgid == fsm->flash_msgid) {
-        note(s, SOTA_NOTE_DUPLICATE, "execute 5/0/2 msgid %" PRId32
-             " again", msgid);
+        note(s, SOTA_NOTE_DUPLICATE, "execute 5/0/2 msgid %" PRId32 " again",
+             msgid);
         answer_execute(s, msgid, M531X_RESULT_CHANGED);
         return;
     }
@@ -1075,15 +1064,13 @@ static void on_execute(struct step *s, const struct m531x_urc *u)
         case RES_FW_PREPARE:
             on_prepare(s); /* answered by AT+MIPLSOTA, no EXECUTERSP */
             return;
-        case RES_FW_UPDATE:
-            on_update(s, u->msgid);
-            return;
-        default:
-            break;
+        case RES_FW_UPDATE: on_update(s, u->msgid); return;
+        default: break;
         }
     }
-    note(s, SOTA_NOTE_REFUSED, "execute %" PRId32 "/%" PRId32 "/%" PRId32
-         ": no such resource", u->obj, u->ins, u->res);
+    note(s, SOTA_NOTE_REFUSED,
+         "execute %" PRId32 "/%" PRId32 "/%" PRId32 ": no such resource",
+         u->obj, u->ins, u->res);
     answer_execute(s, u->msgid, M531X_RESULT_NOT_FOUND);
 }
 
@@ -1092,14 +1079,11 @@ static void bad_chunk(struct step *s, const char *fmt, ...) GW_PRINTF(2, 3);
 /* Refuse a chunk: nothing stored, write-fail; the resend is accepted. */
 static void bad_chunk(struct step *s, const char *fmt, ...)
 {
-    struct sota_action *a = act_push(s, SOTA_ACT_NOTE);
     va_list ap;
 
-    a->u.note.kind = SOTA_NOTE_BAD_CHUNK;
     va_start(ap, fmt);
-    vsnprintf(a->u.note.text, sizeof a->u.note.text, fmt, ap);
+    vnote(s, SOTA_NOTE_BAD_CHUNK, fmt, ap);
     va_end(ap);
-    GW_LOG(GW_LOG_WARN, s->fsm->cfg.name, "bad chunk: %s", a->u.note.text);
     answer_sota(s, s->fsm->cfg.dialect.sota_write_fail);
 }
 
@@ -1121,8 +1105,7 @@ static void on_empty_write(struct step *s, int32_t msgid)
         abandon(s, SOTA_RESULT_CANCELLED);
         persist(s);
         break;
-    case SOTA_PHASE_IDLE:
-        break; /* nothing held; e.g. the final write resent */
+    case SOTA_PHASE_IDLE: break; /* nothing held; e.g. the final write resent */
     case SOTA_PHASE_FLASHING:
         note(s, SOTA_NOTE_REFUSED, "empty write while flashing");
         answer_write(s, msgid, M531X_RESULT_NOT_ALLOWED);
@@ -1151,11 +1134,12 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
 
     if (fsm->store.active) {
         if (u->msgid == fsm->store.msgid)
-            note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32
-                 " resent while being stored", u->msgid);
+            note(s, SOTA_NOTE_DUPLICATE,
+                 "chunk msgid %" PRId32 " resent while being stored", u->msgid);
         else
-            note(s, SOTA_NOTE_IGNORED, "chunk msgid %" PRId32 " while %"
-                 PRId32 " is being stored", u->msgid, fsm->store.msgid);
+            note(s, SOTA_NOTE_IGNORED,
+                 "chunk msgid %" PRId32 " while %" PRId32 " is being stored",
+                 u->msgid, fsm->store.msgid);
         return; /* answered when the store completes */
     }
     if (fsm->cp.last_msgid >= 0 && u->msgid == fsm->cp.last_msgid &&
@@ -1163,8 +1147,8 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         (fsm->cp.phase == SOTA_PHASE_DOWNLOADING ||
          fsm->cp.phase == SOTA_PHASE_CHECKING ||
          fsm->cp.phase == SOTA_PHASE_DOWNLOADED)) {
-        note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32
-             " already stored", u->msgid);
+        note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32 " already stored",
+             u->msgid);
         answer_sota(s, fsm->cfg.dialect.sota_write_ok);
         return;
     }
@@ -1173,19 +1157,18 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         return;
     }
     if (len > fsm->cfg.chunk_max) {
-        bad_chunk(s, "msgid %" PRId32 ": %zu bytes, over %" PRIu32,
-                  u->msgid, len, fsm->cfg.chunk_max);
+        bad_chunk(s, "msgid %" PRId32 ": %zu bytes, over %" PRIu32, u->msgid,
+                  len, fsm->cfg.chunk_max);
         return;
     }
     if (flag == M531X_FLAG_FIRST) {
         offset = 0;
-    } else if (fsm->cp.phase == SOTA_PHASE_DOWNLOADING &&
-               fsm->cp.bytes > 0) {
+    } else if (fsm->cp.phase == SOTA_PHASE_DOWNLOADING && fsm->cp.bytes > 0) {
         offset = fsm->cp.bytes;
     } else {
-        bad_chunk(s, "msgid %" PRId32 ": flag %d while %s with %" PRIu32
-                  " bytes", u->msgid, flag, sota_phase_name(fsm->cp.phase),
-                  fsm->cp.bytes);
+        bad_chunk(
+            s, "msgid %" PRId32 ": flag %d while %s with %" PRIu32 " bytes",
+            u->msgid, flag, sota_phase_name(fsm->cp.phase), fsm->cp.bytes);
         return;
     }
     if (fsm->cp.phase == SOTA_PHASE_FLASHING) {
@@ -1193,8 +1176,10 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         return;
     }
     if ((uint64_t)offset + len > chunk_room(fsm)) {
-        bad_chunk(s, "msgid %" PRId32 ": %" PRIu32 "+%zu bytes exceed the "
-                  "free space", u->msgid, offset, len);
+        bad_chunk(s,
+                  "msgid %" PRId32 ": %" PRIu32 "+%zu bytes exceed the "
+                  "free space",
+                  u->msgid, offset, len);
         if (fsm->cp.phase == SOTA_PHASE_IDLE)
             set_result(s, SOTA_RESULT_NO_SPACE);
         else
@@ -1207,21 +1192,18 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         switch (fsm->cp.phase) {
         case SOTA_PHASE_DOWNLOADING:
             if (fsm->cp.bytes > 0) {
-                note(s, SOTA_NOTE_RESUME, "first chunk again: restart at 0,"
-                     " dropping %" PRIu32 " bytes", fsm->cp.bytes);
+                note(s, SOTA_NOTE_RESUME,
+                     "first chunk again: restart at 0,"
+                     " dropping %" PRIu32 " bytes",
+                     fsm->cp.bytes);
                 drop_staging(s);
             }
             break;
         case SOTA_PHASE_CHECKING:
-        case SOTA_PHASE_DOWNLOADED:
-            abandon(s, SOTA_RESULT_CANCELLED);
-            break;
-        case SOTA_PHASE_DONE:
-            abandon(s, fsm->cp.result);
-            break;
+        case SOTA_PHASE_DOWNLOADED: abandon(s, SOTA_RESULT_CANCELLED); break;
+        case SOTA_PHASE_DONE: abandon(s, fsm->cp.result); break;
         case SOTA_PHASE_IDLE:
-        case SOTA_PHASE_FLASHING:
-            break;
+        case SOTA_PHASE_FLASHING: break;
         }
         set_result(s, SOTA_RESULT_INITIAL);
         set_state(s, SOTA_PHASE_DOWNLOADING);
@@ -1247,8 +1229,9 @@ static void on_write(struct step *s, const struct sota_event *ev)
     const struct m531x_urc *u = ev->u.urc.urc;
 
     if (u->obj != OBJ_FIRMWARE || u->ins != 0 || u->res != RES_FW_PACKAGE) {
-        note(s, SOTA_NOTE_REFUSED, "write %" PRId32 "/%" PRId32 "/%" PRId32
-             ": not writable", u->obj, u->ins, u->res);
+        note(s, SOTA_NOTE_REFUSED,
+             "write %" PRId32 "/%" PRId32 "/%" PRId32 ": not writable", u->obj,
+             u->ins, u->res);
         answer_write(s, u->msgid, M531X_RESULT_NOT_FOUND);
         return;
     }
@@ -1274,18 +1257,10 @@ static void on_urc(struct step *s, const struct sota_event *ev)
         return;
     }
     switch (u->kind) {
-    case M531X_URC_READ:
-        on_read(s, u);
-        return;
-    case M531X_URC_WRITE:
-        on_write(s, ev);
-        return;
-    case M531X_URC_EXECUTE:
-        on_execute(s, u);
-        return;
-    case M531X_URC_EVENT:
-        on_mipl_event(s, u);
-        return;
+    case M531X_URC_READ: on_read(s, u); return;
+    case M531X_URC_WRITE: on_write(s, ev); return;
+    case M531X_URC_EXECUTE: on_execute(s, u); return;
+    case M531X_URC_EVENT: on_mipl_event(s, u); return;
     case M531X_URC_OBSERVE:
     case M531X_URC_DISCOVER:
     case M531X_URC_PARAMETER:
@@ -1294,8 +1269,7 @@ static void on_urc(struct step *s, const struct sota_event *ev)
         note(s, SOTA_NOTE_IGNORED, "%s not handled",
              m531x_urc_kind_name(u->kind));
         return;
-    case M531X_URC_CREATE:
-        return; /* the info line of AT+MIPLCREATE */
+    case M531X_URC_CREATE: return; /* the info line of AT+MIPLCREATE */
     }
 }
 
@@ -1307,9 +1281,10 @@ static void on_bad_urc(struct step *s, const struct sota_event *ev)
     /* AT+MIPLSOTA carries no msgid: while a store runs, a write-fail would
      * answer the block being stored. */
     if (fsm->store.active) {
-        note(s, SOTA_NOTE_BAD_CHUNK, "msgid %" PRId32 " (%s) while %" PRId32
-             " is being stored: not answered", ev->u.bad.msgid, why,
-             fsm->store.msgid);
+        note(s, SOTA_NOTE_BAD_CHUNK,
+             "msgid %" PRId32 " (%s) while %" PRId32
+             " is being stored: not answered",
+             ev->u.bad.msgid, why, fsm->store.msgid);
         return;
     }
     if (fsm->cp.phase != SOTA_PHASE_IDLE &&
@@ -1329,8 +1304,8 @@ static void on_stored(struct step *s, const struct sota_event *ev)
     int answer;
 
     if (!fsm->store.active || ev->u.stored.msgid != fsm->store.msgid) {
-        note(s, SOTA_NOTE_IGNORED, "STORED for msgid %" PRId32
-             " not awaited", ev->u.stored.msgid);
+        note(s, SOTA_NOTE_IGNORED, "STORED for msgid %" PRId32 " not awaited",
+             ev->u.stored.msgid);
         return;
     }
     fsm->store.active = 0;
@@ -1360,7 +1335,8 @@ static void on_stored(struct step *s, const struct sota_event *ev)
     if (answer)
         answer_sota(s, fsm->cfg.dialect.sota_write_ok);
     else
-        note(s, SOTA_NOTE_IGNORED, "chunk stored after the instance was "
+        note(s, SOTA_NOTE_IGNORED,
+             "chunk stored after the instance was "
              "lost: not acknowledged");
 }
 
@@ -1387,8 +1363,7 @@ static void on_checked(struct step *s, const struct sota_event *ev)
         set_state(s, SOTA_PHASE_DOWNLOADED);
     } else {
         /* OMA: a download error returns to Idle with the result. */
-        abandon(s, failure_code(ev->u.checked.result,
-                                SOTA_RESULT_INTEGRITY));
+        abandon(s, failure_code(ev->u.checked.result, SOTA_RESULT_INTEGRITY));
     }
     persist(s);
 }
@@ -1415,8 +1390,8 @@ static void on_flashed(struct step *s, const struct sota_event *ev)
             fsm->cp.new_version[0] = '\0';
         set_result(s, SOTA_RESULT_SUCCESS);
     } else {
-        set_result(s, failure_code(ev->u.flashed.result,
-                                   SOTA_RESULT_UPDATE_FAILED));
+        set_result(
+            s, failure_code(ev->u.flashed.result, SOTA_RESULT_UPDATE_FAILED));
     }
     set_state(s, SOTA_PHASE_DONE);
     persist(s);
@@ -1438,12 +1413,13 @@ static void on_start(struct step *s)
         return;
     }
     if (cp->phase != SOTA_PHASE_IDLE || cp->result != SOTA_RESULT_INITIAL)
-        note(s, SOTA_NOTE_RESTART, "from checkpoint: %s, %" PRIu32
-             " bytes, result %d", sota_phase_name(cp->phase), cp->bytes,
-             (int)cp->result);
+        note(s, SOTA_NOTE_RESTART,
+             "from checkpoint: %s, %" PRIu32 " bytes, result %d",
+             sota_phase_name(cp->phase), cp->bytes, (int)cp->result);
     if (cp->phase == SOTA_PHASE_DOWNLOADING && cp->bytes > 0)
-        note(s, SOTA_NOTE_RESUME, "holding %" PRIu32 " bytes, last msgid %"
-             PRId32, cp->bytes, cp->last_msgid);
+        note(s, SOTA_NOTE_RESUME,
+             "holding %" PRIu32 " bytes, last msgid %" PRId32, cp->bytes,
+             cp->last_msgid);
     if (cp->phase == SOTA_PHASE_CHECKING)
         act_image(s, SOTA_ACT_CHECK_IMAGE, cp->image_size);
     reg_start(s);
@@ -1478,9 +1454,7 @@ static void on_timer(struct step *s, enum sota_timer id)
     }
     fsm->timer_armed[id] = 0;
     switch (id) {
-    case SOTA_TIMER_CMD:
-        on_cmd_done(s, SOTA_CMD_TIMEOUT, -1);
-        return;
+    case SOTA_TIMER_CMD: on_cmd_done(s, SOTA_CMD_TIMEOUT, -1); return;
     case SOTA_TIMER_REGISTER:
         if (fsm->reg == SOTA_REG_WAIT_EVENT)
             reg_lost(s, "no +MIPLEVENT 6 after AT+MIPLOPEN");
@@ -1495,10 +1469,8 @@ static void on_timer(struct step *s, enum sota_timer id)
 static int event_valid(const struct sota_event *ev)
 {
     switch (ev->kind) {
-    case SOTA_EV_URC:
-        return ev->u.urc.urc != NULL;
-    case SOTA_EV_TIMER:
-        return (unsigned)ev->u.timer < SOTA_TIMER_COUNT;
+    case SOTA_EV_URC: return ev->u.urc.urc != NULL;
+    case SOTA_EV_TIMER: return (unsigned)ev->u.timer < SOTA_TIMER_COUNT;
     case SOTA_EV_START:
     case SOTA_EV_CMD_DONE:
     case SOTA_EV_BAD_URC:
@@ -1506,8 +1478,7 @@ static int event_valid(const struct sota_event *ev)
     case SOTA_EV_CHECKED:
     case SOTA_EV_FLASHED:
     case SOTA_EV_DEVICE:
-    case SOTA_EV_MODEM_RESET:
-        return 1;
+    case SOTA_EV_MODEM_RESET: return 1;
     }
     return 0;
 }
@@ -1527,38 +1498,22 @@ int sota_fsm_step(struct sota_fsm *fsm, const struct sota_event *ev,
     if (!event_valid(ev))
         return GW_E_INVAL;
     switch (ev->kind) {
-    case SOTA_EV_START:
-        on_start(&s);
-        break;
+    case SOTA_EV_START: on_start(&s); break;
     case SOTA_EV_CMD_DONE:
         on_cmd_done(&s, ev->u.cmd.status, ev->u.cmd.code);
         break;
-    case SOTA_EV_URC:
-        on_urc(&s, ev);
-        break;
-    case SOTA_EV_BAD_URC:
-        on_bad_urc(&s, ev);
-        break;
-    case SOTA_EV_STORED:
-        on_stored(&s, ev);
-        break;
-    case SOTA_EV_CHECKED:
-        on_checked(&s, ev);
-        break;
-    case SOTA_EV_FLASHED:
-        on_flashed(&s, ev);
-        break;
+    case SOTA_EV_URC: on_urc(&s, ev); break;
+    case SOTA_EV_BAD_URC: on_bad_urc(&s, ev); break;
+    case SOTA_EV_STORED: on_stored(&s, ev); break;
+    case SOTA_EV_CHECKED: on_checked(&s, ev); break;
+    case SOTA_EV_FLASHED: on_flashed(&s, ev); break;
     case SOTA_EV_DEVICE:
         device_take(&s, &ev->u.device);
         if (fsm->reg == SOTA_REG_WAIT_DEVICE)
             reg_queue(&s, SOTA_CMDK_SOTAVER);
         break;
-    case SOTA_EV_TIMER:
-        on_timer(&s, ev->u.timer);
-        break;
-    case SOTA_EV_MODEM_RESET:
-        on_modem_reset(&s);
-        break;
+    case SOTA_EV_TIMER: on_timer(&s, ev->u.timer); break;
+    case SOTA_EV_MODEM_RESET: on_modem_reset(&s); break;
     }
     finish(&s);
     return s.overflow ? GW_E_FULL : 0;

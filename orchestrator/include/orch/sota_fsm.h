@@ -22,7 +22,9 @@
  *     image at offset, durably (fsync), then report STORED with the msgid.
  *     On failure the staged image must be left at offset bytes.
  *   - RESET_STAGING: erase the staged image, synchronously, before the next
- *     action runs.
+ *     action runs. A STORE_CHUNK still running is abandoned: the FSM
+ *     ignores its STORED, and the shell must not let its bytes land after
+ *     the reset.
  *   - CHECK_IMAGE(size): check the staged image (size, digest) and report
  *     CHECKED with SOTA_RESULT_SUCCESS or the OMA failure code.
  *   - FLASH(size): flash the staged image into the field device; resume
@@ -80,11 +82,11 @@
 
 #include "dio/m531x.h"
 
-#define SOTA_ACTIONS_MAX 24   /* actions one step may emit */
-#define SOTA_QUEUE_MAX 8      /* commands waiting behind the one in flight */
+#define SOTA_ACTIONS_MAX  24  /* actions one step may emit */
+#define SOTA_QUEUE_MAX    8   /* commands waiting behind the one in flight */
 #define SOTA_CMD_TEXT_MAX 160 /* longest command the FSM builds + NUL */
-#define SOTA_NOTE_MAX 112     /* note text + NUL */
-#define SOTA_NAME_MAX 48      /* modem id used in logs + NUL */
+#define SOTA_NOTE_MAX     112 /* note text + NUL */
+#define SOTA_NAME_MAX     48  /* modem id used in logs + NUL */
 
 /* Upgrade phase. The OMA state (5/0/3) of each is in brackets. */
 enum sota_phase {
@@ -125,78 +127,78 @@ enum sota_reg {
     SOTA_REG_OPENING,     /* AT+MIPLOPEN */
     SOTA_REG_WAIT_EVENT,  /* OPEN said OK; waiting for +MIPLEVENT 6 */
     SOTA_REG_REGISTERED,
-    SOTA_REG_BACKOFF      /* waiting to register again */
+    SOTA_REG_BACKOFF /* waiting to register again */
 };
 
 enum sota_timer {
-    SOTA_TIMER_CMD,       /* the command in flight */
-    SOTA_TIMER_REGISTER,  /* +MIPLEVENT 6 after OPEN */
-    SOTA_TIMER_BACKOFF    /* next registration attempt */
+    SOTA_TIMER_CMD,      /* the command in flight */
+    SOTA_TIMER_REGISTER, /* +MIPLEVENT 6 after OPEN */
+    SOTA_TIMER_BACKOFF   /* next registration attempt */
 };
 #define SOTA_TIMER_COUNT 3
 
 /* Durable state: what PERSIST stores and sota_fsm_init() starts from. */
 struct sota_checkpoint {
     enum sota_phase phase;
-    enum sota_result result;   /* reported as 5/0/5 */
-    uint32_t bytes;            /* staged bytes known durable (5/0/26500) */
-    int32_t last_msgid;        /* msgid of the last stored chunk, -1 none */
-    uint32_t image_size;       /* bytes of the whole image once the last
-                                  chunk is stored (CHECKING and later), 0
-                                  before */
+    enum sota_result result; /* reported as 5/0/5 */
+    uint32_t bytes;          /* staged bytes known durable (5/0/26500) */
+    int32_t last_msgid;      /* msgid of the last stored chunk, -1 none */
+    uint32_t image_size;     /* bytes of the whole image once the last
+                                chunk is stored (CHECKING and later), 0
+                                before */
     char new_version[M531X_VERSION_MAX + 1]; /* after a successful flash,
                                                 "" otherwise */
 };
 
 /* Cached live data of the field device, refreshed by the shell. */
 struct sota_device_info {
-    int known;                 /* 0: the device has not answered yet */
+    int known; /* 0: the device has not answered yet */
     char version[M531X_VERSION_MAX + 1];
-    int battery_pct;           /* 0..100, -1 unknown */
-    int64_t free_kib;          /* room for a whole new image, -1 unknown */
-    int64_t staging_free_kib;  /* what the gateway can stage for this modem
-                                  in total (not shrinking as this image is
-                                  stored), -1 unknown (no limit) */
+    int battery_pct;          /* 0..100, -1 unknown */
+    int64_t free_kib;         /* room for a whole new image, -1 unknown */
+    int64_t staging_free_kib; /* what the gateway can stage for this modem
+                                 in total (not shrinking as this image is
+                                 stored), -1 unknown (no limit) */
 };
 
 struct sota_config {
-    char name[SOTA_NAME_MAX];   /* modem id for logs */
+    char name[SOTA_NAME_MAX]; /* modem id for logs */
     struct m531x_dialect dialect;
-    int ref;                    /* MIPL instance, 0 */
-    int lifetime_s;             /* AT+MIPLOPEN lifetime, 600 */
-    int open_timeout_s;         /* AT+MIPLOPEN timeout, 60 */
-    int64_t cmd_timeout_ms;     /* one AT command, 10000 */
+    int ref;                     /* MIPL instance, 0 */
+    int lifetime_s;              /* AT+MIPLOPEN lifetime, 600 */
+    int open_timeout_s;          /* AT+MIPLOPEN timeout, 60 */
+    int64_t cmd_timeout_ms;      /* one AT command, 10000 */
     int64_t register_timeout_ms; /* OPEN OK to +MIPLEVENT 6, 90000 */
-    int64_t retry_min_ms;       /* first registration backoff, 5000 */
-    int64_t retry_max_ms;       /* backoff cap, 300000 */
-    int create_retries;         /* DELETE + CREATE cycles after 602, 2 */
-    uint32_t chunk_max;         /* largest chunk in bytes, 4096 */
-    uint32_t image_max;         /* largest image in bytes, 16 MiB */
-    int unknown_read_result;    /* READRSP code when device data is unknown,
-                                   13 */
+    int64_t retry_min_ms;        /* first registration backoff, 5000 */
+    int64_t retry_max_ms;        /* backoff cap, 300000 */
+    int create_retries;          /* DELETE + CREATE cycles after 602, 2 */
+    uint32_t chunk_max;          /* largest chunk in bytes, 4096 */
+    uint32_t image_max;          /* largest image in bytes, 16 MiB */
+    int unknown_read_result;     /* READRSP code when device data is unknown,
+                                    13 */
 };
 
 /* ---- events ------------------------------------------------------------ */
 
 enum sota_event_kind {
-    SOTA_EV_START,       /* begin: register the instance */
-    SOTA_EV_CMD_DONE,    /* the final of the command in flight */
-    SOTA_EV_URC,         /* a decoded +MIPL URC */
-    SOTA_EV_BAD_URC,     /* a +MIPLWRITE line that failed to decode */
-    SOTA_EV_STORED,      /* a STORE_CHUNK completed */
-    SOTA_EV_CHECKED,     /* a CHECK_IMAGE completed */
-    SOTA_EV_FLASHED,     /* a FLASH completed */
-    SOTA_EV_DEVICE,      /* fresh field-device data */
-    SOTA_EV_TIMER,       /* an armed timer fired */
-    SOTA_EV_MODEM_RESET  /* boot banner seen or port reopened */
+    SOTA_EV_START,      /* begin: register the instance */
+    SOTA_EV_CMD_DONE,   /* the final of the command in flight */
+    SOTA_EV_URC,        /* a decoded +MIPL URC */
+    SOTA_EV_BAD_URC,    /* a +MIPLWRITE line that failed to decode */
+    SOTA_EV_STORED,     /* a STORE_CHUNK completed */
+    SOTA_EV_CHECKED,    /* a CHECK_IMAGE completed */
+    SOTA_EV_FLASHED,    /* a FLASH completed */
+    SOTA_EV_DEVICE,     /* fresh field-device data */
+    SOTA_EV_TIMER,      /* an armed timer fired */
+    SOTA_EV_MODEM_RESET /* boot banner seen or port reopened */
 };
 
 enum sota_cmd_status {
     SOTA_CMD_OK,
-    SOTA_CMD_ERROR,      /* ERROR, +CMS ERROR */
-    SOTA_CMD_CIS_ERROR,  /* +CIS ERROR:<code> */
-    SOTA_CMD_CME_ERROR,  /* +CME ERROR:<code> */
-    SOTA_CMD_TIMEOUT     /* the shell gave up waiting */
+    SOTA_CMD_ERROR,     /* ERROR, +CMS ERROR */
+    SOTA_CMD_CIS_ERROR, /* +CIS ERROR:<code> */
+    SOTA_CMD_CME_ERROR, /* +CME ERROR:<code> */
+    SOTA_CMD_TIMEOUT    /* the shell gave up waiting */
 };
 
 struct sota_event {
@@ -204,26 +206,26 @@ struct sota_event {
     union {
         struct {
             enum sota_cmd_status status;
-            int code;                   /* error code, -1 when none */
+            int code; /* error code, -1 when none */
         } cmd;
         struct {
             const struct m531x_urc *urc;
-            const uint8_t *data;        /* opaque writes: decoded bytes */
+            const uint8_t *data; /* opaque writes: decoded bytes */
             size_t data_len;
         } urc;
         struct {
-            int32_t msgid;              /* -1 when it could not be read */
-            const char *reason;         /* static text, may be NULL */
+            int32_t msgid;      /* -1 when it could not be read */
+            const char *reason; /* static text, may be NULL */
         } bad;
         struct {
-            int32_t msgid;              /* of the STORE_CHUNK */
-            int rc;                     /* 0 or a negative error */
+            int32_t msgid; /* of the STORE_CHUNK */
+            int rc;        /* 0 or a negative error */
         } stored;
         struct {
-            enum sota_result result;    /* SUCCESS or the failure code */
+            enum sota_result result; /* SUCCESS or the failure code */
         } checked;
         struct {
-            enum sota_result result;    /* SUCCESS or the failure code */
+            enum sota_result result;     /* SUCCESS or the failure code */
             struct sota_device_info dev; /* re-read after the flash; known
                                             = 0 if it could not be */
         } flashed;
@@ -264,7 +266,7 @@ struct sota_action {
     enum sota_action_kind kind;
     union {
         struct {
-            const char *text;   /* no CR; valid until the list is done */
+            const char *text; /* no CR; valid until the list is done */
             size_t len;
         } send;
         struct {
@@ -274,12 +276,12 @@ struct sota_action {
             int32_t msgid;
         } store;
         struct {
-            uint32_t size;      /* CHECK_IMAGE, FLASH */
+            uint32_t size; /* CHECK_IMAGE, FLASH */
         } image;
         struct sota_checkpoint persist;
         struct {
             enum sota_timer id;
-            int64_t at;         /* ARM_TIMER only */
+            int64_t at; /* ARM_TIMER only */
         } timer;
         struct {
             enum sota_note_kind kind;
@@ -304,36 +306,36 @@ enum sota_cmd_kind {
     SOTA_CMDK_DELETE,
     SOTA_CMDK_SOTAVER,
     SOTA_CMDK_OPEN,
-    SOTA_CMDK_KEEPALIVE,  /* AT+MIPLUPDATE after event 14 */
-    SOTA_CMDK_COMPLETE,   /* AT+MIPLUPDATE after the flash (step 14) */
-    SOTA_CMDK_ANSWER      /* *RSP or AT+MIPLSOTA */
+    SOTA_CMDK_KEEPALIVE, /* AT+MIPLUPDATE after event 14 */
+    SOTA_CMDK_COMPLETE,  /* AT+MIPLUPDATE after the flash (step 14) */
+    SOTA_CMDK_ANSWER     /* *RSP or AT+MIPLSOTA */
 };
 
 struct sota_cmd {
     enum sota_cmd_kind kind;
-    int32_t msgid;        /* the request answered, -1 for others */
+    int32_t msgid; /* the request answered, -1 for others */
     char text[SOTA_CMD_TEXT_MAX];
 };
 
 /* Caller-embedded. The members are private: use the functions below. */
 struct sota_fsm {
     struct sota_config cfg;
-    struct sota_checkpoint cp;     /* phase, result, bytes: the durable view */
+    struct sota_checkpoint cp; /* phase, result, bytes: the durable view */
     struct sota_device_info dev;
     enum sota_reg reg;
-    unsigned reg_failures;         /* consecutive, for the backoff */
-    int create_cycles;             /* DELETE + CREATE after 602 */
-    uint32_t epoch;                /* bumped when the instance is lost */
-    int sota_mode;                 /* execute 26550 seen */
-    int flash_running;             /* FLASH emitted, FLASHED not seen */
-    int32_t flash_msgid;           /* msgid of the accepted execute 5/0/2 */
+    unsigned reg_failures; /* consecutive, for the backoff */
+    int create_cycles;     /* DELETE + CREATE after 602 */
+    uint32_t epoch;        /* bumped when the instance is lost */
+    int sota_mode;         /* execute 26550 seen */
+    int flash_running;     /* FLASH emitted, FLASHED not seen */
+    int32_t flash_msgid;   /* msgid of the accepted execute 5/0/2 */
     struct {
         int active;
         int32_t msgid;
         uint32_t offset, len;
         int last;
         uint32_t epoch;
-    } store;                       /* the STORE_CHUNK awaiting STORED */
+    } store; /* the STORE_CHUNK awaiting STORED */
     int has_inflight;
     struct sota_cmd inflight;
     struct sota_cmd queue[SOTA_QUEUE_MAX];
@@ -345,9 +347,9 @@ struct sota_fsm {
 /* What the shell and the dashboard show. */
 struct sota_snapshot {
     enum sota_phase phase;
-    int oma_state;            /* 5/0/3 */
+    int oma_state; /* 5/0/3 */
     enum sota_result result;
-    uint32_t bytes;           /* durable */
+    uint32_t bytes; /* durable */
     uint32_t image_size;
     enum sota_reg reg;
     int sota_mode;

@@ -259,8 +259,10 @@ static void read_state(struct rig *r, int32_t msgid, int st, int res,
              (int)msgid, st);
     snprintf(l2, sizeof l2, "AT+MIPLREADRSP=0,%d,1,5,0,5,3,%d,\"%d\",1,2",
              (int)msgid, res >= 10 ? 2 : 1, res);
-    snprintf(l3, sizeof l3, "AT+MIPLREADRSP=0,%d,1,5,0,26500,3,%d,\"%u\","
-             "0,0", (int)msgid, snprintf(NULL, 0, "%u", bytes), bytes);
+    snprintf(l3, sizeof l3,
+             "AT+MIPLREADRSP=0,%d,1,5,0,26500,3,%d,\"%u\","
+             "0,0",
+             (int)msgid, snprintf(NULL, 0, "%u", bytes), bytes);
     rd(r, msgid, 5, -1);
     sent_ok(r, l1);
     sent_ok(r, l2);
@@ -342,8 +344,7 @@ static int teardown(void **state)
 }
 
 /* Download n chunks of 1024 bytes, the last one of last_len, from idle. */
-static void download(struct rig *r, int32_t first_msgid, int n,
-                     size_t last_len)
+static void download(struct rig *r, int32_t first_msgid, int n, size_t last_len)
 {
     for (int i = 0; i < n; i++) {
         int flag = i == 0 ? 1 : i == n - 1 ? 0 : 2;
@@ -358,8 +359,7 @@ static void download(struct rig *r, int32_t first_msgid, int n,
         expect_no_send(r);
         stored(r, first_msgid + i, 0);
         /* the checkpoint precedes the answer */
-        assert_true(index_of(r, SOTA_ACT_PERSIST) <
-                    index_of(r, SOTA_ACT_SEND));
+        assert_true(index_of(r, SOTA_ACT_PERSIST) < index_of(r, SOTA_ACT_SEND));
         sent_ok(r, "AT+MIPLSOTA=1");
     }
 }
@@ -674,7 +674,7 @@ static void duplicate_chunks(void **state)
 
 struct order_case {
     const char *name;
-    int whole_image;     /* 0: nothing stored; 1: a whole image held */
+    int whole_image; /* 0: nothing stored; 1: a whole image held */
     int flag;
 };
 
@@ -1198,13 +1198,10 @@ static void bad_events(void **state)
 
     rig_start(r, NULL);
     ev.u.urc.urc = NULL;
-    assert_int_equal(sota_fsm_step(&r->fsm, &ev, r->now, &r->act),
-                     GW_E_INVAL);
+    assert_int_equal(sota_fsm_step(&r->fsm, &ev, r->now, &r->act), GW_E_INVAL);
     ev.kind = (enum sota_event_kind)99;
-    assert_int_equal(sota_fsm_step(&r->fsm, &ev, r->now, &r->act),
-                     GW_E_INVAL);
-    assert_int_equal(sota_fsm_step(&r->fsm, NULL, r->now, &r->act),
-                     GW_E_INVAL);
+    assert_int_equal(sota_fsm_step(&r->fsm, &ev, r->now, &r->act), GW_E_INVAL);
+    assert_int_equal(sota_fsm_step(&r->fsm, NULL, r->now, &r->act), GW_E_INVAL);
     /* START twice */
     ev_simple(r, SOTA_EV_START);
     ev_simple(r, SOTA_EV_START);

@@ -28,24 +28,24 @@
 #include "gw/err.h"
 #include "orch/sota_fsm.h"
 
-#define TRANSCRIPT GW_TEST_DATA_DIR "/seed/seed-transcript.txt"
-#define IMAGE GW_TEST_DATA_DIR "/seed/seed-image.bin"
-#define ITEMS_MAX 512
-#define FILE_MAX (256 * 1024)
-#define PENDING_MAX 8
+#define TRANSCRIPT   GW_TEST_DATA_DIR "/seed/seed-transcript.txt"
+#define IMAGE        GW_TEST_DATA_DIR "/seed/seed-image.bin"
+#define ITEMS_MAX    512
+#define FILE_MAX     (256 * 1024)
+#define PENDING_MAX  8
 #define LINE_STEP_MS 20 /* fake time between two module lines */
 
 /* ---- the transcript ---------------------------------------------------- */
 
 struct item {
-    char kind;          /* '<', '>', '@' or '#' */
-    const char *text;   /* after the marker and one space; NUL-terminated */
+    char kind;        /* '<', '>', '@' or '#' */
+    const char *text; /* after the marker and one space; NUL-terminated */
     size_t len;
 };
 
 struct script {
-    char *buf;          /* the transcript, NULs written at line ends */
-    char *extra;        /* a spliced block, same treatment */
+    char *buf;   /* the transcript, NULs written at line ends */
+    char *extra; /* a spliced block, same treatment */
     struct item items[ITEMS_MAX];
     size_t n;
 };
@@ -116,8 +116,7 @@ static void script_splice(struct script *sc, const char *before,
     struct item add[64];
     size_t k = 0, nadd = 0, len = strlen(block);
 
-    while (k < sc->n && strncmp(sc->items[k].text, before,
-                                strlen(before)) != 0)
+    while (k < sc->n && strncmp(sc->items[k].text, before, strlen(before)) != 0)
         k++;
     assert_true(k < sc->n);
     sc->extra = malloc(len + 1);
@@ -183,8 +182,8 @@ struct shell {
     const struct script *sc;
     enum m531x_opaque_len opaque;
     int64_t now;
-    size_t next_send;   /* items[] index after the last matched '>' */
-    size_t limit;       /* index of the first '<' item not fed yet */
+    size_t next_send; /* items[] index after the last matched '>' */
+    size_t limit;     /* index of the first '<' item not fed yet */
     struct sota_event pending[PENDING_MAX];
     size_t npending;
     struct sota_device_info dev, after_flash;
@@ -249,9 +248,7 @@ static void execute(struct shell *sh, const struct sota_actions *acts)
             ev.u.stored.msgid = a->u.store.msgid;
             later(sh, &ev);
             break;
-        case SOTA_ACT_RESET_STAGING:
-            sh->staged_len = 0;
-            break;
+        case SOTA_ACT_RESET_STAGING: sh->staged_len = 0; break;
         case SOTA_ACT_CHECK_IMAGE:
             ev.kind = SOTA_EV_CHECKED;
             ev.u.checked.result =
@@ -279,12 +276,8 @@ static void execute(struct shell *sh, const struct sota_actions *acts)
             sh->timer_armed[a->u.timer.id] = 1;
             sh->timer_at[a->u.timer.id] = a->u.timer.at;
             break;
-        case SOTA_ACT_CANCEL_TIMER:
-            sh->timer_armed[a->u.timer.id] = 0;
-            break;
-        case SOTA_ACT_NOTE:
-            sh->notes[a->u.note.kind]++;
-            break;
+        case SOTA_ACT_CANCEL_TIMER: sh->timer_armed[a->u.timer.id] = 0; break;
+        case SOTA_ACT_NOTE: sh->notes[a->u.note.kind]++; break;
         case SOTA_ACT_JOB_END:
             sh->job_ends++;
             sh->job_result = a->u.job_end.result;
@@ -331,8 +324,7 @@ static enum sota_cmd_status final_status(enum at_final_kind k)
     case AT_FINAL_CME_ERROR: return SOTA_CMD_CME_ERROR;
     case AT_FINAL_ERROR:
     case AT_FINAL_CMS_ERROR:
-    case AT_FINAL_NONE:
-        break;
+    case AT_FINAL_NONE: break;
     }
     return SOTA_CMD_ERROR;
 }
@@ -346,8 +338,7 @@ static void on_urc_line(struct shell *sh, const struct at_line *line)
     memset(&ev, 0, sizeof ev);
     rc = m531x_decode_urc(line->text, line->len, sh->opaque, &u);
     if (rc != 0)
-        fail_msg("seed URC does not decode (%s): %.80s", u.reason,
-                 line->text);
+        fail_msg("seed URC does not decode (%s): %.80s", u.reason, line->text);
     ev.kind = SOTA_EV_URC;
     ev.u.urc.urc = &u;
     if (u.kind == M531X_URC_WRITE && u.u.write.type == M531X_TYPE_OPAQUE &&
@@ -376,15 +367,12 @@ static void on_line(const struct at_line *line, void *ctx)
         ev.u.cmd.code = line->code;
         deliver(sh, &ev);
         return;
-    case AT_LINE_URC:
-        on_urc_line(sh, line);
-        return;
+    case AT_LINE_URC: on_urc_line(sh, line); return;
     case AT_LINE_COMMAND:
     case AT_LINE_INFO:
     case AT_LINE_UNKNOWN:
     case AT_LINE_GARBAGE:
-    case AT_LINE_OVERLONG:
-        break;
+    case AT_LINE_OVERLONG: break;
     }
     fail_msg("unexpected %s line in the seed: %.80s",
              at_line_kind_name(line->kind), line->text);
@@ -392,11 +380,7 @@ static void on_line(const struct at_line *line, void *ctx)
 
 /* ---- feeding ----------------------------------------------------------- */
 
-enum feed_mode {
-    FEED_WHOLE,
-    FEED_BYTES,
-    FEED_RANDOM
-};
+enum feed_mode { FEED_WHOLE, FEED_BYTES, FEED_RANDOM };
 
 struct feed {
     enum feed_mode mode;
@@ -461,8 +445,8 @@ static void restart(struct shell *sh)
     struct sota_event ev;
 
     sota_fsm_cleanup(&sh->fsm);
-    assert_int_equal(sota_fsm_init(&sh->fsm, &sh->cfg, &sh->persisted,
-                                   sh->now), 0);
+    assert_int_equal(sota_fsm_init(&sh->fsm, &sh->cfg, &sh->persisted, sh->now),
+                     0);
     at_framer_reset(sh->fr);
     memset(sh->timer_armed, 0, sizeof sh->timer_armed);
     assert_int_equal(sh->npending, 0);
@@ -642,28 +626,28 @@ static const struct scenario restarts[] = {
     /* killed after 7 chunks: state 1 with 7168 bytes, erase-ok without
      * erasing, the chunks continue at flag 2 */
     {"killed while downloading", "+MIPLWRITE:0,27503,",
-     RESTART_REGISTER("test0")
-     "< +MIPLREAD:0,60002,5,0,-1\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n"
-     "< OK\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
-     "< OK\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,4,\"7168\",0,0\n"
-     "< OK\n"
-     "< +MIPLEXECUTE:0,60003,5,0,26501,0,\"\"\n"
-     "> AT+MIPLSOTA=3\n"
-     "< OK\n"},
+     RESTART_REGISTER(
+         "test0") "< +MIPLREAD:0,60002,5,0,-1\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n"
+                  "< OK\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
+                  "< OK\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,4,\"7168\",0,0\n"
+                  "< OK\n"
+                  "< +MIPLEXECUTE:0,60003,5,0,26501,0,\"\"\n"
+                  "> AT+MIPLSOTA=3\n"
+                  "< OK\n"},
     /* killed with the whole image: state 2, the platform goes on with
      * the battery read and execute 5/0/2 */
     {"killed when downloaded", "+MIPLREAD:0,27510,",
-     RESTART_REGISTER("test0")
-     "< +MIPLREAD:0,60002,5,0,-1\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"2\",2,1\n"
-     "< OK\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
-     "< OK\n"
-     "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,5,\"13658\",0,0\n"
-     "< OK\n"},
+     RESTART_REGISTER(
+         "test0") "< +MIPLREAD:0,60002,5,0,-1\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"2\",2,1\n"
+                  "< OK\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n"
+                  "< OK\n"
+                  "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,5,\"13658\",0,0\n"
+                  "< OK\n"},
     /* killed after flashing and reporting: the new version is reported
      * at registration and read from 3/0/19 */
     {"killed after flashing", "STEP 15",
