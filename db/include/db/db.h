@@ -52,9 +52,11 @@ enum db_open_flags {
  *   1. the file is read: not a database -> GW_E_CORRUPT;
  *   2. PRAGMA user_version newer than db_schema_latest() -> GW_E_UNKNOWN
  *      (the log names both numbers: the file came from a newer sotagw);
- *   3. PRAGMA quick_check (unless DB_OPEN_NO_CHECK): any finding ->
+ *   3. PRAGMA quick_check (unless DB_OPEN_NO_CHECK): any finding, a
+ *      damaged page or a row that breaks a CHECK constraint, ->
  *      GW_E_CORRUPT, with the first findings logged. The file is never
- *      replaced or repaired: that is the operator's decision;
+ *      replaced or repaired: that is the operator's decision. The check
+ *      reads the whole file (O(size)), once at start-up;
  *   4. read-write: journal_mode=WAL, synchronous=FULL, foreign_keys=ON,
  *      then each missing migration in its own transaction;
  *      read-only: the schema must already be current, else GW_E_STATE;
