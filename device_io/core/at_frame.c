@@ -8,7 +8,14 @@
  * delivered alone and the new line is moved to the front of the buffer.
  *
  * Classification needs no state but the pending command's name, so the
- * framer and at_classify_line() share one function (classify_clean).
+ * framer and at_classify_line() share one function (classify_clean). Any
+ * line starting with "AT" is a command, in the framer too: the module never
+ * starts an unsolicited line that way, and an echo garbled on the wire
+ * still names the command rather than turning into an information line.
+ *
+ * A tab is a control byte like any other (GARBAGE); a line of spaces only
+ * is blank. Trailing spaces are ignored when a final or a held
+ * "+MIPLWRITE:...," is recognised, but kept in the delivered text.
  */
 #include "dio/at_frame.h"
 
