@@ -228,7 +228,7 @@ static size_t bracket_len(const char *s, size_t n, const char **dir)
 
         if (is_digit(c))
             digits++;
-        else if (!strchr(":.-/ ,TZ+", c))
+        else if (c == '\0' || strchr(":.-/ ,TZ+", c) == NULL)
             break;
     }
     if (i < n && s[i] == ']' && digits > 0)

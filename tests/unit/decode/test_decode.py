@@ -238,10 +238,11 @@ class BadInput(unittest.TestCase):
 
     def test_garbage_and_unknown_are_flagged(self):
         data = (b"O\0K\r\n\x80\x81abc\r\nhello\r\n+MIPLREAD:0,-5,3,0,1\r\n"
-                b"\0\0OK\r\n")
+                b"\0\0OK\r\n[10:\x0032]OK\r\n")
         objs = objects(run(["-"], data).stdout)
         self.assertEqual([o["kind"] for o in objs],
-                         ["garbage", "garbage", "unknown", "urc", "final"])
+                         ["garbage", "garbage", "unknown", "urc", "final",
+                          "garbage"])
         self.assertEqual(objs[0]["raw"], "O\0K")
         self.assertEqual(objs[1]["raw"], "\\x80\\x81abc")
         self.assertIn("error", objs[0])
