@@ -637,14 +637,15 @@ static void answer_read_int(struct step *s, const struct m531x_urc *u, int res,
 
 /* ---- device data ------------------------------------------------------- */
 
-/* The version 3/0/19 and AT+MIPLSOTAVER report, or NULL when unknown. */
+/* The version 3/0/19 and AT+MIPLSOTAVER report, or NULL when unknown.
+ * What the device says wins (FLASHED carries a fresh reading); the
+ * checkpoint's new version covers a restart before the device answers. */
 static const char *report_version(const struct sota_fsm *fsm)
 {
-    if (fsm->cp.phase == SOTA_PHASE_DONE &&
-        fsm->cp.result == SOTA_RESULT_SUCCESS && fsm->cp.new_version[0])
-        return fsm->cp.new_version;
     if (fsm->dev.known && fsm->dev.version[0])
         return fsm->dev.version;
+    if (fsm->cp.result == SOTA_RESULT_SUCCESS && fsm->cp.new_version[0])
+        return fsm->cp.new_version;
     return NULL;
 }
 
@@ -699,6 +700,8 @@ static void set_reg(struct step *s, enum sota_reg to)
     fsm->reg = to;
 }
 
+static void reg_lost(struct step *s, const char *why);
+
 static void reg_queue(struct step *s, enum sota_cmd_kind kind)
 {
     struct sota_fsm *fsm = s->fsm;
@@ -738,7 +741,11 @@ static void reg_queue(struct step *s, enum sota_cmd_kind kind)
         break;
     case SOTA_CMDK_ANSWER: assert(!"sota: reg_queue with an answer"); return;
     }
-    queue_built(s, &c, n);
+    /* A registration step that cannot go out would stall: try later (the
+     * device may report a sendable version by then). */
+    if (queue_built(s, &c, n) < 0 && kind != SOTA_CMDK_KEEPALIVE &&
+        kind != SOTA_CMDK_COMPLETE)
+        reg_lost(s, "registration command not sent");
 }
 
 static void reg_start(struct step *s)
@@ -930,51 +937,66 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
 
 /* ---- platform requests ------------------------------------------------- */
 
-static void on_read(struct step *s, const struct m531x_urc *u)
+/* Object 3 resources from the device data; 0 if res is not one of them. */
+static int read_device(struct step *s, const struct m531x_urc *u)
 {
     struct sota_fsm *fsm = s->fsm;
+    struct m531x_value v = {.type = M531X_TYPE_INTEGER, .num = -1};
 
-    if (u->obj == OBJ_DEVICE && u->ins == 0 &&
-        (u->res == RES_DEV_FREE || u->res == RES_DEV_VERSION ||
-         u->res == RES_DEV_BATTERY)) {
-        if (u->res == RES_DEV_FREE && report_free_kib(fsm) >= 0) {
-            answer_read_int(s, u, u->res, report_free_kib(fsm), 0, 0);
-            return;
-        }
-        if (u->res == RES_DEV_VERSION && report_version(fsm) != NULL) {
-            struct m531x_value v = {.type = M531X_TYPE_STRING,
-                                    .str = report_version(fsm)};
-            answer_read(s, u, u->res, &v, 0, 0);
-            return;
-        }
-        if (u->res == RES_DEV_BATTERY && fsm->dev.known &&
-            fsm->dev.battery_pct >= 0) {
-            answer_read_int(s, u, u->res, fsm->dev.battery_pct, 0, 0);
-            return;
-        }
+    switch (u->res) {
+    case RES_DEV_FREE: v.num = report_free_kib(fsm); break;
+    case RES_DEV_BATTERY:
+        v.num = fsm->dev.known ? fsm->dev.battery_pct : -1;
+        break;
+    case RES_DEV_VERSION:
+        v.type = M531X_TYPE_STRING;
+        v.str = report_version(fsm);
+        break;
+    default: return 0;
+    }
+    if ((v.type == M531X_TYPE_INTEGER && v.num < 0) ||
+        (v.type == M531X_TYPE_STRING && v.str == NULL)) {
         note(s, SOTA_NOTE_REFUSED, "read 3/0/%" PRId32 ": device data unknown",
              u->res);
         answer_read_error(s, u->msgid, fsm->cfg.unknown_read_result);
-        return;
+        return 1;
     }
-    if (u->obj == OBJ_FIRMWARE && u->ins == 0) {
-        int64_t state = sota_phase_oma_state(fsm->cp.phase);
-        int64_t result = (int64_t)fsm->cp.result;
-        int64_t bytes = (int64_t)fsm->cp.bytes; /* durable only */
+    answer_read(s, u, u->res, &v, 0, 0);
+    return 1;
+}
 
-        switch (u->res) {
-        case -1:
-            /* The seed's order and (index, flag) pairs. */
-            answer_read_int(s, u, RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
-            answer_read_int(s, u, RES_FW_RESULT, result, 1, M531X_FLAG_MIDDLE);
-            answer_read_int(s, u, RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
-            return;
-        case RES_FW_STATE: answer_read_int(s, u, u->res, state, 0, 0); return;
-        case RES_FW_RESULT: answer_read_int(s, u, u->res, result, 0, 0); return;
-        case RES_FW_BYTES: answer_read_int(s, u, u->res, bytes, 0, 0); return;
-        default: break;
+/* Object 5 resources; 0 if res is not one of them. */
+static int read_firmware(struct step *s, const struct m531x_urc *u)
+{
+    struct sota_fsm *fsm = s->fsm;
+    int64_t state = sota_phase_oma_state(fsm->cp.phase);
+    int64_t result = (int64_t)fsm->cp.result;
+    int64_t bytes = (int64_t)fsm->cp.bytes; /* durable only */
+
+    switch (u->res) {
+    case -1:
+        if (SOTA_QUEUE_MAX - fsm->q_len < 3) {
+            note(s, SOTA_NOTE_CMD_FAILED, "read 5/0: queue full, not answered");
+            return 1;
         }
+        /* The seed's order and (index, flag) pairs. */
+        answer_read_int(s, u, RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
+        answer_read_int(s, u, RES_FW_RESULT, result, 1, M531X_FLAG_MIDDLE);
+        answer_read_int(s, u, RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
+        return 1;
+    case RES_FW_STATE: answer_read_int(s, u, u->res, state, 0, 0); return 1;
+    case RES_FW_RESULT: answer_read_int(s, u, u->res, result, 0, 0); return 1;
+    case RES_FW_BYTES: answer_read_int(s, u, u->res, bytes, 0, 0); return 1;
+    default: return 0;
     }
+}
+
+static void on_read(struct step *s, const struct m531x_urc *u)
+{
+    if (u->ins == 0 && u->obj == OBJ_DEVICE && read_device(s, u))
+        return;
+    if (u->ins == 0 && u->obj == OBJ_FIRMWARE && read_firmware(s, u))
+        return;
     note(s, SOTA_NOTE_REFUSED,
          "read %" PRId32 "/%" PRId32 "/%" PRId32 ": no such resource", u->obj,
          u->ins, u->res);

@@ -471,6 +471,37 @@ static void one_command_at_a_time(void **state)
     expect_no_send(r);
 }
 
+/* The command queue is bounded: overflow drops answers with a note, and a
+ * three-line answer goes out whole or not at all. */
+static void queue_bounded(void **state)
+{
+    struct rig *r = *state;
+
+    rig_start(r, NULL);
+    rig_register(r, "test0");
+    rd(r, 1, 3, 9); /* in flight */
+    for (int32_t i = 0; i < SOTA_QUEUE_MAX - 2; i++)
+        rd(r, 10 + i, 3, 9);
+    rd(r, 50, 5, -1);
+    assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
+    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX - 2);
+    rd(r, 51, 3, 9);
+    rd(r, 52, 3, 9);
+    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX);
+    rd(r, 53, 3, 9);
+    assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
+    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX);
+    /* drain: one SEND per final, 52 last, 53 never */
+    for (int i = 0; i < SOTA_QUEUE_MAX; i++) {
+        ok(r);
+        assert_non_null(find(r, SOTA_ACT_SEND));
+    }
+    assert_string_equal(find(r, SOTA_ACT_SEND)->u.send.text,
+                        "AT+MIPLREADRSP=0,52,1,3,0,9,3,3,\"100\",0,0");
+    ok(r);
+    expect_no_send(r);
+}
+
 /* ---- registration ------------------------------------------------------ */
 
 static void restart_with_cis_602(void **state)
@@ -850,6 +881,29 @@ static void low_battery_and_unknown_device(void **state)
     sent_ok(r, "AT+MIPLREADRSP=0,6,13");
 }
 
+/* A version the module cannot be sent: never stall, never send it. */
+static void unsendable_version(void **state)
+{
+    struct rig *r = *state;
+
+    rig_start(r, NULL);
+    ev_simple(r, SOTA_EV_START);
+    sent_ok(r, "AT+MIPLCREATE");
+    device(r, "te\"st", 100, 256);
+    expect_no_send(r);
+    assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
+    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    rd(r, 1, 3, 19);
+    assert_true(has_note(r, SOTA_NOTE_REFUSED));
+    sent_ok(r, "AT+MIPLREADRSP=0,1,13");
+    /* fixed by the next reading */
+    device(r, "test0", 100, 256);
+    r->now += r->cfg.retry_min_ms;
+    fire(r, SOTA_TIMER_BACKOFF);
+    sent_ok(r, "AT+MIPLCREATE");
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+}
+
 static void unknown_resources(void **state)
 {
     struct rig *r = *state;
@@ -1227,6 +1281,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(happy_path),
         T(one_command_at_a_time),
+        T(queue_bounded),
         T(restart_with_cis_602),
         T(cis_602_bounded),
         T(registration_timeout_backs_off),
@@ -1239,6 +1294,7 @@ int main(void)
         T(store_failure),
         T(chunk_exceeding_space),
         T(low_battery_and_unknown_device),
+        T(unsendable_version),
         T(unknown_resources),
         T(failed_check),
         T(update_only_when_checked),
