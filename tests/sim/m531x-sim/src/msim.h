@@ -122,6 +122,7 @@ struct msim_stats {
     unsigned chunks_resumed;    /* chunks skipped thanks to 5/0/26500 */
     unsigned chunks_duplicated; /* duplicate URCs sent (fault) */
     unsigned chunks_corrupted;  /* corrupted URCs sent (fault) */
+    unsigned corrupt_acked;     /* ... that the MCU acknowledged as written */
     unsigned write_fails;       /* AT+MIPLSOTA=<write_fail> received */
     size_t last_resume_offset;
     unsigned requests;

@@ -61,6 +61,8 @@ enum answer_kind {
 struct request {
     bool active;
     bool optional;       /* a duplicate: an answer is welcome, not required */
+    bool corrupted;      /* this send of the chunk was damaged on the wire */
+    bool retransmitted;  /* sent again with the same msgid after a timeout */
     uint16_t msgid;
     unsigned sends;
     uint64_t marker;     /* out_total just after the URC */
@@ -584,6 +586,7 @@ static void request_start(struct msim_mod *m)
             corrupt = true;
         }
     }
+    m->req.corrupted = corrupt;
     send_current(m, corrupt);
 }
 
@@ -614,7 +617,7 @@ static void request_answered(struct msim_mod *m, uint64_t now_us)
     remember_msgid(m, r->msgid);
     /* A resent chunk or erase may be answered twice: the second
      * AT+MIPLSOTA is harmless for a while, so the next request waits. */
-    if (r->sends > 1 && step_answer(m->step) == ANS_SOTA)
+    if (r->retransmitted && step_answer(m->step) == ANS_SOTA)
         m->optional_sota_until_us =
             now_us + ms_to_us(m->cfg.platform.resend_ms);
     r->active = false;
@@ -1062,6 +1065,8 @@ static void chunk_acked(struct msim_mod *m, uint64_t now_us)
     uint16_t msgid = m->req.msgid;
     bool optional = m->req.optional;
 
+    if (m->req.corrupted)
+        m->st.corrupt_acked++; /* the platform cannot tell; the report can */
     request_answered(m, now_us);
     if (optional) { /* the answer to a duplicate */
         m->st.duplicate_answers++;
@@ -1539,6 +1544,8 @@ void msim_mod_tick(struct msim_mod *m, uint64_t now_us)
         m->st.resends++;
         if (m->step == ST_CHUNK)
             m->st.chunks_resent++;
+        r->corrupted = false;
+        r->retransmitted = true;
         send_current(m, false);
     }
 }

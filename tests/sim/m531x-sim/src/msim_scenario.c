@@ -716,6 +716,8 @@ static json_t *module_json(const struct msim_mod *mod, const char *dir)
                         json_integer(st->chunks_duplicated));
     json_object_set_new(chunks, "corrupted",
                         json_integer(st->chunks_corrupted));
+    json_object_set_new(chunks, "corrupt_acked",
+                        json_integer(st->corrupt_acked));
     json_object_set_new(chunks, "write_fails", json_integer(st->write_fails));
     json_object_set_new(o, "chunks", chunks);
     json_object_set_new(o, "requests", json_integer(st->requests));
