@@ -45,15 +45,19 @@
  * (data, data_len) next to the decoded URC. A +MIPLWRITE line that fails
  * to decode, or whose payload fails to decode, is passed as BAD_URC.
  *
- * Registration: CREATE, SOTAVER (the field device's version, or the new one
- * after a successful flash; it must precede OPEN, reference 3), OPEN, then
+ * Registration: CREATE, SOTAVER (it must precede OPEN, reference 3; when no
+ * version is known yet it waits for a DEVICE event), OPEN, then
  * +MIPLEVENT 6 within register_timeout_ms. +CIS ERROR:602 on CREATE means
  * the instance survived a gateway restart (reference 3.4): the FSM deletes
  * it and creates it again, at most create_retries times. A failed command,
  * a registration timeout, +MIPLEVENT 3, 5, 7, 8, 9 or 15 (15 is ignored
  * while our own DELETE runs: some modules print it before the OK) and
  * MODEM_RESET start a new registration after an exponential backoff
- * (retry_min_ms doubling up to retry_max_ms).
+ * (retry_min_ms doubling up to retry_max_ms). Losing the instance drops
+ * the queued answers; a chunk stored afterwards is persisted but not
+ * acknowledged to the new instance. A checkpoint in FLASHING emits FLASH
+ * again once registered (the shell's flash resumes from the device's
+ * received count); a checkpoint in CHECKING emits CHECK_IMAGE at START.
  *
  * Keep-alive: +MIPLEVENT 14 (update needed) is answered with
  * AT+MIPLUPDATE=<ref>,0,0, except while flashing or after flashing before
@@ -62,10 +66,16 @@
  * early or twice. If the registration lapses meanwhile, the FSM registers
  * again, and the platform starts a new attempt that reads 3/0/19.
  *
- * Readings (3/0/9, 3/0/19, 3/0/26261) come from the last DEVICE event. When
- * the field device's data is unknown, the read is answered with
+ * Readings (3/0/9, 3/0/19, 3/0/26261) come from the last DEVICE event, or
+ * the device data FLASHED carries. The version falls back to the
+ * checkpoint's new_version after a successful flash (a restart before the
+ * device answers). When the data is unknown, the read is answered with
  * cfg.unknown_read_result (default 13, not found) rather than a guess.
- * 3/0/26261 reports min(device free, gateway staging capacity) in KiB.
+ * 3/0/26261 reports min(device free, gateway staging capacity) in KiB; a
+ * chunk that would take the image beyond it (or beyond image_max) is
+ * refused, the staging dropped and result 2 (no space) recorded.
+ * 5/0/-1 reports the OMA state, the result and the durable byte count,
+ * never bytes whose STORED has not arrived.
  *
  * Return codes: sota_fsm_step() returns 0 when the event was consumed, even
  * when the input was refused (refusals are NOTE actions and are logged).
@@ -370,10 +380,10 @@ void sota_checkpoint_init(struct sota_checkpoint *cp);
 int sota_checkpoint_validate(const struct sota_checkpoint *cp,
                              uint32_t image_max);
 
-/* Build the machine from cfg (copied) and initial (copied; NULL: idle).
- * GW_E_CONFIG for a config out of range, GW_E_CORRUPT for a checkpoint
- * sota_checkpoint_validate() refuses; fsm is then unusable. No actions:
- * START emits the restart notes and registers. */
+/* Build the machine from cfg (copied) and initial (copied; NULL: idle), at
+ * monotonic time now. GW_E_CONFIG for a config out of range, GW_E_CORRUPT
+ * for a checkpoint sota_checkpoint_validate() refuses; fsm is then
+ * unusable. No actions: START emits the restart notes and registers. */
 int sota_fsm_init(struct sota_fsm *fsm, const struct sota_config *cfg,
                   const struct sota_checkpoint *initial, int64_t now);
 
