@@ -474,6 +474,8 @@ static void drop_staging(struct step *s)
     fsm->cp.bytes = 0;
     fsm->cp.image_size = 0;
     fsm->cp.last_msgid = -1;
+    fsm->recent_n = 0;
+    fsm->recent_next = 0;
     fsm->store.active = 0; /* a store still running is abandoned */
 }
 
@@ -1147,6 +1149,26 @@ static uint64_t chunk_room(const struct sota_fsm *fsm)
     return room;
 }
 
+/* Was a chunk with this msgid stored since the staging was reset? The last
+ * one survives restarts in the checkpoint, older ones are kept in memory. */
+static int chunk_stored(const struct sota_fsm *fsm, int32_t msgid)
+{
+    if (fsm->cp.last_msgid >= 0 && msgid == fsm->cp.last_msgid)
+        return 1;
+    for (size_t i = 0; i < fsm->recent_n; i++)
+        if (fsm->recent[i] == msgid)
+            return 1;
+    return 0;
+}
+
+static void chunk_remember(struct sota_fsm *fsm, int32_t msgid)
+{
+    fsm->recent[fsm->recent_next] = msgid;
+    fsm->recent_next = (fsm->recent_next + 1) % SOTA_RECENT_MAX;
+    if (fsm->recent_n < SOTA_RECENT_MAX)
+        fsm->recent_n++;
+}
+
 static void on_chunk(struct step *s, const struct m531x_urc *u,
                      const uint8_t *data, size_t len)
 {
@@ -1164,11 +1186,12 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
                  u->msgid, fsm->store.msgid);
         return; /* answered when the store completes */
     }
-    if (fsm->cp.last_msgid >= 0 && u->msgid == fsm->cp.last_msgid &&
-        fsm->cp.bytes > 0 &&
+    if (fsm->cp.bytes > 0 && chunk_stored(fsm, u->msgid) &&
         (fsm->cp.phase == SOTA_PHASE_DOWNLOADING ||
          fsm->cp.phase == SOTA_PHASE_CHECKING ||
          fsm->cp.phase == SOTA_PHASE_DOWNLOADED)) {
+        /* A CoAP resend (its ACK was lost): storing it again would put
+         * old bytes at the end of the image. */
         note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32 " already stored",
              u->msgid);
         answer_sota(s, fsm->cfg.dialect.sota_write_ok);
@@ -1346,6 +1369,7 @@ static void on_stored(struct step *s, const struct sota_event *ev)
     }
     fsm->cp.bytes += fsm->store.len;
     fsm->cp.last_msgid = fsm->store.msgid;
+    chunk_remember(fsm, fsm->store.msgid);
     if (fsm->store.last) {
         fsm->cp.image_size = fsm->cp.bytes;
         set_state(s, SOTA_PHASE_CHECKING);

@@ -97,6 +97,7 @@
 #define SOTA_CMD_TEXT_MAX 160 /* longest command the FSM builds + NUL */
 #define SOTA_NOTE_MAX     112 /* note text + NUL */
 #define SOTA_NAME_MAX     48  /* modem id used in logs + NUL */
+#define SOTA_RECENT_MAX   16  /* stored chunk msgids kept to spot resends */
 
 /* Upgrade phase. The OMA state (5/0/3) of each is in brackets. */
 enum sota_phase {
@@ -345,7 +346,10 @@ struct sota_fsm {
         uint32_t offset, len;
         int last;
         uint32_t epoch;
-    } store; /* the STORE_CHUNK awaiting STORED */
+    } store;                         /* the STORE_CHUNK awaiting STORED */
+    int32_t recent[SOTA_RECENT_MAX]; /* msgids of chunks stored since the
+                                        staging was last reset (ring) */
+    size_t recent_n, recent_next;
     int has_inflight;
     struct sota_cmd inflight;
     struct sota_cmd queue[SOTA_QUEUE_MAX];

@@ -701,6 +701,18 @@ static void duplicate_chunks(void **state)
     sent_ok(r, "AT+MIPLSOTA=1");
     assert_int_equal(r->fsm.cp.bytes, 2048);
     assert_int_equal(r->fsm.cp.last_msgid, 201);
+    /* a late resend of an older chunk is not appended again */
+    wr(r, 200, 2, 1024);
+    assert_null(find(r, SOTA_ACT_STORE_CHUNK));
+    assert_true(has_note(r, SOTA_NOTE_DUPLICATE));
+    sent_ok(r, "AT+MIPLSOTA=1");
+    assert_int_equal(r->fsm.cp.bytes, 2048);
+    /* after a new first chunk, old msgids are new again */
+    wr(r, 500, 1, 1024);
+    stored(r, 500, 0);
+    sent_ok(r, "AT+MIPLSOTA=1");
+    wr(r, 200, 2, 1024);
+    assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 1024);
 }
 
 struct order_case {
