@@ -376,7 +376,7 @@ def run_tests(tests):
         try:
             t()
             print("ok   %s (%.2fs)" % (t.__name__, time.monotonic() - t0))
-        except (Fail, EOFError, AssertionError) as e:
+        except Exception as e:  # report every test, then fail the run
             failed += 1
-            print("FAIL %s: %s" % (t.__name__, e))
+            print("FAIL %s: %s: %s" % (t.__name__, type(e).__name__, e))
     sys.exit(1 if failed else 0)

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Scenario rules, identities, the module's AT side and its protocol
+violation accounting, and the simulator's own input checks."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+import mcu
+from mcu import Mcu, Port, Sim, check
+
+
+def luhn_ok(digits):
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def test_identities_and_basic_commands():
+    sim = Sim(mcu.seed_scenario(), modems=3, seed=42)
+    seen = set()
+    for i in range(3):
+        m = Mcu(sim.link(i))
+        check(m.cmd("ATE0") == "OK", "ATE0")
+        imei = m.info("AT+CGSN=1")[0]
+        imsi = m.info("AT+CIMI")[0]
+        iccid = m.info("AT+ICCID")[0]
+        check(re.fullmatch(r"\+CGSN: \d{15}", imei), imei)
+        check(luhn_ok(imei[7:]), "IMEI Luhn " + imei)
+        check(re.fullmatch(r"46004\d{10}", imsi), imsi)
+        check(re.fullmatch(r"\+ICCID: 898604\d{14}", iccid), iccid)
+        check(luhn_ok(iccid[8:]), "ICCID Luhn " + iccid)
+        seen.add(imei)
+        check(m.info("AT+CSQ") == ["+CSQ: 20,99"], "CSQ")
+        check(m.info("AT+CESQ")[0].startswith("+CESQ: "), "CESQ")
+        check(m.info("AT+CEREG?") == ["+CEREG: 0,1"], "CEREG")
+        check(m.info("AT+CGATT?") == ["+CGATT: 1"], "CGATT")
+        check(m.cmd("AT+SM=LOCK") == "OK" and m.cmd("AT+SM=UNLOCK") == "OK",
+              "SM")
+        check(m.cmd("AT") == "OK", "AT")
+        m.port.close()
+    check(len(seen) == 3, "IMEIs collide")
+    rep = sim.stop()
+    check({"+CGSN: " + x["imei"] for x in rep["modules"]} == seen,
+          "report IMEIs differ from AT+CGSN")
+    # Same seed, same identities.
+    sim2 = Sim(mcu.seed_scenario(), modems=3, seed=42)
+    rep2 = sim2.stop()
+    check([x["imei"] for x in rep["modules"]] ==
+          [x["imei"] for x in rep2["modules"]], "identities not stable")
+
+
+def test_echo_and_reboot_banner():
+    sim = Sim(mcu.seed_scenario())
+    p = Port(sim.link(0))
+    p.write("AT")
+    check(p.line() == "AT" and p.line() == "OK", "echo on by default")
+    p.write("ATE0")
+    check(p.line() == "ATE0" and p.line() == "OK", "ATE0 echoed once")
+    p.write("AT+MIPLCREATE")
+    check(p.line() == "OK", "create")
+    p.write("AT+CMRB")
+    check(p.line() == "OK" and p.line() == "REBOOTING..", "reboot start")
+    banner = [p.line(3) for _ in range(4)]
+    check(banner[:3] == ["*ATREADY: 1", "+CFUN: 1", "+CPIN: READY"] and
+          banner[3].startswith("+IP: "), str(banner))
+    p.write("AT+MIPLCREATE")   # the instance is gone; echo is back on
+    check(p.line() == "AT+MIPLCREATE" and p.line() == "OK",
+          "instance kept across reboot")
+    p.close()
+    sim.stop()
+
+
+def test_violations():
+    """Malformed command, wrong msgid, answer to nothing: +CIS ERROR:601,
+    each counted."""
+    sim = Sim(mcu.seed_scenario())
+    m = Mcu(sim.link(0))
+    m.setup()
+    check(m.cmd("AT+MIPLCREATE") == "+CIS ERROR:602", "second create")
+    check(m.cmd("AT+MIPLSOTA=1") == "+CIS ERROR:601", "answer to nothing")
+    check(m.cmd("AT+MIPLOPEN=0,abc") == "+CIS ERROR:601", "malformed")
+    check(m.cmd('AT+MIPLSOTAVER="unterminated') == "+CIS ERROR:601",
+          "quote")
+    line = m.wait_urc(lambda l: l.startswith("+MIPLEXECUTE"))
+    msgid = int(mcu.fields(line.split(":", 1)[1])[1])
+    check(m.cmd("AT+MIPLEXECUTERSP=0,%d,2" % ((msgid + 7) % 65536)) ==
+          "+CIS ERROR:601", "wrong msgid")
+    check(m.cmd("AT+FOO") == "ERROR", "unknown command")
+    m.handle(line)
+    m.serve()
+    mod = sim.wait()["modules"][0]
+    check(mod["protocol_violations"] == 4, "%d: %s" % (
+        mod["protocol_violations"], mod["violations"]))
+    check(mod["unknown_commands"] == 1, "unknown")
+    check(mod["outcome"] == "success", mod["reason"])
+
+
+def test_version_mismatch():
+    """After AT+MIPLUPDATE the MCU still reports the old version: failed,
+    "version mismatch", and the final empty write is still sent."""
+    sim = Sim(mcu.seed_scenario())
+    m = Mcu(sim.link(0), new_version="test0")
+    m.setup()
+    m.serve()
+    mod = sim.wait()["modules"][0]
+    check(m.done, "no final empty write")
+    check(mod["outcome"] == "failed" and "version mismatch" in mod["reason"],
+          mod["reason"])
+
+
+def test_update_keepalive_and_rejected_update():
+    """AT+MIPLUPDATE before 5/0/2 is a keep-alive; 5/0/2 answered 14 fails
+    the task with that reason."""
+    class Rejecting(Mcu):
+        def on_execute(self, msgid, res):
+            if res == 2:
+                self.cmd("AT+MIPLEXECUTERSP=0,%d,14" % msgid)
+                return
+            if res == 26550 and not hasattr(self, "kept"):
+                self.kept = True
+                check(self.cmd("AT+MIPLUPDATE=0,0,0") == "OK", "keepalive")
+            Mcu.on_execute(self, msgid, res)
+    sim = Sim(mcu.seed_scenario())
+    m = Rejecting(sim.link(0))
+    m.setup()
+    try:
+        m.serve(timeout=10)
+    except (mcu.Fail, EOFError):
+        pass
+    mod = sim.wait()["modules"][0]
+    check(mod["outcome"] == "failed" and "result 14" in mod["reason"],
+          mod["reason"])
+    check(len(m.chunks) == 14, "the keep-alive disturbed the download")
+
+
+def test_groups_by_imei_and_md5_refusal():
+    sc = mcu.seed_scenario()
+    probe = Sim(sc, modems=2, seed=5)
+    rep = probe.stop()
+    imei1 = rep["modules"][1]["imei"]
+    sc["groups"] = [{"name": "g", "devices": [imei1]},
+                    {"name": "bad", "devices": [0]}]
+    sc["software"].append({"name": "broken", "target_version": "x",
+                           "package": {"file": sc["software"][0]["package"]
+                                       ["file"], "md5": "0" * 32}})
+    sc["tasks"].append({"name": "t-bad", "group": "bad",
+                        "software": "broken"})
+    sim = Sim(sc, modems=2, seed=5)
+    m = Mcu(sim.link(1))
+    m.setup()
+    m.serve()
+    rep = sim.wait()
+    mods = rep["modules"]
+    check(mods[1]["outcome"] == "success", mods[1]["reason"])
+    check(mods[0]["outcome"] == "no_task" and "MD5" in mods[0]["reason"],
+          "%s %s" % (mods[0]["outcome"], mods[0]["reason"]))
+    check(rep["summary"]["success"] == 1, str(rep["summary"]))
+
+
+def test_bad_scenarios_are_rejected():
+    cases = [({"faults_typo": 1}, "unknown key"),
+             ({"platform": {"chunk_size": 5}}, "chunk_size"),
+             ({"tasks": [{"name": "t", "group": "nope", "software": "fw"}]},
+              "names no group")]
+    for change, want in cases:
+        sc = mcu.seed_scenario()
+        sc.update(change)
+        tmp = tempfile.mkdtemp(prefix="msim-bad-")
+        path = os.path.join(tmp, "s.json")
+        with open(path, "w") as f:
+            json.dump(sc, f)
+        r = subprocess.run([mcu.SIM_BIN, "--dir", os.path.join(tmp, "d"),
+                            "--modems", "1", "--scenario", path],
+                           capture_output=True, timeout=10)
+        check(r.returncode == 2 and want in r.stderr.decode(),
+              "%s: rc %d, %s" % (want, r.returncode, r.stderr.decode()))
+
+
+def test_long_line_is_bounded():
+    sim = Sim(mcu.seed_scenario())
+    m = Mcu(sim.link(0))
+    check(m.cmd("ATE0") == "OK", "ATE0")
+    check(m.cmd("AT+" + "X" * 5000) == "ERROR", "over-long line")
+    check(m.cmd("AT") == "OK", "module alive after a long line")
+    rep = sim.stop()
+    check(rep["modules"][0]["protocol_violations"] == 1, "not counted")
+
+
+if __name__ == "__main__":
+    mcu.run_tests([test_identities_and_basic_commands,
+                   test_echo_and_reboot_banner, test_violations,
+                   test_version_mismatch,
+                   test_update_keepalive_and_rejected_update,
+                   test_groups_by_imei_and_md5_refusal,
+                   test_bad_scenarios_are_rejected, test_long_line_is_bounded])
