@@ -1055,6 +1055,19 @@ static void empty_write_mid_download(void **state)
     ex(r, 402, 5, 26501);
     sent_ok(r, "AT+MIPLSOTA=3");
     read_state(r, 403, 0, 0, 0);
+
+    /* a reset while a chunk is being stored abandons that store */
+    downloading_rig(r);
+    wr(r, 600, 2, 1024);
+    assert_non_null(find(r, SOTA_ACT_STORE_CHUNK));
+    wr(r, 601, 0, 0);
+    assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
+    sent_ok(r, "AT+MIPLWRITERSP=0,601,2");
+    stored(r, 600, 0);
+    assert_null(find(r, SOTA_ACT_PERSIST));
+    expect_no_send(r);
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
+    read_state(r, 602, 0, 10, 0);
 }
 
 static void first_chunk_restarts(void **state)
