@@ -955,7 +955,8 @@ static void on_readrsp(struct msim_mod *m, const struct field *f, int n,
         return;
     }
     unsigned bit = res == 3 ? 1u : res == 5 ? 2u : 4u;
-    long seen = (long)__builtin_popcount(r->rd_seen);
+    long seen = (long)((r->rd_seen & 1u) + ((r->rd_seen >> 1) & 1u) +
+                       ((r->rd_seen >> 2) & 1u));
     long want_flag = seen == 2 ? 0 : seen == 0 ? 1 : 2;
     if ((r->rd_seen & bit) || index != 2 - seen || flag != want_flag) {
         violation(m, "READRSP 5/0/%ld: index,flag %ld,%ld out of sequence",
@@ -1395,8 +1396,9 @@ static void exec_line(struct msim_mod *m, const char *line, uint64_t now_us)
         out_str(m, line);
         out_str(m, "\r");
     }
-    for (size_t i = 0; i <= len; i++)
-        up[i] = (char)toupper((unsigned char)line[i]);
+    for (size_t i = 0; i <= len; i++) /* ASCII only: no locale */
+        up[i] = line[i] >= 'a' && line[i] <= 'z' ? (char)(line[i] - 32)
+                                                 : line[i];
     if (strncmp(up, "AT", 2) != 0) {
         m->st.unknown_commands++;
         emit_final(m, "ERROR");
