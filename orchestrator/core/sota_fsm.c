@@ -287,7 +287,8 @@ static int config_validate(const struct sota_config *cfg)
         cfg->image_max < 1 || cfg->image_max > (1u << 30))
         return GW_E_CONFIG;
     if (cfg->unknown_read_result < M531X_RESULT_BAD_REQUEST ||
-        cfg->unknown_read_result > M531X_RESULT_NOT_ACCEPTABLE)
+        cfg->unknown_read_result > M531X_RESULT_NOT_ACCEPTABLE ||
+        cfg->lone_last_chunk < 0 || cfg->lone_last_chunk > 1)
         return GW_E_CONFIG;
     return 0;
 }
@@ -1208,6 +1209,11 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
     }
     if (flag == M531X_FLAG_FIRST) {
         offset = 0;
+    } else if (flag == M531X_FLAG_LAST && fsm->cfg.lone_last_chunk &&
+               (fsm->cp.phase == SOTA_PHASE_IDLE ||
+                (fsm->cp.phase == SOTA_PHASE_DOWNLOADING &&
+                 fsm->cp.bytes == 0))) {
+        offset = 0; /* a one-chunk image */
     } else if (fsm->cp.phase == SOTA_PHASE_DOWNLOADING && fsm->cp.bytes > 0) {
         offset = fsm->cp.bytes;
     } else {

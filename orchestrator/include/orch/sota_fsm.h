@@ -183,10 +183,15 @@ struct sota_config {
     int64_t retry_min_ms;        /* first registration backoff, 5000 */
     int64_t retry_max_ms;        /* backoff cap, 300000 */
     int create_retries;          /* DELETE + CREATE cycles after 602, 2 */
-    uint32_t chunk_max;          /* largest chunk in bytes, 4096 */
+    uint32_t chunk_max;          /* largest chunk in bytes, M531X_OPAQUE_MAX */
     uint32_t image_max;          /* largest image in bytes, 16 MiB */
     int unknown_read_result;     /* READRSP code when device data is unknown,
                                     13 */
+    int lone_last_chunk;         /* [?] accept a flag-0 chunk with nothing
+                                    started as a one-chunk image (SPEC24: a
+                                    single message uses flag 0; the seed
+                                    only shows 1, 2.., 0). 0: refuse it as
+                                    out of order (default) */
 };
 
 /* ---- events ------------------------------------------------------------ */

@@ -747,6 +747,36 @@ static void out_of_order_chunks(void **state)
     }
 }
 
+/* [?] A one-chunk image sent with flag 0 only: refused by default, taken
+ * when the dialect says so. */
+static void lone_last_chunk(void **state)
+{
+    struct rig *r = *state;
+
+    rig_erased(r);
+    wr(r, 200, 0, 300);
+    assert_null(find(r, SOTA_ACT_STORE_CHUNK));
+    sent_ok(r, "AT+MIPLSOTA=2");
+
+    rig_start(r, NULL);
+    r->cfg.lone_last_chunk = 1;
+    assert_int_equal(sota_fsm_init(&r->fsm, &r->cfg, NULL, r->now), 0);
+    rig_register(r, "test0");
+    ex(r, 100, 5, 26501);
+    sent_ok(r, "AT+MIPLSOTA=3");
+    wr(r, 200, 0, 300);
+    assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 0);
+    stored(r, 200, 0);
+    assert_int_equal(find(r, SOTA_ACT_CHECK_IMAGE)->u.image.size, 300);
+    sent_ok(r, "AT+MIPLSOTA=1");
+    /* still out of order in the middle of a download */
+    wr(r, 201, 1, 100);
+    stored(r, 201, 0);
+    sent_ok(r, "AT+MIPLSOTA=1");
+    wr(r, 202, 0, 100);
+    assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 100);
+}
+
 static void invalid_chunk_data(void **state)
 {
     struct rig *r = *state;
@@ -1315,6 +1345,7 @@ int main(void)
         T(keepalive_rules),
         T(duplicate_chunks),
         T(out_of_order_chunks),
+        T(lone_last_chunk),
         T(invalid_chunk_data),
         T(store_failure),
         T(chunk_exceeding_space),
