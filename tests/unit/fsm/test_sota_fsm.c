@@ -803,7 +803,7 @@ static void invalid_chunk_data(void **state)
     expect_no_send(r);
     stored(r, 201, 0);
     sent_ok(r, "AT+MIPLSOTA=1");
-    /* wrong type, oversize chunk */
+    /* a value that is not opaque */
     {
         struct m531x_urc u;
 
@@ -818,11 +818,24 @@ static void invalid_chunk_data(void **state)
         ev_urc(r, &u, NULL, 0);
         sent_ok(r, "AT+MIPLSOTA=2");
     }
-    r->fsm.cfg.chunk_max = 512;
-    wr(r, 203, 2, 1024);
-    assert_null(find(r, SOTA_ACT_STORE_CHUNK));
-    sent_ok(r, "AT+MIPLSOTA=2");
     assert_int_equal(r->fsm.cp.bytes, 2048);
+}
+
+/* A chunk over cfg.chunk_max is refused before anything is stored. */
+static void oversize_chunk(void **state)
+{
+    struct rig *r = *state;
+
+    rig_start(r, NULL);
+    r->cfg.chunk_max = 512;
+    assert_int_equal(sota_fsm_init(&r->fsm, &r->cfg, NULL, r->now), 0);
+    rig_register(r, "test0");
+    wr(r, 200, 1, 513);
+    assert_null(find(r, SOTA_ACT_STORE_CHUNK));
+    assert_true(has_note(r, SOTA_NOTE_BAD_CHUNK));
+    sent_ok(r, "AT+MIPLSOTA=2");
+    wr(r, 200, 1, 512);
+    assert_non_null(find(r, SOTA_ACT_STORE_CHUNK));
 }
 
 static void store_failure(void **state)
@@ -1347,6 +1360,7 @@ int main(void)
         T(out_of_order_chunks),
         T(lone_last_chunk),
         T(invalid_chunk_data),
+        T(oversize_chunk),
         T(store_failure),
         T(chunk_exceeding_space),
         T(low_battery_and_unknown_device),
