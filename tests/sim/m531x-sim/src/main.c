@@ -282,7 +282,7 @@ static uint64_t port_turn(struct sim *s, unsigned i, uint64_t t,
     else if (!p->attended)
         d = min_u64(d, p->probe_us);
     pfd->fd = p->master >= 0 && p->attended ? p->master : -1;
-    pfd->events = POLLIN;
+    pfd->events = p->in_len < IN_CAP ? POLLIN : 0; /* full: pacing drains */
     if (pending_out && t >= p->tx_next_us)
         pfd->events |= POLLOUT;
     pfd->revents = 0;

@@ -688,6 +688,27 @@ static json_t *latency_json(const struct msim_stats *st)
     return o;
 }
 
+/* The faults active on a module, by name, so a report says what it ran. */
+static json_t *faults_json(const struct msim_faults *f)
+{
+    json_t *a = json_array();
+    if (f->split_lines)
+        json_array_append_new(a, json_string("split_lines"));
+    if (f->noise_permille != 0)
+        json_array_append_new(a, json_string("noise"));
+    if (f->n_corrupt != 0 || f->corrupt_permille != 0)
+        json_array_append_new(a, json_string("corrupt"));
+    if (f->n_duplicate != 0 || f->duplicate_permille != 0)
+        json_array_append_new(a, json_string("duplicate"));
+    if (f->reboot_after_chunk >= 0)
+        json_array_append_new(a, json_string("reboot"));
+    if (f->unplug_after_chunk >= 0)
+        json_array_append_new(a, json_string("unplug"));
+    if (f->baud != 0)
+        json_array_append_new(a, json_string("baud"));
+    return a;
+}
+
 static json_t *module_json(const struct msim_mod *mod, const char *dir)
 {
     const struct msim_stats *st = msim_mod_stats(mod);
@@ -703,6 +724,7 @@ static json_t *module_json(const struct msim_mod *mod, const char *dir)
     json_object_set_new(o, "iccid", json_string(cfg->id.iccid));
     json_object_set_new(o, "task", cfg->task ? json_string(cfg->task->name)
                                              : json_null());
+    json_object_set_new(o, "faults", faults_json(&cfg->faults));
     json_object_set_new(o, "outcome",
                         json_string(msim_outcome_name(st->outcome)));
     json_object_set_new(o, "reason", json_string(st->reason));

@@ -3,9 +3,12 @@
 violation accounting, and the simulator's own input checks."""
 import json
 import os
+import pty
 import re
+import signal
 import subprocess
 import tempfile
+import time
 
 import mcu
 from mcu import Mcu, Port, Sim, check
@@ -192,10 +195,69 @@ def test_long_line_is_bounded():
     check(rep["modules"][0]["protocol_violations"] == 1, "not counted")
 
 
+def test_random_faults_follow_the_seed():
+    sc = mcu.seed_scenario()
+    sc["random_faults"] = {"permille": 500, "faults": {"split_lines": True}}
+
+    def picked(seed):
+        rep = Sim(sc, modems=20, seed=seed).stop()
+        return [x["index"] for x in rep["modules"]
+                if "split_lines" in x["faults"]]
+    a, b, c = picked(11), picked(11), picked(12)
+    check(0 < len(a) < 20, "picked %s" % a)
+    check(a == b, "same seed, different modules: %s %s" % (a, b))
+    check(a != c, "different seeds picked the same modules")
+
+
+def test_start_time():
+    sc = mcu.seed_scenario()
+    sc["tasks"][0]["start_s"] = 1
+    t0 = time.monotonic()
+    sim = Sim(sc)
+    m = Mcu(sim.link(0))
+    m.setup()
+    m.wait_urc(lambda l: l.startswith("+MIPLEXECUTE"), timeout=5)
+    check(time.monotonic() - t0 >= 1.0, "task started before start_s")
+    sim.stop()
+
+
+def test_progress_only_on_a_terminal():
+    path = mcu.seed_scenario()
+    tmp = tempfile.mkdtemp(prefix="msim-tty-")
+    spath = os.path.join(tmp, "s.json")
+    with open(spath, "w") as f:
+        json.dump(path, f)
+    args = [mcu.SIM_BIN, "--dir", os.path.join(tmp, "d"), "--modems", "2",
+            "--scenario", spath]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(mcu.SIM_BIN, args)
+    time.sleep(0.6)
+    os.kill(pid, signal.SIGTERM)
+    out = b""
+    try:
+        while True:
+            d = os.read(fd, 4096)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+    check(b"m531x-sim: 0/2 tasks ended" in out, repr(out[-120:]))
+    p = subprocess.Popen(args, stderr=subprocess.PIPE)
+    time.sleep(0.6)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=5)
+    check(err == b"", "output without a terminal: %r" % err[:80])
+
+
 if __name__ == "__main__":
     mcu.run_tests([test_identities_and_basic_commands,
                    test_echo_and_reboot_banner, test_violations,
                    test_version_mismatch,
                    test_update_keepalive_and_rejected_update,
                    test_groups_by_imei_and_md5_refusal,
-                   test_bad_scenarios_are_rejected, test_long_line_is_bounded])
+                   test_bad_scenarios_are_rejected, test_long_line_is_bounded,
+                   test_random_faults_follow_the_seed, test_start_time,
+                   test_progress_only_on_a_terminal])
