@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROBE_MS 50u
-#define IN_CAP 4096
-#define LINGER_US 300000u /* lets the last OK reach the gateway */
+#define PROBE_MS    50u
+#define IN_CAP      4096
+#define LINGER_US   300000u /* lets the last OK reach the gateway */
 #define PROGRESS_US 250000u
 
 static volatile sig_atomic_t g_stop; /* the signal flag */
@@ -336,13 +336,12 @@ static int run(struct sim *s)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: m531x-sim --dir DIR --modems N --scenario FILE\n"
-            "                 [--report FILE] [--seed S] [--forever]\n"
-            "Simulates N China Mobile M531x NB-IoT modules on "
-            "pseudo-terminals\n"
-            "(DIR/ttyM000, ...) and the OneNET SOTA platform behind them.\n"
-            "See README.md for the scenario and report formats.\n");
+    fprintf(fp, "usage: m531x-sim --dir DIR --modems N --scenario FILE\n"
+                "                 [--report FILE] [--seed S] [--forever]\n"
+                "Simulates N China Mobile M531x NB-IoT modules on "
+                "pseudo-terminals\n"
+                "(DIR/ttyM000, ...) and the OneNET SOTA platform behind them.\n"
+                "See README.md for the scenario and report formats.\n");
 }
 
 static int parse_args(int argc, char **argv, struct sim *s,

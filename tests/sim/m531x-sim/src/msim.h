@@ -18,26 +18,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSIM_VERSION_MAX 64      /* AT+MIPLSOTAVER / 3/0/19 strings */
-#define MSIM_REASON_MAX 128
-#define MSIM_LINE_MAX 512        /* longest command line the module accepts */
-#define MSIM_OUT_CAP (64 * 1024) /* module -> MCU queue */
-#define MSIM_LAT_MAX 8192        /* latency samples kept per module */
-#define MSIM_VIOL_KEEP 16        /* violation messages kept per module */
+#define MSIM_VERSION_MAX    64 /* AT+MIPLSOTAVER / 3/0/19 strings */
+#define MSIM_REASON_MAX     128
+#define MSIM_LINE_MAX       512 /* longest command line the module accepts */
+#define MSIM_OUT_CAP        (64 * 1024) /* module -> MCU queue */
+#define MSIM_LAT_MAX        8192        /* latency samples kept per module */
+#define MSIM_VIOL_KEEP      16          /* violation messages kept per module */
 #define MSIM_FAULT_LIST_MAX 16
 
 /* What <len> counts in an opaque +MIPLWRITE ([X] in the reference, 2.4). */
-enum msim_len_unit {
-    MSIM_LEN_BYTES,
-    MSIM_LEN_HEXCHARS
-};
+enum msim_len_unit { MSIM_LEN_BYTES, MSIM_LEN_HEXCHARS };
 
 /* Per-module formatting variants (reference section 7). */
 struct msim_dialect {
     enum msim_len_unit opaque_len;
     bool value_next_line;   /* seed layout: "...,1024," CRLF CRLF "hex,flag" */
     bool write_index_field; /* "...,<flag>,<index>" instead of "...,<flag>" */
-    bool spaced;            /* "+MIPLREAD: 0, 1, 3" instead of "+MIPLREAD:0,1,3" */
+    bool spaced;            /* "+MIPLREAD: 0, 1, 3", not "+MIPLREAD:0,1,3" */
     bool create_prints_ref; /* "+MIPLCREATE:0" before OK (M5310-DOC) */
     bool read_all_count;    /* ",<count>" on +MIPLREAD ...,-1 (SPEC24) */
     int sota_erase_ok;      /* AT+MIPLSOTA values; defaults from the seed */
@@ -50,31 +47,31 @@ struct msim_dialect {
 /* Per-module faults. Lists name chunk indexes (offset / chunk size); the
  * *_permille fields fire at random from the module's seeded generator. */
 struct msim_faults {
-    bool split_lines;           /* shell: writes cut at random byte offsets */
-    unsigned noise_permille;    /* unrelated URC/noise before URCs, after OK */
-    unsigned corrupt_permille;  /* per chunk, first send only */
+    bool split_lines;          /* shell: writes cut at random byte offsets */
+    unsigned noise_permille;   /* unrelated URC/noise before URCs, after OK */
+    unsigned corrupt_permille; /* per chunk, first send only */
     unsigned duplicate_permille;
     int corrupt_chunks[MSIM_FAULT_LIST_MAX];
     size_t n_corrupt;
     int duplicate_chunks[MSIM_FAULT_LIST_MAX];
     size_t n_duplicate;
-    int reboot_after_chunk;     /* -1: never; fires once */
-    int unplug_after_chunk;     /* -1: never; fires once */
+    int reboot_after_chunk; /* -1: never; fires once */
+    int unplug_after_chunk; /* -1: never; fires once */
     unsigned unplug_ms;
-    bool unplug_reboots;        /* the module loses power with the cable */
-    unsigned baud;              /* 0: no pacing; else 9600, 115200, ... */
+    bool unplug_reboots; /* the module loses power with the cable */
+    unsigned baud;       /* 0: no pacing; else 9600, 115200, ... */
 };
 
 struct msim_platform_cfg {
-    size_t chunk_size;            /* package bytes per +MIPLWRITE */
-    unsigned first_request_ms;    /* after +MIPLEVENT:0,6 */
-    unsigned request_gap_ms;      /* after the previous answer */
-    unsigned resend_ms;           /* an unanswered request is sent again */
-    unsigned max_resends;         /* then the task fails */
-    unsigned deadline_ms;         /* a later answer is a missed deadline */
-    unsigned update_wait_s;       /* 5/0/2 executed -> AT+MIPLUPDATE */
-    unsigned task_timeout_s;      /* 0: none */
-    unsigned reboot_banner_ms;    /* reboot -> *ATREADY */
+    size_t chunk_size;         /* package bytes per +MIPLWRITE */
+    unsigned first_request_ms; /* after +MIPLEVENT:0,6 */
+    unsigned request_gap_ms;   /* after the previous answer */
+    unsigned resend_ms;        /* an unanswered request is sent again */
+    unsigned max_resends;      /* then the task fails */
+    unsigned deadline_ms;      /* a later answer is a missed deadline */
+    unsigned update_wait_s;    /* 5/0/2 executed -> AT+MIPLUPDATE */
+    unsigned task_timeout_s;   /* 0: none */
+    unsigned reboot_banner_ms; /* reboot -> *ATREADY */
 };
 
 /* One upgrade task as the platform holds it (borrowed by the modules). */
@@ -83,8 +80,8 @@ struct msim_task {
     char software[64];
     char target_version[MSIM_VERSION_MAX];
     int min_battery;
-    uint64_t start_us;           /* on the shell's clock */
-    const uint8_t *package;      /* NULL: refused (the MD5 did not match) */
+    uint64_t start_us;      /* on the shell's clock */
+    const uint8_t *package; /* NULL: refused (the MD5 did not match) */
     size_t package_len;
     char refused_reason[MSIM_REASON_MAX];
 };
@@ -107,10 +104,10 @@ struct msim_mod_cfg {
 
 enum msim_outcome {
     MSIM_OUTCOME_NO_TASK,
-    MSIM_OUTCOME_PENDING,   /* task not started yet or still running */
+    MSIM_OUTCOME_PENDING, /* task not started yet or still running */
     MSIM_OUTCOME_SUCCESS,
     MSIM_OUTCOME_FAILED,
-    MSIM_OUTCOME_SKIPPED    /* the platform left the device out */
+    MSIM_OUTCOME_SKIPPED /* the platform left the device out */
 };
 
 struct msim_stats {
@@ -134,7 +131,7 @@ struct msim_stats {
     unsigned no_entity_registrations;
     unsigned reboots;
     unsigned unplugs;
-    unsigned output_dropped;    /* bytes lost to a full output queue */
+    unsigned output_dropped; /* bytes lost to a full output queue */
     unsigned lines_too_long;
     char viol[MSIM_VIOL_KEEP][MSIM_REASON_MAX];
     size_t n_viol_kept;

@@ -24,13 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define US_PER_MS 1000u
-#define US_PER_S 1000000u
-#define MAX_FIELDS 16
+#define US_PER_MS     1000u
+#define US_PER_S      1000000u
+#define MAX_FIELDS    16
 #define RECENT_MSGIDS 8
-#define URC_MAX 256
-#define CHUNK_MAX 4096      /* package bytes per +MIPLWRITE the sim accepts */
-#define CHUNK_BITS 65536u   /* chunk indexes the one-shot faults track */
+#define URC_MAX       256
+#define CHUNK_MAX     4096   /* package bytes per +MIPLWRITE the sim accepts */
+#define CHUNK_BITS    65536u /* chunk indexes the one-shot faults track */
 
 enum step {
     ST_IDLE,         /* no attempt: waiting for start time or registration */
@@ -51,28 +51,23 @@ enum step {
     ST_DONE
 };
 
-enum answer_kind {
-    ANS_READ,
-    ANS_EXEC,
-    ANS_WRITE,
-    ANS_SOTA
-};
+enum answer_kind { ANS_READ, ANS_EXEC, ANS_WRITE, ANS_SOTA };
 
 struct request {
     bool active;
-    bool optional;       /* a duplicate: an answer is welcome, not required */
-    bool corrupted;      /* this send of the chunk was damaged on the wire */
-    bool retransmitted;  /* sent again with the same msgid after a timeout */
+    bool optional;      /* a duplicate: an answer is welcome, not required */
+    bool corrupted;     /* this send of the chunk was damaged on the wire */
+    bool retransmitted; /* sent again with the same msgid after a timeout */
     uint16_t msgid;
     unsigned sends;
-    uint64_t marker;     /* out_total just after the URC */
+    uint64_t marker; /* out_total just after the URC */
     bool urc_done;
     uint64_t urc_done_us;
     uint64_t resend_us;
     size_t chunk_offset; /* ST_CHUNK */
     size_t chunk_len;
     /* 5/0/-1 collection */
-    unsigned rd_seen;    /* bit 0: 5/0/3, bit 1: 5/0/5, bit 2: 5/0/26500 */
+    unsigned rd_seen; /* bit 0: 5/0/3, bit 1: 5/0/5, bit 2: 5/0/26500 */
     long rd_state, rd_result, rd_bytes;
 };
 
@@ -88,10 +83,10 @@ struct msim_mod {
     bool booting;
     uint64_t boot_done_us;
     bool instance;
-    bool sotaver_set;      /* on this instance */
+    bool sotaver_set; /* on this instance */
     char mcu_version[MSIM_VERSION_MAX];
     bool opening;
-    unsigned open_stage;   /* next of events 1, 2, 4, 6 */
+    unsigned open_stage; /* next of events 1, 2, 4, 6 */
     uint64_t open_next_us;
     bool registered;
     bool reg_with_sotaver; /* AT+MIPLSOTAVER came before AT+MIPLOPEN */
@@ -105,7 +100,7 @@ struct msim_mod {
 
     /* platform side */
     enum step step;
-    uint64_t next_req_us;  /* UINT64_MAX: none scheduled */
+    uint64_t next_req_us; /* UINT64_MAX: none scheduled */
     uint64_t update_deadline_us;
     uint64_t task_deadline_us;
     uint16_t next_msgid;
@@ -305,8 +300,8 @@ static void emit_noise(struct msim_mod *m)
     };
     if (!chance(m, m->cfg.faults.noise_permille))
         return;
-    emit_line(m, noise[msim_rand_next(&m->rng) %
-                       (sizeof(noise) / sizeof(noise[0]))]);
+    emit_line(
+        m, noise[msim_rand_next(&m->rng) % (sizeof(noise) / sizeof(noise[0]))]);
 }
 
 static void emit_final(struct msim_mod *m, const char *text)
@@ -322,8 +317,8 @@ static void emit_urc(struct msim_mod *m, const char *text)
 }
 
 /* Rewrites a compact URC ("+X:a,b") into the spaced dialect ("+X: a, b"). */
-static void dialect_format(const struct msim_mod *m, const char *in,
-                           char *out, size_t cap)
+static void dialect_format(const struct msim_mod *m, const char *in, char *out,
+                           size_t cap)
 {
     size_t o = 0;
     bool quoted = false, after_colon = false;
@@ -394,12 +389,11 @@ static void violation(struct msim_mod *m, const char *fmt, ...)
     }
 }
 
-static void task_end(struct msim_mod *m, enum msim_outcome o,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void task_end(struct msim_mod *m, enum msim_outcome o, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
 
-static void task_end(struct msim_mod *m, enum msim_outcome o,
-                     const char *fmt, ...)
+static void task_end(struct msim_mod *m, enum msim_outcome o, const char *fmt,
+                     ...)
 {
     va_list ap;
     m->st.outcome = o;
@@ -440,13 +434,10 @@ static enum answer_kind step_answer(enum step s)
     switch (s) {
     case ST_MODE:
     case ST_UPDATE:
-    case ST_POST_MODE:
-        return ANS_EXEC;
+    case ST_POST_MODE: return ANS_EXEC;
     case ST_ERASE:
-    case ST_CHUNK:
-        return ANS_SOTA;
-    case ST_FINAL:
-        return ANS_WRITE;
+    case ST_CHUNK: return ANS_SOTA;
+    case ST_FINAL: return ANS_WRITE;
     case ST_SPACE:
     case ST_VERSION:
     case ST_STATE:
@@ -456,8 +447,7 @@ static enum answer_kind step_answer(enum step s)
     case ST_POST_VERSION:
     case ST_IDLE:
     case ST_WAIT_UPDATE:
-    case ST_DONE:
-        break;
+    case ST_DONE: break;
     }
     return ANS_READ;
 }
@@ -514,8 +504,8 @@ static void send_chunk(struct msim_mod *m, bool corrupt)
         m->st.chunks_corrupted++;
     }
     if (d->write_index_field)
-        snprintf(tail, sizeof(tail), d->spaced ? ", %d, %zu" : ",%d,%zu",
-                 flag, chunk_count(m) - 1 - idx);
+        snprintf(tail, sizeof(tail), d->spaced ? ", %d, %zu" : ",%d,%zu", flag,
+                 chunk_count(m) - 1 - idx);
     else
         snprintf(tail, sizeof(tail), d->spaced ? ", %d" : ",%d", flag);
 
@@ -550,8 +540,7 @@ static void send_current(struct msim_mod *m, bool corrupt)
         break;
     case ST_IDLE:
     case ST_WAIT_UPDATE:
-    case ST_DONE:
-        return;
+    case ST_DONE: return;
     }
     m->req.marker = m->out_total;
     m->req.urc_done = false;
@@ -765,12 +754,24 @@ static bool is_read_step(enum step s, int *obj, int *res)
 {
     switch (s) {
     case ST_SPACE:
-    case ST_POST_SPACE: *obj = 3; *res = 26261; return true;
+    case ST_POST_SPACE:
+        *obj = 3;
+        *res = 26261;
+        return true;
     case ST_VERSION:
-    case ST_POST_VERSION: *obj = 3; *res = 19; return true;
-    case ST_STATE: *obj = 5; *res = -1; return true;
+    case ST_POST_VERSION:
+        *obj = 3;
+        *res = 19;
+        return true;
+    case ST_STATE:
+        *obj = 5;
+        *res = -1;
+        return true;
     case ST_BATTERY:
-    case ST_BATTERY2: *obj = 3; *res = 9; return true;
+    case ST_BATTERY2:
+        *obj = 3;
+        *res = 9;
+        return true;
     case ST_IDLE:
     case ST_MODE:
     case ST_ERASE:
@@ -779,8 +780,7 @@ static bool is_read_step(enum step s, int *obj, int *res)
     case ST_WAIT_UPDATE:
     case ST_POST_MODE:
     case ST_FINAL:
-    case ST_DONE:
-        break;
+    case ST_DONE: break;
     }
     return false;
 }
@@ -835,7 +835,8 @@ static void read_value(struct msim_mod *m, int res, const struct field *val,
             m->pending_outcome = MSIM_OUTCOME_FAILED;
             snprintf(m->pending_reason, sizeof(m->pending_reason),
                      "version mismatch: MCU reports \"%.40s\", target "
-                     "\"%.40s\"", str, t->target_version);
+                     "\"%.40s\"",
+                     str, t->target_version);
         }
         schedule_next(m, ST_FINAL, now_us);
         return;
@@ -851,8 +852,8 @@ static void read_value(struct msim_mod *m, int res, const struct field *val,
             schedule_next(m, ST_POST_VERSION, now_us);
         else if ((uint64_t)v * 1024u < t->package_len)
             task_end(m, MSIM_OUTCOME_SKIPPED,
-                     "too little space: %ld KiB free for a %zu-byte package",
-                     v, t->package_len);
+                     "too little space: %ld KiB free for a %zu-byte package", v,
+                     t->package_len);
         else
             schedule_next(m, ST_VERSION, now_us);
         return;
@@ -914,8 +915,7 @@ static void on_readrsp(struct msim_mod *m, const struct field *f, int n,
     if (result != 1 || !field_long(&f[3], 0, 65535, &obj) ||
         !field_long(&f[4], 0, 65535, &ins) ||
         !field_long(&f[5], -1, 65535, &res) ||
-        !field_long(&f[6], 1, 5, &type) ||
-        !field_long(&f[7], 0, 65535, &len) ||
+        !field_long(&f[6], 1, 5, &type) || !field_long(&f[7], 0, 65535, &len) ||
         !field_long(&f[9], 0, 255, &index) ||
         !field_long(&f[10], 0, 2, &flag)) {
         violation(m, "AT+MIPLREADRSP msgid %ld: bad result or field", msgid);
@@ -942,8 +942,10 @@ static void on_readrsp(struct msim_mod *m, const struct field *f, int n,
     }
     if (want_res != -1) {
         if (index != 0 || flag != 0) {
-            violation(m, "READRSP %ld/0/%ld: index,flag %ld,%ld for one "
-                      "resource", obj, res, index, flag);
+            violation(m,
+                      "READRSP %ld/0/%ld: index,flag %ld,%ld for one "
+                      "resource",
+                      obj, res, index, flag);
             return;
         }
         read_value(m, (int)res, &f[8], now_us);
@@ -959,8 +961,8 @@ static void on_readrsp(struct msim_mod *m, const struct field *f, int n,
                        ((r->rd_seen >> 2) & 1u));
     long want_flag = seen == 2 ? 0 : seen == 0 ? 1 : 2;
     if ((r->rd_seen & bit) || index != 2 - seen || flag != want_flag) {
-        violation(m, "READRSP 5/0/%ld: index,flag %ld,%ld out of sequence",
-                  res, index, flag);
+        violation(m, "READRSP 5/0/%ld: index,flag %ld,%ld out of sequence", res,
+                  index, flag);
         r->rd_seen = 0;
         return;
     }
@@ -992,13 +994,14 @@ static void on_execrsp(struct msim_mod *m, const struct field *f, int n,
     if (!rsp_matches(m, msgid, "AT+MIPLEXECUTERSP"))
         return;
     switch (step_answer(m->step)) {
-    case ANS_EXEC:
-        break;
+    case ANS_EXEC: break;
     case ANS_SOTA:
         /* The seed answers 5/0/26501 with AT+MIPLSOTA only. */
         emit_final(m, "OK");
-        violation(m, "AT+MIPLEXECUTERSP answers execute 5/0/26501, which "
-                  "expects AT+MIPLSOTA=%d", m->cfg.dialect.sota_erase_ok);
+        violation(m,
+                  "AT+MIPLEXECUTERSP answers execute 5/0/26501, which "
+                  "expects AT+MIPLSOTA=%d",
+                  m->cfg.dialect.sota_erase_ok);
         return;
     case ANS_READ:
     case ANS_WRITE:
@@ -1042,8 +1045,10 @@ static void on_writersp(struct msim_mod *m, const struct field *f, int n,
         return;
     if (m->step != ST_FINAL) {
         emit_final(m, "OK");
-        violation(m, "AT+MIPLWRITERSP answers a package chunk, which expects "
-                  "AT+MIPLSOTA=%d", m->cfg.dialect.sota_write_ok);
+        violation(m,
+                  "AT+MIPLWRITERSP answers a package chunk, which expects "
+                  "AT+MIPLSOTA=%d",
+                  m->cfg.dialect.sota_write_ok);
         return;
     }
     emit_final(m, "OK");
@@ -1158,8 +1163,10 @@ static void on_sota(struct msim_mod *m, const struct field *f, int n,
             request_answered(m, now_us);
             task_end(m, MSIM_OUTCOME_FAILED, "MCU reported erase failure");
         } else {
-            violation(m, "AT+MIPLSOTA=%ld after execute 5/0/26501 (erase ok "
-                      "is %d)", v, d->sota_erase_ok);
+            violation(m,
+                      "AT+MIPLSOTA=%ld after execute 5/0/26501 (erase ok "
+                      "is %d)",
+                      v, d->sota_erase_ok);
         }
         return;
     }
@@ -1168,8 +1175,10 @@ static void on_sota(struct msim_mod *m, const struct field *f, int n,
     else if (v == d->sota_write_fail)
         chunk_failed(m, now_us);
     else
-        violation(m, "AT+MIPLSOTA=%ld after a package chunk (write ok is "
-                  "%d)", v, d->sota_write_ok);
+        violation(m,
+                  "AT+MIPLSOTA=%ld after a package chunk (write ok is "
+                  "%d)",
+                  v, d->sota_write_ok);
 }
 
 /* ---- module: commands ------------------------------------------------- */
@@ -1249,8 +1258,8 @@ static void cmd_create(struct msim_mod *m)
     m->instance = true;
     m->sotaver_set = false;
     if (m->cfg.dialect.create_prints_ref)
-        emit_line(m, m->cfg.dialect.spaced ? "+MIPLCREATE: 0"
-                                           : "+MIPLCREATE:0");
+        emit_line(m,
+                  m->cfg.dialect.spaced ? "+MIPLCREATE: 0" : "+MIPLCREATE:0");
     emit_final(m, "OK");
 }
 
@@ -1300,8 +1309,8 @@ static bool name_is(const char *name, size_t n, const char *want)
 
 /* 3GPP and vendor commands a gateway uses to identify and check a module. */
 static bool exec_basic(struct msim_mod *m, const char *name, size_t nlen,
-                       bool has_args, bool query, const struct field *f,
-                       int n, uint64_t now_us)
+                       bool has_args, bool query, const struct field *f, int n,
+                       uint64_t now_us)
 {
     char b[64];
     if (name_is(name, nlen, "+CGSN") && has_args && n == 1) {
@@ -1347,14 +1356,16 @@ static bool exec_basic(struct msim_mod *m, const char *name, size_t nlen,
 }
 
 static bool exec_mipl(struct msim_mod *m, const char *name, size_t nlen,
-                      bool has_args, bool query, const struct field *f,
-                      int n, uint64_t now_us)
+                      bool has_args, bool query, const struct field *f, int n,
+                      uint64_t now_us)
 {
     if ((name_is(name, nlen, "+MIPLCREATE") ||
-         name_is(name, nlen, "+MIPLCREATEEX")) && !query)
+         name_is(name, nlen, "+MIPLCREATEEX")) &&
+        !query)
         cmd_create(m);
     else if ((name_is(name, nlen, "+MIPLDELETE") ||
-              name_is(name, nlen, "+MIPLDEL")) && has_args)
+              name_is(name, nlen, "+MIPLDEL")) &&
+             has_args)
         cmd_delete(m, f, n);
     else if (name_is(name, nlen, "+MIPLCLOSE") && has_args)
         cmd_close(m, f, n);
@@ -1397,8 +1408,8 @@ static void exec_line(struct msim_mod *m, const char *line, uint64_t now_us)
         out_str(m, "\r");
     }
     for (size_t i = 0; i <= len; i++) /* ASCII only: no locale */
-        up[i] = line[i] >= 'a' && line[i] <= 'z' ? (char)(line[i] - 32)
-                                                 : line[i];
+        up[i] =
+            line[i] >= 'a' && line[i] <= 'z' ? (char)(line[i] - 32) : line[i];
     if (strncmp(up, "AT", 2) != 0) {
         m->st.unknown_commands++;
         emit_final(m, "ERROR");
@@ -1456,8 +1467,10 @@ void msim_mod_input(struct msim_mod *m, const uint8_t *buf, size_t len,
         if (c == '\r' || c == '\n') {
             if (m->line_overflow) {
                 m->st.lines_too_long++;
-                violation(m, "command line over %d bytes or with control "
-                          "bytes", MSIM_LINE_MAX - 1);
+                violation(m,
+                          "command line over %d bytes or with control "
+                          "bytes",
+                          MSIM_LINE_MAX - 1);
                 emit_final(m, "ERROR");
             } else if (m->line_len > 0) {
                 m->line[m->line_len] = '\0';
@@ -1493,8 +1506,8 @@ void msim_mod_tick(struct msim_mod *m, uint64_t now_us)
         emit_line(m, "*ATREADY: 1");
         emit_line(m, "+CFUN: 1");
         emit_line(m, "+CPIN: READY");
-        snprintf(ip, sizeof(ip), "+IP: 10.%u.%u.2",
-                 (m->cfg.index >> 8) & 0xFFu, m->cfg.index & 0xFFu);
+        snprintf(ip, sizeof(ip), "+IP: 10.%u.%u.2", (m->cfg.index >> 8) & 0xFFu,
+                 m->cfg.index & 0xFFu);
         emit_line(m, ip);
     }
     while (m->opening && now_us >= m->open_next_us) {

@@ -36,7 +36,8 @@ static int check_keys(struct ctx *c, json_t *obj, const char *where,
     json_t *v;
     if (!json_is_object(obj))
         return fail_msg(c, where, NULL, "must be an object");
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         bool ok = false;
         for (size_t i = 0; allowed[i] != NULL; i++)
             if (strcmp(allowed[i], key) == 0)
@@ -120,7 +121,8 @@ static int get_chunk_list(struct ctx *c, json_t *obj, const char *where,
         return fail_msg(c, where, key,
                         "must be an array of at most 16 chunk indexes");
     *n = 0;
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_integer(e) || json_integer_value(e) < 0 ||
             json_integer_value(e) > 65535)
             return fail_msg(c, where, key, "chunk indexes are 0..65535");
@@ -129,13 +131,13 @@ static int get_chunk_list(struct ctx *c, json_t *obj, const char *where,
     return 0;
 }
 
-static int parse_platform(struct ctx *c, json_t *o,
-                          struct msim_platform_cfg *p)
+static int parse_platform(struct ctx *c, json_t *o, struct msim_platform_cfg *p)
 {
-    static const char *const keys[] = {
-        "chunk_size", "first_request_ms", "request_gap_ms", "resend_ms",
-        "max_resends", "deadline_ms", "update_wait_s", "task_timeout_s",
-        "reboot_banner_ms", NULL};
+    static const char *const keys[] = {"chunk_size",       "first_request_ms",
+                                       "request_gap_ms",   "resend_ms",
+                                       "max_resends",      "deadline_ms",
+                                       "update_wait_s",    "task_timeout_s",
+                                       "reboot_banner_ms", NULL};
     const char *w = "platform";
     unsigned cs = (unsigned)p->chunk_size;
     int rc;
@@ -151,8 +153,8 @@ static int parse_platform(struct ctx *c, json_t *o,
         (rc = get_uint(c, o, w, "max_resends", 0, 100, &p->max_resends)) < 0 ||
         (rc = get_uint(c, o, w, "deadline_ms", 1, 600000, &p->deadline_ms)) <
             0 ||
-        (rc = get_uint(c, o, w, "update_wait_s", 1, 86400,
-                       &p->update_wait_s)) < 0 ||
+        (rc = get_uint(c, o, w, "update_wait_s", 1, 86400, &p->update_wait_s)) <
+            0 ||
         (rc = get_uint(c, o, w, "task_timeout_s", 0, 864000,
                        &p->task_timeout_s)) < 0 ||
         (rc = get_uint(c, o, w, "reboot_banner_ms", 0, 60000,
@@ -173,8 +175,7 @@ static int parse_sota(struct ctx *c, json_t *v, const char *w,
         (rc = get_int(c, v, w, "write_ok", 0, 255, &d->sota_write_ok)) < 0 ||
         (rc = get_int(c, v, w, "erase_fail", 0, 255, &d->sota_erase_fail)) <
             0 ||
-        (rc = get_int(c, v, w, "write_fail", 0, 255, &d->sota_write_fail)) <
-            0)
+        (rc = get_int(c, v, w, "write_fail", 0, 255, &d->sota_write_fail)) < 0)
         return rc;
     if (d->sota_erase_ok == d->sota_write_ok ||
         d->sota_erase_ok == d->sota_erase_fail ||
@@ -187,9 +188,9 @@ static int parse_dialect(struct ctx *c, json_t *o, const char *w,
                          struct msim_dialect *d)
 {
     static const char *const keys[] = {
-        "opaque_len", "value_next_line", "write_index_field", "spaced",
-        "create_prints_ref", "read_all_count", "sota", "open_event_delays_ms",
-        NULL};
+        "opaque_len", "value_next_line",      "write_index_field",
+        "spaced",     "create_prints_ref",    "read_all_count",
+        "sota",       "open_event_delays_ms", NULL};
     char ww[WHERE_MAX];
     json_t *v;
     int rc;
@@ -197,11 +198,11 @@ static int parse_dialect(struct ctx *c, json_t *o, const char *w,
         return 0;
     if ((rc = check_keys(c, o, w, keys)) < 0 ||
         (rc = get_bool(c, o, w, "value_next_line", &d->value_next_line)) < 0 ||
-        (rc = get_bool(c, o, w, "write_index_field",
-                       &d->write_index_field)) < 0 ||
+        (rc = get_bool(c, o, w, "write_index_field", &d->write_index_field)) <
+            0 ||
         (rc = get_bool(c, o, w, "spaced", &d->spaced)) < 0 ||
-        (rc = get_bool(c, o, w, "create_prints_ref",
-                       &d->create_prints_ref)) < 0 ||
+        (rc = get_bool(c, o, w, "create_prints_ref", &d->create_prints_ref)) <
+            0 ||
         (rc = get_bool(c, o, w, "read_all_count", &d->read_all_count)) < 0)
         return rc;
     v = json_object_get(o, "opaque_len");
@@ -238,11 +239,18 @@ static int parse_dialect(struct ctx *c, json_t *o, const char *w,
 static int parse_faults(struct ctx *c, json_t *o, const char *w,
                         struct msim_faults *f)
 {
-    static const char *const keys[] = {
-        "split_lines", "noise_permille", "corrupt_permille",
-        "duplicate_permille", "corrupt_chunks", "duplicate_chunks",
-        "reboot_after_chunk", "unplug_after_chunk", "unplug_ms",
-        "unplug_reboots", "baud", NULL};
+    static const char *const keys[] = {"split_lines",
+                                       "noise_permille",
+                                       "corrupt_permille",
+                                       "duplicate_permille",
+                                       "corrupt_chunks",
+                                       "duplicate_chunks",
+                                       "reboot_after_chunk",
+                                       "unplug_after_chunk",
+                                       "unplug_ms",
+                                       "unplug_reboots",
+                                       "baud",
+                                       NULL};
     int rc;
     if (o == NULL)
         return 0;
@@ -352,7 +360,8 @@ static int parse_software(struct ctx *c, json_t *arr, struct software *sw,
         json_array_size(arr) > MSIM_SCEN_MAX_TASKS)
         return fail_msg(c, "software", NULL,
                         "must be an array of 1..16 software versions");
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         char w[WHERE_MAX];
         json_t *pkg;
         snprintf(w, sizeof(w), "software[%zu]", i);
@@ -381,8 +390,8 @@ static int parse_software(struct ctx *c, json_t *arr, struct software *sw,
 }
 
 /* Is module idx (with imei) in the group's device list? */
-static int group_has(struct ctx *c, json_t *group, const char *w,
-                     unsigned idx, const char *imei, bool *in)
+static int group_has(struct ctx *c, json_t *group, const char *w, unsigned idx,
+                     const char *imei, bool *in)
 {
     json_t *devs = json_object_get(group, "devices"), *e;
     size_t i;
@@ -392,9 +401,11 @@ static int group_has(struct ctx *c, json_t *group, const char *w,
         return 0;
     }
     if (!json_is_array(devs))
-        return fail_msg(c, w, "devices", "must be \"all\" or an array of "
+        return fail_msg(c, w, "devices",
+                        "must be \"all\" or an array of "
                         "IMEI strings and module indexes");
-    json_array_foreach(devs, i, e) {
+    json_array_foreach(devs, i, e)
+    {
         if (json_is_integer(e)) {
             if (json_integer_value(e) == (json_int_t)idx)
                 *in = true;
@@ -412,7 +423,8 @@ static json_t *find_named(json_t *arr, const char *name)
 {
     json_t *e;
     size_t i;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         json_t *n = json_object_get(e, "name");
         if (json_is_string(n) && strcmp(json_string_value(n), name) == 0)
             return e;
@@ -444,8 +456,7 @@ static int load_package(struct ctx *c, struct msim_scenario *sc, size_t ti,
     md5_hex(pkg, len, md5);
     if (strcasecmp(md5, s->md5) != 0) {
         snprintf(t->refused_reason, sizeof(t->refused_reason),
-                 "refused: package MD5 is %.32s, declared %.32s",
-                 md5, s->md5);
+                 "refused: package MD5 is %.32s, declared %.32s", md5, s->md5);
         free(pkg);
         return 0;
     }
@@ -459,7 +470,7 @@ static int load_tasks(struct ctx *c, struct msim_scenario *sc, json_t *root,
                       const char *base_dir, uint64_t now_us)
 {
     static const char *const gkeys[] = {"name", "devices", NULL};
-    static const char *const tkeys[] = {"name", "group", "software",
+    static const char *const tkeys[] = {"name",        "group",   "software",
                                         "min_battery", "start_s", NULL};
     struct software sw[MSIM_SCEN_MAX_TASKS];
     size_t n_sw = 0, i;
@@ -467,12 +478,13 @@ static int load_tasks(struct ctx *c, struct msim_scenario *sc, json_t *root,
     json_t *tasks = json_object_get(root, "tasks"), *e;
     int rc;
 
-    if ((rc = parse_software(c, json_object_get(root, "software"), sw,
-                             &n_sw)) < 0)
+    if ((rc = parse_software(c, json_object_get(root, "software"), sw, &n_sw)) <
+        0)
         return rc;
     if (!json_is_array(groups))
         return fail_msg(c, "groups", NULL, "must be an array");
-    json_array_foreach(groups, i, e) {
+    json_array_foreach(groups, i, e)
+    {
         char w[WHERE_MAX], name[64];
         snprintf(w, sizeof(w), "groups[%zu]", i);
         if ((rc = check_keys(c, e, w, gkeys)) < 0 ||
@@ -481,7 +493,8 @@ static int load_tasks(struct ctx *c, struct msim_scenario *sc, json_t *root,
     }
     if (!json_is_array(tasks) || json_array_size(tasks) > MSIM_SCEN_MAX_TASKS)
         return fail_msg(c, "tasks", NULL, "must be an array of 0..16 tasks");
-    json_array_foreach(tasks, i, e) {
+    json_array_foreach(tasks, i, e)
+    {
         struct msim_task *t = &sc->tasks[i];
         char w[WHERE_MAX], group[64];
         unsigned start_s = 0;
@@ -492,8 +505,8 @@ static int load_tasks(struct ctx *c, struct msim_scenario *sc, json_t *root,
             (rc = get_str(c, e, w, "name", t->name, sizeof(t->name), true)) <
                 0 ||
             (rc = get_str(c, e, w, "group", group, sizeof(group), true)) < 0 ||
-            (rc = get_str(c, e, w, "software", t->software,
-                          sizeof(t->software), true)) < 0 ||
+            (rc = get_str(c, e, w, "software", t->software, sizeof(t->software),
+                          true)) < 0 ||
             (rc = get_int(c, e, w, "min_battery", 0, 100, &t->min_battery)) <
                 0 ||
             (rc = get_uint(c, e, w, "start_s", 0, 864000, &start_s)) < 0)
@@ -505,8 +518,7 @@ static int load_tasks(struct ctx *c, struct msim_scenario *sc, json_t *root,
                 s = &sw[k];
         if (s == NULL)
             return fail_msg(c, w, "software", "names no software version");
-        snprintf(t->target_version, sizeof(t->target_version), "%s",
-                 s->target);
+        snprintf(t->target_version, sizeof(t->target_version), "%s", s->target);
         t->start_us = now_us + (uint64_t)start_s * 1000000u;
         if ((rc = load_package(c, sc, i, s, base_dir, w)) < 0)
             return rc;
@@ -548,10 +560,9 @@ static int load_modules(struct ctx *c, struct msim_scenario *sc, json_t *root)
     size_t i;
     int rc;
 
-    if (rnd != NULL &&
-        ((rc = check_keys(c, rnd, "random_faults", rkeys)) < 0 ||
-         (rc = get_uint(c, rnd, "random_faults", "permille", 0, 1000,
-                        &rnd_permille)) < 0))
+    if (rnd != NULL && ((rc = check_keys(c, rnd, "random_faults", rkeys)) < 0 ||
+                        (rc = get_uint(c, rnd, "random_faults", "permille", 0,
+                                       1000, &rnd_permille)) < 0))
         return rc;
     for (unsigned m = 0; m < sc->n_modems; m++) {
         struct msim_mod_cfg *mc = &sc->mods[m];
@@ -561,9 +572,9 @@ static int load_modules(struct ctx *c, struct msim_scenario *sc, json_t *root)
         msim_faults_defaults(&mc->faults);
         mc->platform = sc->platform;
         mc->rng_seed = sc->seed * 1000003u + m;
-        if ((rc = parse_module_block(c, json_object_get(root,
-                                                        "module_defaults"),
-                                     "module_defaults", mc, false)) < 0)
+        if ((rc =
+                 parse_module_block(c, json_object_get(root, "module_defaults"),
+                                    "module_defaults", mc, false)) < 0)
             return rc;
         /* The same modules get the random faults for the same seed. */
         if (rnd != NULL && msim_rand_next(&pick) % 1000u < rnd_permille &&
@@ -573,7 +584,8 @@ static int load_modules(struct ctx *c, struct msim_scenario *sc, json_t *root)
     }
     if (v != NULL && !json_is_array(v))
         return fail_msg(c, "scenario", "modules", "must be an array");
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         char w[WHERE_MAX];
         long idx = -1;
         snprintf(w, sizeof(w), "modules[%zu]", i);
@@ -594,9 +606,11 @@ int msim_scenario_load(struct msim_scenario *sc, const char *path,
                        unsigned n_modems, uint64_t seed, bool seed_set,
                        uint64_t now_us, char *err, size_t err_cap)
 {
-    static const char *const keys[] = {
-        "seed", "platform", "software", "groups", "tasks", "module_defaults",
-        "random_faults", "modules", "comment", NULL};
+    static const char *const keys[] = {"seed",          "platform",
+                                       "software",      "groups",
+                                       "tasks",         "module_defaults",
+                                       "random_faults", "modules",
+                                       "comment",       NULL};
     struct ctx c = {err, err_cap};
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -722,8 +736,8 @@ static json_t *module_json(const struct msim_mod *mod, const char *dir)
     json_object_set_new(o, "imei", json_string(cfg->id.imei));
     json_object_set_new(o, "imsi", json_string(cfg->id.imsi));
     json_object_set_new(o, "iccid", json_string(cfg->id.iccid));
-    json_object_set_new(o, "task", cfg->task ? json_string(cfg->task->name)
-                                             : json_null());
+    json_object_set_new(o, "task",
+                        cfg->task ? json_string(cfg->task->name) : json_null());
     json_object_set_new(o, "faults", faults_json(&cfg->faults));
     json_object_set_new(o, "outcome",
                         json_string(msim_outcome_name(st->outcome)));

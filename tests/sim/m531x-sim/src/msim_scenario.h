@@ -5,9 +5,9 @@
 
 #include "msim.h"
 
-#define MSIM_SCEN_MAX_TASKS 16
+#define MSIM_SCEN_MAX_TASKS  16
 #define MSIM_SCEN_MAX_MODEMS 1000
-#define MSIM_PACKAGE_MAX (16u * 1024u * 1024u)
+#define MSIM_PACKAGE_MAX     (16u * 1024u * 1024u)
 
 struct msim_scenario {
     uint64_t seed;
@@ -16,7 +16,7 @@ struct msim_scenario {
     struct msim_task tasks[MSIM_SCEN_MAX_TASKS];
     uint8_t *packages[MSIM_SCEN_MAX_TASKS]; /* owned */
     size_t n_tasks;
-    struct msim_mod_cfg *mods;              /* n_modems entries, owned */
+    struct msim_mod_cfg *mods; /* n_modems entries, owned */
 };
 
 /* Loads path for n_modems modules under seed (seed_set: overrides the

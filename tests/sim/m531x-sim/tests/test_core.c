@@ -16,7 +16,7 @@
 #include "msim.h"
 
 #define PKG_LEN 2500u
-#define MS 1000u
+#define MS      1000u
 
 struct fx {
     struct msim_task task;
@@ -198,8 +198,7 @@ static void to_chunks(struct fx *f, const char *version)
              last_msgid(f, "+MIPLREAD:0,"));
     send(f, cmd);
     run_to(f, f->now + 100 * MS);
-    snprintf(cmd, sizeof(cmd),
-             "AT+MIPLREADRSP=0,%u,1,3,0,19,1,%zu,\"%s\",0,0",
+    snprintf(cmd, sizeof(cmd), "AT+MIPLREADRSP=0,%u,1,3,0,19,1,%zu,\"%s\",0,0",
              last_msgid(f, "+MIPLREAD:0,"), strlen(version), version);
     send(f, cmd);
     if (msim_mod_finished(f->m))
@@ -210,8 +209,8 @@ static void to_chunks(struct fx *f, const char *version)
     send(f, cmd);
     snprintf(cmd, sizeof(cmd), "AT+MIPLREADRSP=0,%u,1,5,0,5,3,1,\"0\",1,2", id);
     send(f, cmd);
-    snprintf(cmd, sizeof(cmd),
-             "AT+MIPLREADRSP=0,%u,1,5,0,26500,3,1,\"0\",0,0", id);
+    snprintf(cmd, sizeof(cmd), "AT+MIPLREADRSP=0,%u,1,5,0,26500,3,1,\"0\",0,0",
+             id);
     send(f, cmd);
     run_to(f, f->now + 100 * MS);
     snprintf(cmd, sizeof(cmd), "AT+MIPLREADRSP=0,%u,1,3,0,9,3,2,\"90\",0,0",
