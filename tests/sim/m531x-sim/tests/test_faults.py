@@ -139,6 +139,29 @@ def test_unplug():
     check(mod["unplugs"] == 1 and mod["resends"] >= 1, str(mod))
 
 
+def test_unplug_with_power_loss():
+    """unplug_reboots: the module comes back booting, instance lost."""
+    sim = Sim(scenario({"unplug_after_chunk": 1, "unplug_ms": 300,
+                        "unplug_reboots": True}))
+    m = Mcu(sim.link(0))
+    m.setup()
+    try:
+        m.serve(timeout=5)
+    except EOFError:
+        pass
+    m.port.close()
+    deadline = time.monotonic() + 3
+    while not os.path.exists(sim.link(0)):
+        check(time.monotonic() < deadline, "link did not come back")
+        time.sleep(0.02)
+    m2 = Mcu(sim.link(0))
+    m2.image, m2.state = m.image, m.state
+    m2.wait_urc(lambda l: l == "*ATREADY: 1", timeout=3)
+    m2.setup()      # AT+MIPLCREATE must succeed: the instance is gone
+    mod = finish(sim, m2)
+    check(mod["reboots"] == 1 and mod["attempts"] == 2, str(mod))
+
+
 def test_reboot_mid_flow():
     """The module reboots after chunk 4: banner, instance lost. The MCU
     registers again and the platform resumes from what it reports."""
@@ -213,6 +236,7 @@ if __name__ == "__main__":
                    test_corrupt_chunk_unanswered,
                    test_corrupt_chunk_acked_is_reported, test_duplicate_chunk,
                    test_duplicate_chunk_ignored, test_unplug,
+                   test_unplug_with_power_loss,
                    test_reboot_mid_flow, test_low_battery,
                    test_too_little_space, test_pacing_9600,
                    test_unattended_port])

@@ -117,7 +117,23 @@ def test_gateway_recreates_instance():
     check(mod["outcome"] == "success", mod["reason"])
 
 
+def test_close_and_reopen():
+    """AT+MIPLCLOSE deregisters (event 15) and drops the attempt; the next
+    AT+MIPLOPEN (the instance and its SOTAVER are kept) starts a new one."""
+    sim = Sim(mcu.seed_scenario())
+    m = Mcu(sim.link(0))
+    m.setup()
+    m.serve(until=lambda x: len(x.chunks) == 2)
+    check(m.cmd("AT+MIPLCLOSE=0") == "OK", "close")
+    m.wait_urc(lambda l: l == "+MIPLEVENT:0,15")
+    check(m.cmd("AT+MIPLOPEN=0,600,60") == "OK", "reopen")
+    m.serve()
+    mod = sim.wait()["modules"][0]
+    check(mod["attempts"] == 2 and mod["outcome"] == "success", str(mod))
+    check(mod["chunks"]["resume_offset"] == 2048, str(mod["chunks"]))
+
+
 if __name__ == "__main__":
     mcu.run_tests([test_resume_from_26500, test_resume_downloaded,
                    test_no_entity, test_gateway_restart_keeps_instance,
-                   test_gateway_recreates_instance])
+                   test_gateway_recreates_instance, test_close_and_reopen])

@@ -195,6 +195,31 @@ def test_long_line_is_bounded():
     check(rep["modules"][0]["protocol_violations"] == 1, "not counted")
 
 
+def test_fleet_in_parallel():
+    """Six modules upgraded at once by six MCUs: one poll loop serves all."""
+    import threading
+    sim = Sim(mcu.seed_scenario(), modems=6)
+    errors = []
+
+    def one(i):
+        try:
+            m = Mcu(sim.link(i))
+            m.setup()
+            m.serve(timeout=30)
+            if bytes(m.image) != mcu.seed_image():
+                errors.append("module %d: image differs" % i)
+        except Exception as e:  # collected and reported below
+            errors.append("module %d: %s" % (i, e))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    check(not errors, str(errors))
+    rep = sim.wait()
+    check(rep["summary"]["success"] == 6, str(rep["summary"]))
+
+
 def test_random_faults_follow_the_seed():
     sc = mcu.seed_scenario()
     sc["random_faults"] = {"permille": 500, "faults": {"split_lines": True}}
@@ -259,5 +284,6 @@ if __name__ == "__main__":
                    test_update_keepalive_and_rejected_update,
                    test_groups_by_imei_and_md5_refusal,
                    test_bad_scenarios_are_rejected, test_long_line_is_bounded,
+                   test_fleet_in_parallel,
                    test_random_faults_follow_the_seed, test_start_time,
                    test_progress_only_on_a_terminal])
