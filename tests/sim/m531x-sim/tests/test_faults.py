@@ -117,6 +117,18 @@ def test_duplicate_chunk_ignored():
     check(mod["missed_deadlines"] == 0, "ignored duplicate was penalised")
 
 
+def replug(sim, m):
+    """Waits for the link to come back; a new MCU keeps m's stored bytes."""
+    m.port.close()
+    deadline = time.monotonic() + 3
+    while not os.path.exists(sim.link(0)):
+        check(time.monotonic() < deadline, "link did not come back")
+        time.sleep(0.02)
+    m2 = Mcu(sim.link(0))
+    m2.image, m2.state = m.image, m.state
+    return m2
+
+
 def test_unplug():
     sim = Sim(scenario({"unplug_after_chunk": 2, "unplug_ms": 400},
                        resend_ms=500))
@@ -128,13 +140,7 @@ def test_unplug():
     except EOFError:
         pass
     check(len(m.chunks) == 3, "unplugged after %d chunks" % len(m.chunks))
-    m.port.close()
-    deadline = time.monotonic() + 3
-    while not os.path.exists(sim.link(0)):
-        check(time.monotonic() < deadline, "link did not come back")
-        time.sleep(0.02)
-    m2 = Mcu(sim.link(0))
-    m2.image, m2.state = m.image, m.state
+    m2 = replug(sim, m)
     mod = finish(sim, m2)
     check(mod["unplugs"] == 1 and mod["resends"] >= 1, str(mod))
 
@@ -149,13 +155,7 @@ def test_unplug_with_power_loss():
         m.serve(timeout=5)
     except EOFError:
         pass
-    m.port.close()
-    deadline = time.monotonic() + 3
-    while not os.path.exists(sim.link(0)):
-        check(time.monotonic() < deadline, "link did not come back")
-        time.sleep(0.02)
-    m2 = Mcu(sim.link(0))
-    m2.image, m2.state = m.image, m.state
+    m2 = replug(sim, m)
     m2.wait_urc(lambda l: l == "*ATREADY: 1", timeout=3)
     m2.setup()      # AT+MIPLCREATE must succeed: the instance is gone
     mod = finish(sim, m2)
