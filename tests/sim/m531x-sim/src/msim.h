@@ -37,6 +37,7 @@ struct msim_dialect {
     bool spaced;            /* "+MIPLREAD: 0, 1, 3", not "+MIPLREAD:0,1,3" */
     bool create_prints_ref; /* "+MIPLCREATE:0" before OK (M5310-DOC) */
     bool read_all_count;    /* ",<count>" on +MIPLREAD ...,-1 (SPEC24) */
+    bool reuse_mode_msgid;  /* step 15's 26550 reuses step 10's msgid (seed) */
     int sota_erase_ok;      /* AT+MIPLSOTA values; defaults from the seed */
     int sota_write_ok;
     int sota_erase_fail;
@@ -122,6 +123,7 @@ struct msim_stats {
     unsigned corrupt_acked;     /* ... that the MCU acknowledged as written */
     unsigned write_fails;       /* AT+MIPLSOTA=<write_fail> received */
     size_t last_resume_offset;
+    unsigned resume_beyond_acked; /* N above the bytes the MCU acked */
     unsigned requests;
     unsigned resends;
     unsigned missed_deadlines;

@@ -109,6 +109,8 @@ struct msim_mod {
     size_t n_recent;
     uint64_t optional_sota_until_us; /* a 2nd AT+MIPLSOTA is harmless */
     size_t dl_offset;
+    size_t acked_max;    /* bytes the MCU acknowledged in this run */
+    uint16_t mode_msgid; /* msgid of the attempt's first execute 26550 */
     bool skip_download;
     enum msim_outcome pending_outcome; /* reported after ST_FINAL */
     char pending_reason[MSIM_REASON_MAX];
@@ -562,6 +564,10 @@ static void request_start(struct msim_mod *m)
     m->req.msgid = msgid_alloc(m);
     m->req.sends = 1;
     m->st.requests++;
+    if (m->step == ST_MODE)
+        m->mode_msgid = m->req.msgid;
+    if (m->step == ST_POST_MODE && m->cfg.dialect.reuse_mode_msgid)
+        m->req.msgid = m->mode_msgid; /* as the seed's step 15 shows */
     if (m->step == ST_CHUNK) {
         const struct msim_faults *f = &m->cfg.faults;
         size_t idx = m->dl_offset / m->cfg.platform.chunk_size;
@@ -790,6 +796,11 @@ static void decide_download(struct msim_mod *m)
 {
     struct request *r = &m->req;
     size_t size = m->cfg.task->package_len;
+    /* The platform trusts N; the report notes an N above what this run's
+     * MCU acknowledged (a resume from bytes it may not hold). */
+    if ((r->rd_state == 1 || r->rd_state == 2) && r->rd_bytes > 0 &&
+        (size_t)r->rd_bytes > m->acked_max && m->acked_max > 0)
+        m->st.resume_beyond_acked++;
     if (r->rd_state == 2 && r->rd_bytes >= 0 && (size_t)r->rd_bytes == size) {
         m->skip_download = true;
         m->st.chunks_resumed += (unsigned)chunk_count(m);
@@ -1080,6 +1091,8 @@ static void chunk_acked(struct msim_mod *m, uint64_t now_us)
         return;
     }
     m->dl_offset = off + len;
+    if (m->dl_offset > m->acked_max)
+        m->acked_max = m->dl_offset;
     if (!m->fault_reboot_done && f->reboot_after_chunk >= 0 &&
         (size_t)f->reboot_after_chunk == idx) {
         m->fault_reboot_done = true;

@@ -188,9 +188,11 @@ static int parse_dialect(struct ctx *c, json_t *o, const char *w,
                          struct msim_dialect *d)
 {
     static const char *const keys[] = {
-        "opaque_len", "value_next_line",      "write_index_field",
-        "spaced",     "create_prints_ref",    "read_all_count",
-        "sota",       "open_event_delays_ms", NULL};
+        "opaque_len",           "value_next_line",
+        "write_index_field",    "spaced",
+        "create_prints_ref",    "read_all_count",
+        "reuse_mode_msgid",     "sota",
+        "open_event_delays_ms", NULL};
     char ww[WHERE_MAX];
     json_t *v;
     int rc;
@@ -203,7 +205,8 @@ static int parse_dialect(struct ctx *c, json_t *o, const char *w,
         (rc = get_bool(c, o, w, "spaced", &d->spaced)) < 0 ||
         (rc = get_bool(c, o, w, "create_prints_ref", &d->create_prints_ref)) <
             0 ||
-        (rc = get_bool(c, o, w, "read_all_count", &d->read_all_count)) < 0)
+        (rc = get_bool(c, o, w, "read_all_count", &d->read_all_count)) < 0 ||
+        (rc = get_bool(c, o, w, "reuse_mode_msgid", &d->reuse_mode_msgid)) < 0)
         return rc;
     v = json_object_get(o, "opaque_len");
     if (v != NULL) {
@@ -746,6 +749,8 @@ static json_t *module_json(const struct msim_mod *mod, const char *dir)
     json_object_set_new(chunks, "sent", json_integer(st->chunks_sent));
     json_object_set_new(chunks, "resent", json_integer(st->chunks_resent));
     json_object_set_new(chunks, "resumed", json_integer(st->chunks_resumed));
+    json_object_set_new(chunks, "resume_beyond_acked",
+                        json_integer(st->resume_beyond_acked));
     json_object_set_new(chunks, "resume_offset",
                         json_integer((json_int_t)st->last_resume_offset));
     json_object_set_new(chunks, "duplicated",

@@ -30,6 +30,9 @@ def test_resume_from_26500():
     c = rep["modules"][0]["chunks"]
     check(c["resumed"] == 5 and c["resume_offset"] == 5120 and
           c["sent"] == 9, "report chunks %s" % c)
+    # Nothing was acknowledged in this run: the resume point is unverified,
+    # not flagged.
+    check(c["resume_beyond_acked"] == 0, "flagged %s" % c)
     check(rep["modules"][0]["outcome"] == "success", "outcome")
 
 
@@ -112,6 +115,7 @@ def test_gateway_recreates_instance():
     check(bytes(m.image) == img, "image differs")
     check(mod["attempts"] == 2, "attempts %d" % mod["attempts"])
     check(mod["chunks"]["resume_offset"] == 3072, "resume %s" % mod["chunks"])
+    check(mod["chunks"]["resume_beyond_acked"] == 0, str(mod["chunks"]))
     resumed = [c for c in m.chunks if c[2] == 3072]
     check(resumed and resumed[0][1] == 2, "first resumed chunk flag")
     check(mod["outcome"] == "success", mod["reason"])
@@ -133,7 +137,24 @@ def test_close_and_reopen():
     check(mod["chunks"]["resume_offset"] == 2048, str(mod["chunks"]))
 
 
+def test_resume_beyond_acked_is_reported():
+    """An MCU that claims more bytes than it acknowledged: the platform
+    resumes from there (it cannot know), the report flags it."""
+    sim = Sim(mcu.seed_scenario())
+    m = Mcu(sim.link(0))
+    m.setup()
+    m.serve(until=lambda x: len(x.chunks) == 2)
+    check(m.cmd("AT+MIPLDELETE=0") == "OK", "delete")
+    img = mcu.seed_image()
+    m.image, m.state = bytearray(img[:4096]), [1, 0, 4096]
+    m.setup()
+    m.serve()
+    mod = sim.wait()["modules"][0]
+    check(mod["chunks"]["resume_beyond_acked"] == 1, str(mod["chunks"]))
+
+
 if __name__ == "__main__":
     mcu.run_tests([test_resume_from_26500, test_resume_downloaded,
                    test_no_entity, test_gateway_restart_keeps_instance,
-                   test_gateway_recreates_instance, test_close_and_reopen])
+                   test_gateway_recreates_instance, test_close_and_reopen,
+                   test_resume_beyond_acked_is_reported])
