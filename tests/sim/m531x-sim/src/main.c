@@ -54,6 +54,7 @@ struct sim {
     const char *dir;
     bool forever;
     bool progress;
+    FILE *trace; /* --trace: every byte in and out, or NULL */
     uint64_t start_us;
 };
 
@@ -133,14 +134,40 @@ static void port_lost_reader(struct port *p, uint64_t t)
     p->probe_us = t + PROBE_MS * 1000u;
 }
 
-static void port_read(struct port *p, uint64_t t)
+/* One trace line: time, module, direction, the bytes escaped. */
+static void trace_bytes(const struct sim *s, unsigned i, char dir,
+                        const uint8_t *data, size_t n, uint64_t t)
 {
+    if (s->trace == NULL || n == 0)
+        return;
+    fprintf(s->trace, "%.3f M%03u %c ", (double)(t - s->start_us) / 1e6, i,
+            dir);
+    for (size_t k = 0; k < n; k++) {
+        uint8_t c = data[k];
+        if (c == '\r')
+            fputs("\\r", s->trace);
+        else if (c == '\n')
+            fputs("\\n", s->trace);
+        else if (c == '\\')
+            fputs("\\\\", s->trace);
+        else if (c >= 0x20 && c < 0x7F)
+            fputc(c, s->trace);
+        else
+            fprintf(s->trace, "\\x%02X", c);
+    }
+    fputc('\n', s->trace);
+}
+
+static void port_read(struct sim *s, unsigned i, uint64_t t)
+{
+    struct port *p = &s->ports[i];
     if (p->in_len == IN_CAP)
         return; /* pacing holds bytes back: the pty buffers the rest */
     ssize_t n = read(p->master, p->in + p->in_len, IN_CAP - p->in_len);
-    if (n > 0)
+    if (n > 0) {
+        trace_bytes(s, i, '>', p->in + p->in_len, (size_t)n, t);
         p->in_len += (size_t)n;
-    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR)
         port_lost_reader(p, t); /* EIO: the gateway closed the port */
 }
 
@@ -201,6 +228,7 @@ static void port_write(struct sim *s, unsigned i, uint64_t t)
             port_lost_reader(p, t);
         return; /* EAGAIN: the gateway does not read; retry later */
     }
+    trace_bytes(s, i, '<', data, (size_t)w, t);
     msim_mod_output_done(m, (size_t)w, t);
     p->tx_next_us = t + wire_us((size_t)w, f->baud);
     if (f->split_lines)
@@ -323,7 +351,7 @@ static int run(struct sim *s)
         t = now_us();
         for (unsigned i = 0; i < n; i++) {
             if (pfd[i].revents & POLLIN)
-                port_read(&s->ports[i], t);
+                port_read(s, i, t);
             else if (pfd[i].revents & (POLLHUP | POLLERR))
                 port_lost_reader(&s->ports[i], t);
         }
@@ -337,7 +365,8 @@ static int run(struct sim *s)
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: m531x-sim --dir DIR --modems N --scenario FILE\n"
-                "                 [--report FILE] [--seed S] [--forever]\n"
+                "                 [--report FILE] [--seed S] [--forever] "
+                "[--trace FILE]\n"
                 "Simulates N China Mobile M531x NB-IoT modules on "
                 "pseudo-terminals\n"
                 "(DIR/ttyM000, ...) and the OneNET SOTA platform behind them.\n"
@@ -346,8 +375,8 @@ static void usage(FILE *fp)
 
 static int parse_args(int argc, char **argv, struct sim *s,
                       const char **scenario, const char **report,
-                      unsigned long *modems, unsigned long long *seed,
-                      bool *seed_set)
+                      const char **trace, unsigned long *modems,
+                      unsigned long long *seed, bool *seed_set)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},
@@ -356,16 +385,18 @@ static int parse_args(int argc, char **argv, struct sim *s,
         {"report", required_argument, NULL, 'r'},
         {"seed", required_argument, NULL, 'S'},
         {"forever", no_argument, NULL, 'f'},
+        {"trace", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char *end;
     int c;
-    while ((c = getopt_long(argc, argv, "d:n:s:r:S:fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:n:s:r:S:ft:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': s->dir = optarg; break;
         case 's': *scenario = optarg; break;
         case 'r': *report = optarg; break;
         case 'f': s->forever = true; break;
+        case 't': *trace = optarg; break;
         case 'h': usage(stdout); exit(0);
         case 'n':
             errno = 0;
@@ -399,7 +430,7 @@ static int parse_args(int argc, char **argv, struct sim *s,
 int main(int argc, char **argv)
 {
     struct sim s;
-    const char *scenario = NULL, *report = NULL;
+    const char *scenario = NULL, *report = NULL, *trace = NULL;
     unsigned long modems = 0;
     unsigned long long seed = 0;
     bool seed_set = false;
@@ -408,13 +439,18 @@ int main(int argc, char **argv)
     int rc = 1;
 
     memset(&s, 0, sizeof(s));
-    if (parse_args(argc, argv, &s, &scenario, &report, &modems, &seed,
+    if (parse_args(argc, argv, &s, &scenario, &report, &trace, &modems, &seed,
                    &seed_set) < 0)
         return 2;
     s.start_us = now_us();
     if (msim_scenario_load(&s.sc, scenario, (unsigned)modems, seed, seed_set,
                            s.start_us, err, sizeof(err)) < 0) {
         fprintf(stderr, "m531x-sim: %s\n", err);
+        return 2;
+    }
+    if (trace != NULL && (s.trace = fopen(trace, "w")) == NULL) {
+        fprintf(stderr, "m531x-sim: %s: %s\n", trace, strerror(errno));
+        msim_scenario_cleanup(&s.sc);
         return 2;
     }
     for (size_t i = 0; i < s.sc.n_tasks; i++)
@@ -470,5 +506,7 @@ out:
     free(s.mods);
     free(s.ports);
     msim_scenario_cleanup(&s.sc);
+    if (s.trace != NULL)
+        fclose(s.trace);
     return rc;
 }

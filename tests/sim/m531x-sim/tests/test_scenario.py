@@ -220,6 +220,22 @@ def test_fleet_in_parallel():
     check(rep["summary"]["success"] == 6, str(rep["summary"]))
 
 
+def test_trace():
+    tmp = tempfile.mkdtemp(prefix="msim-trace-")
+    trace = os.path.join(tmp, "wire.log")
+    sim = Sim(mcu.seed_scenario(), args=["--trace", trace])
+    m = Mcu(sim.link(0))
+    m.setup()
+    m.serve()
+    sim.wait()
+    with open(trace) as f:
+        text = f.read()
+    check(re.search(r"^\d+\.\d{3} M000 > AT\+MIPLCREATE\\r$", text, re.M),
+          "no command in the trace")
+    check(re.search(r"^\d+\.\d{3} M000 < .*\+MIPLEVENT:0,6\\r\\n", text,
+                    re.M), "no URC in the trace")
+
+
 def test_random_faults_follow_the_seed():
     sc = mcu.seed_scenario()
     sc["random_faults"] = {"permille": 500, "faults": {"split_lines": True}}
@@ -284,6 +300,6 @@ if __name__ == "__main__":
                    test_update_keepalive_and_rejected_update,
                    test_groups_by_imei_and_md5_refusal,
                    test_bad_scenarios_are_rejected, test_long_line_is_bounded,
-                   test_fleet_in_parallel,
+                   test_fleet_in_parallel, test_trace,
                    test_random_faults_follow_the_seed, test_start_time,
                    test_progress_only_on_a_terminal])
