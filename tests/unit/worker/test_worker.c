@@ -1,0 +1,709 @@
+/* test_worker.c: the SOTA worker (worker.h) against a scripted modem on a
+ * pty and the in-memory bus (fake_bus.c), with the real database, staging
+ * files, group commit and state machine.
+ *
+ * The test plays the module on the pty's master side: '>' lines are
+ * commands the worker must send, byte for byte and in order; '<' lines are
+ * what the module prints. The seed transcript (tests/data/seed) drives the
+ * full upgrade. A 20 s guard per wait turns a hang into a failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <zlib.h>
+
+#include "app.h"
+#include "db/db_devices.h"
+#include "db/db_events.h"
+#include "db/db_jobs.h"
+#include "fake_bus.h"
+#include "gw/clock.h"
+#include "gw/err.h"
+#include "staging.h"
+#include "worker.h"
+
+#define IMEI "861234045678904"
+#define TRANSCRIPT GW_TEST_DATA_DIR "/seed/seed-transcript.txt"
+#define GUARD_MS 20000
+
+struct fx {
+    char dir[64];
+    uv_loop_t loop;
+    struct gw_config *cfg;
+    struct app app;
+    int master;
+    char slave[64];
+    struct worker *w;
+    int exited;
+    enum worker_exit why;
+    char inbuf[16384];
+    size_t inlen;
+};
+
+static const char bringup[] = "> AT\n< OK\n"
+                              "> ATE0\n< OK\n"
+                              "> AT+CGSN=1\n< +CGSN: " IMEI "\n< OK\n"
+                              "> AT+CIMI\n< 460040123456789\n< OK\n"
+                              "> AT+ICCID\n< +ICCID: 89860412345678901234\n"
+                              "< OK\n"
+                              "> AT+CSQ\n< +CSQ: 21,99\n< OK\n"
+                              "> AT+CEREG?\n< +CEREG: 0,1\n< OK\n"
+                              "> AT+CGATT?\n< +CGATT: 1\n< OK\n"
+                              "> AT+SM=LOCK\n< OK\n";
+
+static const char registration[] = "> AT+MIPLCREATE\n< OK\n"
+                                   "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
+                                   "> AT+MIPLOPEN=0,600,60\n< OK\n"
+                                   "< +MIPLEVENT:0,6\n"
+                                   "< +MIPLEXECUTE:0,1,5,0,26550,0,\"\"\n"
+                                   "> AT+MIPLEXECUTERSP=0,1,2\n< OK\n"
+                                   "< +MIPLEXECUTE:0,2,5,0,26501,0,\"\"\n"
+                                   "> AT+MIPLSOTA=3\n< OK\n";
+
+/* ---- the fixture ------------------------------------------------------- */
+
+static int identified(void *ctx, struct worker *w, const char *imei)
+{
+    (void)ctx;
+    (void)w;
+    assert_string_equal(imei, IMEI);
+    return 0;
+}
+
+static void exited(void *ctx, struct worker *w, enum worker_exit why,
+                   const char *detail)
+{
+    struct fx *f = ctx;
+
+    (void)w;
+    (void)detail;
+    f->exited = 1;
+    f->why = why;
+}
+
+static const struct worker_ops wops = {identified, exited};
+
+static void fx_config(struct fx *f, const char *extra)
+{
+    char text[2048];
+    struct gw_config_error err;
+
+    snprintf(text, sizeof text,
+             "[gateway]\nstate_dir = %s\n"
+             "[modems]\nports = /dev/pts/*\n"
+             "[policy]\nmin_staging_free_kib = 0\n%s",
+             f->dir, extra);
+    assert_int_equal(gw_config_parse(&f->cfg, "test.ini", text, strlen(text),
+                                     &err),
+                     0);
+}
+
+static struct fx *fx_new(const char *config_extra)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    struct bus_policy pol;
+    char path[256];
+    int slave;
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_worker.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    fx_config(f, config_extra);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    f->app.loop = &f->loop;
+    f->app.cfg = f->cfg;
+    snprintf(path, sizeof path, "%s/sotagw.db", f->dir);
+    assert_int_equal(db_open(&f->app.db, path, DB_OPEN_NO_CHECK), 0);
+    snprintf(f->app.staging_dir, sizeof f->app.staging_dir, "%s/staging",
+             f->dir);
+    memset(&pol, 0, sizeof pol);
+    pol.flash_per_bus = 1;
+    mb_flash_config_default(&pol.flash);
+    assert_int_equal(bus_set_new(&f->app.buses, &f->loop, &pol), 0);
+    assert_int_equal(app_commit_init(&f->app), 0);
+    assert_int_equal(openpty(&f->master, &slave, f->slave, NULL, NULL), 0);
+    close(slave);
+    return f;
+}
+
+static void run_until_exit(struct fx *f)
+{
+    int64_t end = gw_now_ms() + GUARD_MS;
+
+    while (!f->exited && gw_now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(f->exited);
+}
+
+static void fx_stop_worker(struct fx *f)
+{
+    if (f->w == NULL)
+        return;
+    if (!f->exited)
+        worker_stop(f->w);
+    run_until_exit(f);
+    worker_free(f->w);
+    f->w = NULL;
+    f->exited = 0;
+    f->inlen = 0;
+}
+
+static void fx_free(struct fx *f)
+{
+    char cmd[128];
+
+    fx_stop_worker(f);
+    app_commit_cleanup(&f->app);
+    bus_set_free(f->app.buses);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    db_close(f->app.db);
+    gw_config_free(f->cfg);
+    close(f->master);
+    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+}
+
+static void fx_start(struct fx *f)
+{
+    assert_int_equal(
+        worker_start(&f->w, &f->app, f->slave, NULL, &wops, f), 0);
+}
+
+/* ---- the scripted module ----------------------------------------------- */
+
+/* Run the loop until the worker wrote a whole command; compare it. */
+static void expect_cmd(struct fx *f, const char *want)
+{
+    int64_t end = gw_now_ms() + GUARD_MS;
+
+    for (;;) {
+        char *cr = memchr(f->inbuf, '\r', f->inlen);
+        struct pollfd p = {.fd = f->master, .events = POLLIN};
+
+        if (cr != NULL) {
+            size_t n = (size_t)(cr - f->inbuf);
+
+            *cr = '\0';
+            if (strcmp(f->inbuf, want) != 0)
+                fail_msg("worker sent \"%s\", script wants \"%s\"", f->inbuf,
+                         want);
+            memmove(f->inbuf, cr + 1, f->inlen - n - 1);
+            f->inlen -= n + 1;
+            return;
+        }
+        assert_false(f->exited);
+        if (gw_now_ms() > end)
+            fail_msg("timeout waiting for \"%s\"", want);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        if (poll(&p, 1, 5) == 1) {
+            ssize_t r = read(f->master, f->inbuf + f->inlen,
+                             sizeof f->inbuf - 1 - f->inlen);
+
+            assert_true(r > 0);
+            f->inlen += (size_t)r;
+        }
+    }
+}
+
+static void module_says(struct fx *f, const char *text, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = write(f->master, text + done, len - done);
+
+        if (n < 0 && errno == EAGAIN) {
+            uv_run(&f->loop, UV_RUN_NOWAIT);
+            continue;
+        }
+        assert_true(n > 0);
+        done += (size_t)n;
+    }
+    assert_int_equal(write(f->master, "\r\n", 2), 2);
+}
+
+/* Play lines of a script: "> cmd", "< text"; others are skipped. Stops
+ * before the first line starting with `stop` (NULL: runs to the end). */
+static const char *play(struct fx *f, const char *script, const char *stop)
+{
+    const char *p = script;
+
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        char line[8192];
+
+        assert_true(len < sizeof line);
+        memcpy(line, p, len);
+        line[len] = '\0';
+        if (stop != NULL && len > 2 && strncmp(line + 2, stop, strlen(stop)) == 0)
+            return p;
+        if (line[0] == '>') {
+            const char *cmd = line + (line[1] == '!' ? 2 : 1);
+
+            expect_cmd(f, cmd + (*cmd == ' '));
+        } else if (line[0] == '<') {
+            const char *t = line + 1 + (line[1] == ' ');
+
+            module_says(f, t, strlen(t));
+        }
+        p += len + (nl != NULL);
+    }
+    return p;
+}
+
+static char *load_transcript(void)
+{
+    FILE *fp = fopen(TRANSCRIPT, "rb");
+    char *buf = malloc(256 * 1024);
+    size_t n;
+
+    assert_non_null(fp);
+    assert_non_null(buf);
+    n = fread(buf, 1, 256 * 1024 - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void settle(struct fx *f, int turns)
+{
+    for (int i = 0; i < turns; i++)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static int count_events(struct fx *f, const char *kind)
+{
+    struct db_event ev[64];
+    size_t n = 0;
+    int64_t after = 0;
+    int count = 0;
+
+    do {
+        assert_int_equal(db_event_list(f->app.db, IMEI, after, ev, 64, &n),
+                         0);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(ev[i].kind, kind) == 0)
+                count++;
+            after = ev[i].id;
+        }
+    } while (n == 64);
+    return count;
+}
+
+static void last_job(struct fx *f, struct db_job *out)
+{
+    struct db_job jobs[8];
+    size_t n = 0;
+
+    assert_int_equal(db_job_list(f->app.db, IMEI, 0, jobs, 8, &n), 0);
+    assert_true(n > 0);
+    *out = jobs[n - 1];
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static const char target[] = "[target imei:" IMEI "]\n"
+                             "uri = modbus-tcp://127.0.0.1:1502?unit=1\n";
+
+static void seed_upgrade_end_to_end(void **state)
+{
+    struct fx *f = fx_new(target);
+    char *tr = load_transcript();
+    struct db_job job;
+    struct db_device dev;
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, tr, NULL);
+    settle(f, 5);
+    last_job(f, &job);
+    assert_int_equal(job.phase, DB_JOB_DONE);
+    assert_int_equal(job.oma_result, 1);
+    assert_int_equal(job.image_size, 13658);
+    assert_string_equal(job.md5, "1c3ec901b8e29f489738da8a777387ba");
+    assert_string_equal(job.version, "test000");
+    assert_int_equal(fake_bus_dev(f->app.buses)->flashes, 1);
+    assert_string_equal(fake_bus_dev(f->app.buses)->id.sw_version, "test000");
+    assert_int_equal(count_events(f, "job.done"), 1);
+    assert_int_equal(db_device_get(f->app.db, IMEI, &dev), 0);
+    assert_string_equal(dev.sw_version, "test000");
+    assert_string_equal(dev.imsi, "460040123456789");
+    assert_int_equal(dev.rssi, 21);
+    /* one commit per turn, never one per chunk and modem */
+    assert_true(f->app.commits > 0);
+    fx_stop_worker(f);
+    assert_int_equal(f->why, 0);
+    assert_int_equal(db_device_get(f->app.db, IMEI, &dev), 0);
+    assert_int_equal(dev.state, DB_DEVICE_ABSENT);
+    free(tr);
+    fx_free(f);
+}
+
+/* Reference 3.4: the restarted gateway's AT+MIPLCREATE gets 602, the
+ * instance is deleted and registered again, and the platform's new attempt
+ * reads 5/0/-1: state 1 (downloading), result 0, then the byte count. */
+#define RESUME_READ                                                         \
+    "> AT+MIPLCREATE\n< +CIS ERROR:602\n"                                   \
+    "> AT+MIPLDELETE=0\n< OK\n"                                             \
+    "> AT+MIPLCREATE\n< OK\n"                                               \
+    "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"                                    \
+    "> AT+MIPLOPEN=0,600,60\n< OK\n< +MIPLEVENT:0,6\n"                      \
+    "< +MIPLEXECUTE:0,60001,5,0,26550,0,\"\"\n"                              \
+    "> AT+MIPLEXECUTERSP=0,60001,2\n< OK\n"                                 \
+    "< +MIPLREAD:0,60002,5,0,-1\n"                                          \
+    "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n< OK\n"                \
+    "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n< OK\n"
+
+/* Killed after 7 chunks: the next worker verifies the staged prefix and
+ * answers 5/0/-1 with state 1 and 7168 bytes (reference 3.4). */
+static void restart_mid_download_resumes(void **state)
+{
+    struct fx *f = fx_new(target);
+    char *tr = load_transcript();
+    const char *rest;
+    struct db_job job;
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    rest = play(f, tr, "+MIPLWRITE:0,27503,");
+    settle(f, 5);
+    fx_stop_worker(f);
+    last_job(f, &job);
+    assert_int_equal(job.phase, DB_JOB_DOWNLOAD);
+    assert_int_equal(job.bytes_durable, 7168);
+
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f,
+         RESUME_READ
+         "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,4,\"7168\",0,0\n< OK\n"
+         "< +MIPLEXECUTE:0,60003,5,0,26501,0,\"\"\n"
+         "> AT+MIPLSOTA=3\n< OK\n",
+         NULL);
+    play(f, rest, NULL);
+    settle(f, 5);
+    last_job(f, &job);
+    assert_int_equal(job.phase, DB_JOB_DONE);
+    assert_string_equal(job.md5, "1c3ec901b8e29f489738da8a777387ba");
+    assert_int_equal(count_events(f, "job.resumed"), 1);
+    free(tr);
+    fx_free(f);
+}
+
+/* The same, with the last staged chunk damaged on disk while the gateway
+ * was down: only 6 chunks are reported. */
+static void restart_cuts_damaged_chunk(void **state)
+{
+    struct fx *f = fx_new(target);
+    char *tr = load_transcript();
+    char path[512];
+    struct db_job job;
+    int fd;
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, tr, "+MIPLWRITE:0,27503,");
+    settle(f, 5);
+    fx_stop_worker(f);
+    last_job(f, &job);
+    snprintf(path, sizeof path, "%s/%s", f->dir, job.staging_file);
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\xff\xfe", 2, 7000), 2);
+    close(fd);
+
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f,
+         RESUME_READ
+         "> AT+MIPLREADRSP=0,60002,1,5,0,26500,3,4,\"6144\",0,0\n< OK\n",
+         NULL);
+    free(tr);
+    fx_free(f);
+}
+
+/* A chunk whose payload does not decode is refused with write-fail; the
+ * platform's resend (new msgid) is stored. */
+static void bad_chunk_then_resend(void **state)
+{
+    struct fx *f = fx_new(target);
+    struct db_job job;
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, registration, NULL);
+    play(f,
+         "< +MIPLWRITE:0,3,5,0,0,2,4,0102X304,1\n"
+         "> AT+MIPLSOTA=2\n< OK\n"
+         "< +MIPLWRITE:0,4,5,0,0,2,4,01020304,1\n"
+         "> AT+MIPLSOTA=1\n< OK\n",
+         NULL);
+    settle(f, 5);
+    last_job(f, &job);
+    assert_int_equal(job.bytes_durable, 4);
+    assert_int_equal(job.last_msgid, 4);
+    fx_free(f);
+}
+
+/* The staging reserve cannot be kept: the chunk is answered write-fail and
+ * nothing is recorded. */
+static void disk_full_is_write_fail(void **state)
+{
+    struct fx *f = fx_new(target);
+    char extra[512];
+
+    (void)state;
+    gw_config_free(f->cfg);
+    snprintf(extra, sizeof extra, "%s", target);
+    /* replace the config: a reserve no disk has */
+    {
+        char text[1024];
+        struct gw_config_error err;
+
+        snprintf(text, sizeof text,
+                 "[gateway]\nstate_dir = %s\n[modems]\nports = /dev/pts/*\n"
+                 "[policy]\nmin_staging_free_kib = 4294967296\n%s",
+                 f->dir, extra);
+        assert_int_equal(gw_config_parse(&f->cfg, "t.ini", text,
+                                         strlen(text), &err),
+                         0);
+        f->app.cfg = f->cfg;
+    }
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, registration, NULL);
+    play(f,
+         "< +MIPLWRITE:0,3,5,0,0,2,4,01020304,1\n"
+         "> AT+MIPLSOTA=2\n< OK\n",
+         NULL);
+    fx_free(f);
+}
+
+/* No field device configured: the upgrade ends with result 8 and a reason
+ * that says so, never as a success. */
+static void no_target_fails_clearly(void **state)
+{
+    struct fx *f = fx_new("");
+    struct db_device d;
+    struct db_job job;
+
+    (void)state;
+    memset(&d, 0, sizeof d);
+    memcpy(d.imei, IMEI, sizeof d.imei);
+    d.state = DB_DEVICE_ABSENT;
+    snprintf(d.sw_version, sizeof d.sw_version, "test0");
+    d.rssi = 99;
+    d.reg_status = -1;
+    d.battery = -1;
+    d.free_kib = -1;
+    assert_int_equal(db_device_upsert(f->app.db, &d), 0);
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, registration, NULL);
+    play(f,
+         "< +MIPLWRITE:0,3,5,0,0,2,4,01020304,1\n"
+         "> AT+MIPLSOTA=1\n< OK\n"
+         "< +MIPLWRITE:0,4,5,0,0,2,2,0506,0\n"
+         "> AT+MIPLSOTA=1\n< OK\n"
+         "< +MIPLEXECUTE:0,5,5,0,2,0,\"\"\n"
+         "> AT+MIPLEXECUTERSP=0,5,2\n< OK\n"
+         "> AT+MIPLUPDATE=0,0,0\n< OK\n< +MIPLEVENT:0,11\n"
+         "< +MIPLWRITE:0,6,5,0,0,2,0,,0\n"
+         "> AT+MIPLWRITERSP=0,6,2\n< OK\n",
+         NULL);
+    settle(f, 5);
+    last_job(f, &job);
+    assert_int_equal(job.phase, DB_JOB_FAILED);
+    assert_int_equal(job.oma_result, 8);
+    assert_non_null(strstr(job.reason, "no target"));
+    fx_free(f);
+}
+
+/* ---- staging and the group commit, without a modem --------------------- */
+
+static int64_t make_job_for(struct fx *f, const char *imei)
+{
+    struct db_device d;
+    struct db_job j;
+
+    memset(&d, 0, sizeof d);
+    memcpy(d.imei, imei, sizeof d.imei);
+    d.rssi = 99;
+    d.reg_status = -1;
+    d.battery = -1;
+    d.free_kib = -1;
+    assert_int_equal(db_device_upsert(f->app.db, &d), 0);
+    memset(&j, 0, sizeof j);
+    memcpy(j.imei, imei, sizeof j.imei);
+    snprintf(j.version, sizeof j.version, "unknown");
+    j.image_size = -1;
+    j.attempt = 1;
+    assert_int_equal(db_job_create(f->app.db, &j), 0);
+    return j.id;
+}
+
+static int64_t make_job(struct fx *f)
+{
+    return make_job_for(f, IMEI);
+}
+
+struct waiter_rec {
+    struct app_commit_waiter w;
+    int calls, rc;
+};
+
+static void on_commit(struct app_commit_waiter *w, int rc)
+{
+    struct waiter_rec *r = (struct waiter_rec *)w;
+
+    r->calls++;
+    r->rc = rc;
+}
+
+static void group_commit_one_per_turn(void **state)
+{
+    struct fx *f = fx_new("");
+    struct staging *a, *b;
+    struct staging_recovered rec;
+    struct waiter_rec wa = {0}, wb = {0};
+    uint8_t chunk[1024];
+    uint64_t commits, fsyncs;
+    int64_t job = make_job(f), job_b = make_job_for(f, "490154203237518");
+    struct db_chunk c[8];
+    size_t n;
+
+    (void)state;
+    memset(chunk, 0x5a, sizeof chunk);
+    /* two modems' jobs, two staging files */
+    assert_int_equal(staging_open(&a, &f->app, job, "a.img", 0), 0);
+    assert_int_equal(staging_open(&b, &f->app, job_b, "b.img", 0), 0);
+    assert_int_equal(staging_recover(a, &rec), 0);
+    settle(f, 1);
+    commits = f->app.commits;
+    fsyncs = f->app.commit_fsyncs;
+    assert_int_equal(staging_write(a, 0, chunk, sizeof chunk, 10), 0);
+    assert_int_equal(staging_write(a, 1024, chunk, 100, 11), 0);
+    app_commit_after(&f->app, &wa.w, on_commit);
+    app_commit_after(&f->app, &wb.w, on_commit);
+    app_commit_after(&f->app, &wb.w, on_commit); /* not queued twice */
+    assert_int_equal(staging_write(b, 0, chunk, 10, 12), 0);
+    /* nothing is acknowledged inside the turn that wrote it */
+    assert_int_equal(wa.calls, 0);
+    assert_int_equal(wb.calls, 0);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(wa.calls, 1);
+    assert_int_equal(wb.calls, 1);
+    assert_int_equal(wa.rc, 0);
+    assert_int_equal(f->app.commits, commits + 1);
+    /* three chunks in two files: one commit, one sync per file */
+    assert_int_equal(f->app.commit_fsyncs, fsyncs + 2);
+    assert_int_equal(db_chunk_list(f->app.db, job, 0, c, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(c[1].offset, 1024);
+    assert_int_equal(c[1].crc32, (uint32_t)crc32(0, chunk, 100));
+    assert_int_equal(db_chunk_list(f->app.db, job_b, 0, c, 8, &n), 0);
+    assert_int_equal(n, 1);
+    staging_free(a);
+    staging_free(b);
+    fx_free(f);
+}
+
+static void staging_recovery_cuts(void **state)
+{
+    struct fx *f = fx_new("");
+    struct staging *st;
+    struct staging_recovered rec;
+    uint8_t chunk[512];
+    int64_t job = make_job(f);
+    char path[256];
+    int fd;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (uint8_t)i;
+    assert_int_equal(staging_open(&st, &f->app, job, "r.img", 0), 0);
+    assert_int_equal(staging_recover(st, &rec), 0);
+    assert_int_equal(rec.file_missing, 1);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(staging_write(st, i * 512, chunk, 512, (int32_t)i),
+                         0);
+    assert_int_equal(app_commit_flush(&f->app), 0);
+    snprintf(path, sizeof path, "%s", staging_path(st));
+    staging_free(st);
+
+    /* the last chunk damaged */
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 1500), 1);
+    close(fd);
+    assert_int_equal(staging_open(&st, &f->app, job, "r.img", 0), 0);
+    assert_int_equal(staging_recover(st, &rec), 0);
+    assert_int_equal(rec.bytes, 1024);
+    assert_int_equal(rec.last_msgid, 1);
+    assert_int_equal(rec.dropped, 1);
+    assert_int_equal(app_commit_flush(&f->app), 0);
+    staging_free(st);
+
+    /* the file cut inside the second chunk */
+    assert_int_equal(truncate(path, 700), 0);
+    assert_int_equal(staging_open(&st, &f->app, job, "r.img", 0), 0);
+    assert_int_equal(staging_recover(st, &rec), 0);
+    assert_int_equal(rec.bytes, 512);
+    assert_int_equal(rec.last_msgid, 0);
+    /* a chunk stored again over a cut one leaves no junk behind it */
+    assert_int_equal(staging_write(st, 512, chunk, 100, 7), 0);
+    assert_int_equal(staging_bytes(st), 612);
+    assert_int_equal(app_commit_flush(&f->app), 0);
+    staging_free(st);
+
+    /* the file gone */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(staging_open(&st, &f->app, job, "r.img", 0), 0);
+    assert_int_equal(staging_recover(st, &rec), 0);
+    assert_int_equal(rec.bytes, 0);
+    assert_int_equal(rec.last_msgid, -1);
+    assert_int_equal(rec.file_missing, 1);
+    assert_int_equal(staging_write(st, 100, chunk, 10, 1), GW_E_RANGE);
+    app_commit_flush(&f->app);
+    staging_free(st);
+    assert_int_equal(staging_open(&st, &f->app, job, "../x", 0), GW_E_INVAL);
+    assert_null(st);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(group_commit_one_per_turn),
+        cmocka_unit_test(staging_recovery_cuts),
+        cmocka_unit_test(seed_upgrade_end_to_end),
+        cmocka_unit_test(restart_mid_download_resumes),
+        cmocka_unit_test(restart_cuts_damaged_chunk),
+        cmocka_unit_test(bad_chunk_then_resend),
+        cmocka_unit_test(disk_full_is_write_fail),
+        cmocka_unit_test(no_target_fails_clearly),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
