@@ -9,10 +9,12 @@ Mcu     a correct MCU written from the seed and the protocol reference (not
 
 Every wait has a deadline; a test that hangs fails with the lines it saw.
 """
+import atexit
 import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +29,13 @@ SIM_BIN = None
 
 class Fail(Exception):
     pass
+
+
+def tmpdir(prefix):
+    """A temporary directory removed when the test program exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def check(cond, msg):
@@ -62,7 +71,7 @@ def seed_image():
 
 class Sim:
     def __init__(self, scenario, modems=1, seed=None, args=()):
-        self.tmp = tempfile.mkdtemp(prefix="msim-")
+        self.tmp = tmpdir("msim-")
         self.dir = os.path.join(self.tmp, "dev")
         self.report_path = os.path.join(self.tmp, "report.json")
         path = os.path.join(self.tmp, "scenario.json")

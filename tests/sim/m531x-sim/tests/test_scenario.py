@@ -7,7 +7,6 @@ import pty
 import re
 import signal
 import subprocess
-import tempfile
 import time
 
 import mcu
@@ -174,7 +173,7 @@ def test_bad_scenarios_are_rejected():
     for change, want in cases:
         sc = mcu.seed_scenario()
         sc.update(change)
-        tmp = tempfile.mkdtemp(prefix="msim-bad-")
+        tmp = mcu.tmpdir("msim-bad-")
         path = os.path.join(tmp, "s.json")
         with open(path, "w") as f:
             json.dump(sc, f)
@@ -221,7 +220,7 @@ def test_fleet_in_parallel():
 
 
 def test_trace():
-    tmp = tempfile.mkdtemp(prefix="msim-trace-")
+    tmp = mcu.tmpdir("msim-trace-")
     trace = os.path.join(tmp, "wire.log")
     sim = Sim(mcu.seed_scenario(), args=["--trace", trace])
     m = Mcu(sim.link(0))
@@ -264,7 +263,7 @@ def test_start_time():
 
 def test_progress_only_on_a_terminal():
     path = mcu.seed_scenario()
-    tmp = tempfile.mkdtemp(prefix="msim-tty-")
+    tmp = mcu.tmpdir("msim-tty-")
     spath = os.path.join(tmp, "s.json")
     with open(spath, "w") as f:
         json.dump(path, f)
