@@ -75,7 +75,7 @@ def test_gateway_restart_keeps_instance():
     instance (+CIS ERROR:602 on AT+MIPLCREATE) and registration; the platform
     resends the unanswered request, the gateway answers it."""
     img = mcu.seed_image()
-    sim = Sim(mcu.seed_scenario(resend_ms=600))
+    sim = Sim(mcu.seed_scenario(resend_ms=1000))
     m = Mcu(sim.link(0))
     m.setup()
     m.serve(until=lambda x: len(x.chunks) == 4)
