@@ -105,7 +105,10 @@ struct msim_mod {
     uint64_t task_deadline_us;
     uint16_t next_msgid;
     struct request req;
-    uint16_t recent[RECENT_MSGIDS];
+    struct recent {
+        uint16_t msgid;
+        enum answer_kind kind;
+    } recent[RECENT_MSGIDS]; /* answered requests: a repeat is harmless */
     size_t n_recent;
     uint64_t optional_sota_until_us; /* a 2nd AT+MIPLSOTA is harmless */
     size_t dl_offset;
@@ -407,17 +410,22 @@ static void task_end(struct msim_mod *m, enum msim_outcome o, const char *fmt,
     m->next_req_us = UINT64_MAX;
 }
 
-static void remember_msgid(struct msim_mod *m, uint16_t id)
+static void remember_msgid(struct msim_mod *m, uint16_t id,
+                           enum answer_kind kind)
 {
-    m->recent[m->n_recent % RECENT_MSGIDS] = id;
+    m->recent[m->n_recent % RECENT_MSGIDS].msgid = id;
+    m->recent[m->n_recent % RECENT_MSGIDS].kind = kind;
     m->n_recent++;
 }
 
-static bool msgid_recent(const struct msim_mod *m, long id)
+/* A repeat of an answer already given, of the same kind? (An EXECUTERSP
+ * naming the msgid of execute 26501, answered by AT+MIPLSOTA, is not.) */
+static bool msgid_recent(const struct msim_mod *m, long id,
+                         enum answer_kind kind)
 {
     size_t n = m->n_recent < RECENT_MSGIDS ? m->n_recent : RECENT_MSGIDS;
     for (size_t i = 0; i < n; i++)
-        if (m->recent[i] == id)
+        if (m->recent[i].msgid == id && m->recent[i].kind == kind)
             return true;
     return false;
 }
@@ -609,7 +617,7 @@ static void request_answered(struct msim_mod *m, uint64_t now_us)
         if (lat > ms_to_us(m->cfg.platform.deadline_ms))
             m->st.missed_deadlines++;
     }
-    remember_msgid(m, r->msgid);
+    remember_msgid(m, r->msgid, step_answer(m->step));
     /* A resent chunk or erase may be answered twice: the second
      * AT+MIPLSOTA is harmless for a while, so the next request waits. */
     if (r->retransmitted && step_answer(m->step) == ANS_SOTA)
@@ -881,11 +889,12 @@ static void read_value(struct msim_mod *m, int res, const struct field *val,
 
 /* Answers that name a msgid: is it the pending one? Emits the module's
  * reply for the other cases and returns false. */
-static bool rsp_matches(struct msim_mod *m, long msgid, const char *cmd)
+static bool rsp_matches(struct msim_mod *m, long msgid, const char *cmd,
+                        enum answer_kind kind)
 {
     if (m->req.active && msgid == m->req.msgid)
         return true;
-    if (msgid_recent(m, msgid)) { /* the same answer again: harmless */
+    if (msgid_recent(m, msgid, kind)) { /* the same answer again: harmless */
         m->st.duplicate_answers++;
         emit_final(m, "OK");
         return false;
@@ -909,7 +918,7 @@ static void on_readrsp(struct msim_mod *m, const struct field *f, int n,
         emit_final(m, "+CIS ERROR:601");
         return;
     }
-    if (!rsp_matches(m, msgid, "AT+MIPLREADRSP"))
+    if (!rsp_matches(m, msgid, "AT+MIPLREADRSP", ANS_READ))
         return;
     if (!is_read_step(m->step, &want_obj, &want_res)) {
         violation(m, "AT+MIPLREADRSP answers an execute or write");
@@ -1002,7 +1011,7 @@ static void on_execrsp(struct msim_mod *m, const struct field *f, int n,
         emit_final(m, "+CIS ERROR:601");
         return;
     }
-    if (!rsp_matches(m, msgid, "AT+MIPLEXECUTERSP"))
+    if (!rsp_matches(m, msgid, "AT+MIPLEXECUTERSP", ANS_EXEC))
         return;
     switch (step_answer(m->step)) {
     case ANS_EXEC: break;
@@ -1052,7 +1061,7 @@ static void on_writersp(struct msim_mod *m, const struct field *f, int n,
         emit_final(m, "+CIS ERROR:601");
         return;
     }
-    if (!rsp_matches(m, msgid, "AT+MIPLWRITERSP"))
+    if (!rsp_matches(m, msgid, "AT+MIPLWRITERSP", ANS_WRITE))
         return;
     if (m->step != ST_FINAL) {
         emit_final(m, "OK");

@@ -103,6 +103,28 @@ def test_violations():
     check(mod["outcome"] == "success", mod["reason"])
 
 
+def test_seed_slip_answer_with_erase_msgid():
+    """The seed answers execute 5/0/2 with the msgid of execute 26501
+    (27495). That request was answered by AT+MIPLSOTA, so the module
+    rejects it as a wrong msgid; the correct answer then completes."""
+    class Slip(Mcu):
+        def on_execute(self, msgid, res):
+            if res == 26501:
+                self.erase_msgid = msgid
+            if res == 2:
+                got = self.cmd("AT+MIPLEXECUTERSP=0,%d,2" % self.erase_msgid)
+                check(got == "+CIS ERROR:601", "slip accepted: %s" % got)
+            Mcu.on_execute(self, msgid, res)
+    sim = Sim(mcu.seed_scenario())
+    m = Slip(sim.link(0))
+    m.setup()
+    m.serve()
+    mod = sim.wait()["modules"][0]
+    check(mod["protocol_violations"] == 1 and
+          "waits for nothing" in mod["violations"][0], str(mod["violations"]))
+    check(mod["outcome"] == "success", mod["reason"])
+
+
 def test_version_mismatch():
     """After AT+MIPLUPDATE the MCU still reports the old version: failed,
     "version mismatch", and the final empty write is still sent."""
@@ -295,6 +317,7 @@ def test_progress_only_on_a_terminal():
 if __name__ == "__main__":
     mcu.run_tests([test_identities_and_basic_commands,
                    test_echo_and_reboot_banner, test_violations,
+                   test_seed_slip_answer_with_erase_msgid,
                    test_version_mismatch,
                    test_update_keepalive_and_rejected_update,
                    test_groups_by_imei_and_md5_refusal,
