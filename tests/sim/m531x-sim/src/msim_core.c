@@ -181,15 +181,15 @@ void msim_dialect_defaults(struct msim_dialect *d)
 {
     memset(d, 0, sizeof(*d));
     d->opaque_len = MSIM_LEN_BYTES;
-    d->value_next_line = true; /* the seed's layout */
-    d->sota_erase_ok = 3;      /* SOTA-DOC */
-    d->sota_write_ok = 1;      /* SOTA-DOC */
-    d->sota_erase_fail = 4;    /* [?] reading (a) of reference 3.2 */
-    d->sota_write_fail = 2;    /* [?] reading (a) of reference 3.2 */
-    d->open_event_delay_ms[0] = 100;
-    d->open_event_delay_ms[1] = 300;
-    d->open_event_delay_ms[2] = 150;
-    d->open_event_delay_ms[3] = 250;
+    d->value_next_line = true;        /* the seed's layout */
+    d->sota_erase_ok = 3;             /* SOTA-DOC */
+    d->sota_write_ok = 1;             /* SOTA-DOC */
+    d->sota_erase_fail = 4;           /* [?] reading (a) of reference 3.2 */
+    d->sota_write_fail = 2;           /* [?] reading (a) of reference 3.2 */
+    d->open_event_delay_ms[0] = 500;  /* bootstrap start */
+    d->open_event_delay_ms[1] = 1500; /* bootstrap done */
+    d->open_event_delay_ms[2] = 800;  /* connected */
+    d->open_event_delay_ms[3] = 1200; /* registered: about 4 s in all */
 }
 
 void msim_faults_defaults(struct msim_faults *f)

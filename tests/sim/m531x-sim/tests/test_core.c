@@ -121,9 +121,9 @@ static void register_mcu(struct fx *f)
     send(f, "AT+MIPLCREATE");
     send(f, "AT+MIPLSOTAVER=\"v1\"");
     send(f, "AT+MIPLOPEN=0,600,60");
-    /* events 1, 2, 4, 6 after 100+300+150+250 ms, the first request
+    /* events 1, 2, 4, 6 after 500+1500+800+1200 ms, the first request
      * 200 ms later: it goes out exactly at the end of this run */
-    run_to(f, f->now + 1000 * MS);
+    run_to(f, f->now + 4200 * MS);
     assert_non_null(strstr(f->out, "+MIPLEVENT:0,6"));
     assert_non_null(strstr(f->out, "+MIPLEXECUTE:"));
 }
