@@ -189,8 +189,7 @@ struct worker {
     int flash_running;
     uint32_t flash_acked;
     struct mb_flash flash_result; /* copied from the bus's done */
-    int flash_result_pending;
-    char uri_text[DB_URI_MAX + 1];
+    int64_t progress_at;     /* loop time of the job's last progress */
 };
 
 static void fsm_feed(struct worker *w, const struct sota_event *ev);
@@ -198,6 +197,7 @@ static void worker_exit(struct worker *w, enum worker_exit why,
                         const char *detail);
 static void bu_next(struct worker *w);
 static void read_ident(struct worker *w);
+static void stall_check(struct worker *w);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -369,6 +369,7 @@ static int job_ensure(struct worker *w)
         goto fail;
     w->has_job = 1;
     w->have_crc = 0;
+    w->progress_at = now_ms(w);
     event_add(w, "job.created", "job %" PRId64 ", staging %s", w->job.id,
               w->job.staging_file);
     device_save(w, DB_DEVICE_UPGRADING);
@@ -608,6 +609,9 @@ static void on_ident_timer(uv_timer_t *t)
 {
     struct worker *w = t->data;
 
+    if (w->stage != WK_RUNNING)
+        return;
+    stall_check(w);
     if (w->stage == WK_RUNNING)
         read_ident(w);
 }
@@ -720,6 +724,7 @@ static void on_flash_progress(void *ctx, uint32_t acked,
 
     (void)phase;
     w->flash_acked = acked;
+    w->progress_at = now_ms(w);
 }
 
 static void on_flash_done(void *ctx, const struct mb_flash *f)
@@ -870,6 +875,7 @@ static void do_store(struct worker *w, const struct sota_action *a)
         return;
     }
     w->job.bytes_durable = staging_bytes(w->stg);
+    w->progress_at = now_ms(w);
     w->store_msgid = a->u.store.msgid;
     w->store_pending = 1;
     app_commit_after(w->app, &w->store_w, on_store_commit);
@@ -953,6 +959,7 @@ static void do_persist(struct worker *w, const struct sota_checkpoint *cp)
     w->job.bytes_durable = cp->bytes;
     w->job.last_msgid = cp->last_msgid;
     w->job.progress_ms = gw_wall_ms();
+    w->progress_at = now_ms(w);
     if (progress_only) {
         rc = db_group_begin(w->app->db);
         if (rc == 0)
@@ -1068,6 +1075,163 @@ static void timer_fired(uv_timer_t *t)
     fsm_feed(w, &ev);
 }
 
+/* ---- policies ---------------------------------------------------------- */
+
+/* Start the machine again from an idle checkpoint (the job was ended by a
+ * policy): commands, timers and waits of the old one are dropped. */
+static void fsm_restart_idle(struct worker *w)
+{
+    struct sota_checkpoint cp;
+    struct sota_event ev;
+
+    w->fsm_gen++;
+    for (int i = 0; i < SOTA_TIMER_COUNT; i++)
+        uv_timer_stop(&w->fsm_timer[i]);
+    app_commit_cancel(w->app, &w->barrier_w);
+    app_commit_cancel(w->app, &w->store_w);
+    w->store_pending = 0;
+    w->d_len = 0;
+    w->p_len = 0;
+    w->barrier_need = 0;
+    sota_fsm_cleanup(&w->fsm);
+    sota_checkpoint_init(&cp);
+    if (sota_fsm_init(&w->fsm, &w->scfg, &cp, now_ms(w)) < 0) {
+        w->fsm_ready = 0;
+        worker_exit(w, WORKER_EXIT_FAILED, "state machine rebuild failed");
+        return;
+    }
+    w->last_cp = cp;
+    ev.kind = SOTA_EV_START;
+    fsm_feed(w, &ev);
+    if (w->dev.known) {
+        ev.kind = SOTA_EV_DEVICE;
+        ev.u.device = w->dev;
+        fsm_feed(w, &ev);
+    }
+}
+
+/* Policy job_stall_timeout: a job without progress for that long ends
+ * failed (a flash waiting for its bus or running is progress enough), and
+ * the machine starts again idle, so 5/0/-1 never reports bytes of a job
+ * that no longer exists. */
+static void stall_check(struct worker *w)
+{
+    unsigned limit_s = w->app->cfg->policy.job_stall_timeout_s;
+    struct sota_snapshot sn;
+    char why[DB_REASON_MAX + 1];
+
+    if (!w->has_job || limit_s == 0 || w->flash_running || w->store_pending ||
+        now_ms(w) - w->progress_at < (int64_t)limit_s * 1000)
+        return;
+    sota_fsm_snapshot(&w->fsm, &sn);
+    snprintf(why, sizeof why, "stalled: no progress for %u s while %s",
+             limit_s, sota_phase_name(sn.phase));
+    GW_LOG(GW_LOG_WARN, w->name, "job %" PRId64 " %s", w->job.id, why);
+    job_close(w,
+              sn.phase == SOTA_PHASE_DONE ? sn.result
+                                           : SOTA_RESULT_UPDATE_FAILED,
+              why);
+    fsm_restart_idle(w);
+}
+
+/* Failed jobs of this device since its last successful one. */
+static int failures_since_success(struct worker *w, unsigned *out)
+{
+    struct db_job page[16];
+    int64_t after = 0;
+    size_t n;
+    int rc;
+
+    *out = 0;
+    do {
+        rc = db_job_list(w->app->db, w->imei, after, page, 16, &n);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (page[i].phase == DB_JOB_DONE)
+                *out = 0;
+            else if (page[i].phase == DB_JOB_FAILED)
+                (*out)++;
+            after = page[i].id;
+        }
+    } while (n == 16);
+    return 0;
+}
+
+/* Other devices on this modem's USB hub with a download or flash running. */
+static int hub_busy(struct worker *w, unsigned *out)
+{
+    struct db_device page[16];
+    struct db_device_filter flt = {.state = DB_DEVICE_UPGRADING,
+                                   .usb_hub = w->loc.hub};
+    char after[DB_IMEI_LEN + 1] = "";
+    size_t n;
+    int rc;
+
+    *out = 0;
+    do {
+        rc = db_device_list(w->app->db, &flt, after, page, 16, &n);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(page[i].imei, w->imei) != 0)
+                (*out)++;
+        if (n > 0)
+            memcpy(after, page[n - 1].imei, sizeof after);
+    } while (n == 16);
+    return 0;
+}
+
+static void on_refusal_sent(void *ctx, int rc, const struct at_reply *r)
+{
+    struct wk_cmd *c = ctx;
+
+    (void)r;
+    if (rc != 0 && c->w->stage == WK_RUNNING)
+        GW_LOG(GW_LOG_WARN, c->w->name, "refusal not sent: %s",
+               gw_strerror(rc));
+}
+
+/* Policies retry_budget and downloads_per_hub, at execute 5/0/26501 of a
+ * new download (the machine idle; a resume is never refused): the answer
+ * is the erase-fail value, so the platform fails this attempt and tries
+ * again later. Returns 1 when the request was answered here. */
+static int download_refused(struct worker *w, const struct m531x_urc *u)
+{
+    const struct gw_config_policy *pol = &w->app->cfg->policy;
+    struct sota_snapshot sn;
+    char why[160] = "", cmd[32];
+    unsigned n;
+
+    if (u->kind != M531X_URC_EXECUTE || u->obj != 5 || u->ins != 0 ||
+        u->res != 26501)
+        return 0;
+    sota_fsm_snapshot(&w->fsm, &sn);
+    if (sn.phase != SOTA_PHASE_IDLE)
+        return 0;
+    if (failures_since_success(w, &n) == 0 && n > pol->retry_budget)
+        snprintf(why, sizeof why,
+                 "%u failed attempts since the last success "
+                 "(retry_budget %u)",
+                 n, pol->retry_budget);
+    else if (w->loc.hub[0] != '\0' && pol->downloads_per_hub > 0 &&
+             hub_busy(w, &n) == 0 && n >= pol->downloads_per_hub)
+        snprintf(why, sizeof why,
+                 "hub %s has %u upgrades running (downloads_per_hub %u)",
+                 w->loc.hub, n, pol->downloads_per_hub);
+    if (why[0] == '\0')
+        return 0;
+    GW_LOG(GW_LOG_WARN, w->name, "download refused: %s", why);
+    event_add(w, "sota.refused", "execute 26501 msgid %" PRId32 ": %s",
+              u->msgid, why);
+    if (m531x_build_sota(cmd, sizeof cmd, w->scfg.dialect.sota_erase_fail) <
+            0 ||
+        at_chan_send(w->ch, cmd, w->scfg.cmd_timeout_ms, on_refusal_sent,
+                     cmd_ctx(w, CMDK_SETTLE)) < 0)
+        GW_LOG(GW_LOG_ERR, w->name, "cannot send the refusal");
+    return 1;
+}
+
 /* ---- URCs -------------------------------------------------------------- */
 
 static void on_mipl(struct worker *w, const struct at_line *line)
@@ -1110,6 +1274,8 @@ static void on_mipl(struct worker *w, const struct at_line *line)
         fsm_feed(w, &ev);
         return;
     }
+    if (download_refused(w, &u))
+        return;
     ev.kind = SOTA_EV_URC;
     ev.u.urc.urc = &u;
     ev.u.urc.data = n > 0 ? data : NULL;
@@ -1199,6 +1365,7 @@ static int resume_job(struct worker *w, struct sota_checkpoint *cp)
     if (rc < 0)
         return rc;
     w->has_job = 1;
+    w->progress_at = now_ms(w);
     staging_name(w, w->job.id, name, sizeof name);
     rc = staging_open(&w->stg, w->app, w->job.id, name,
                       w->app->cfg->policy.min_staging_free_kib);

@@ -692,6 +692,95 @@ static void staging_recovery_cuts(void **state)
     fx_free(f);
 }
 
+/* ---- policies ---------------------------------------------------------- */
+
+static const char reg_until_prepare[] =
+    "> AT+MIPLCREATE\n< OK\n"
+    "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
+    "> AT+MIPLOPEN=0,600,60\n< OK\n"
+    "< +MIPLEVENT:0,6\n"
+    "< +MIPLEXECUTE:0,1,5,0,26550,0,\"\"\n"
+    "> AT+MIPLEXECUTERSP=0,1,2\n< OK\n"
+    "< +MIPLEXECUTE:0,2,5,0,26501,0,\"\"\n";
+
+static void add_failed_job(struct fx *f, const char *imei)
+{
+    struct db_job j;
+
+    memset(&j, 0, sizeof j);
+    memcpy(j.imei, imei, sizeof j.imei);
+    snprintf(j.version, sizeof j.version, "unknown");
+    j.image_size = -1;
+    j.attempt = 1;
+    assert_int_equal(db_job_create(f->app.db, &j), 0);
+    j.phase = DB_JOB_FAILED;
+    snprintf(j.reason, sizeof j.reason, "test");
+    assert_int_equal(db_job_update(f->app.db, &j), 0);
+}
+
+static void add_device(struct fx *f, const char *imei, const char *hub,
+                       enum db_device_state st)
+{
+    struct db_device d;
+
+    memset(&d, 0, sizeof d);
+    memcpy(d.imei, imei, sizeof d.imei);
+    d.state = st;
+    snprintf(d.usb_hub, sizeof d.usb_hub, "%s", hub);
+    d.rssi = 99;
+    d.reg_status = -1;
+    d.battery = -1;
+    d.free_kib = -1;
+    assert_int_equal(db_device_upsert(f->app.db, &d), 0);
+}
+
+/* retry_budget 1: two failed jobs since the last success refuse a new
+ * download with erase-fail (4) and an audit event. */
+static void retry_budget_refuses_download(void **state)
+{
+    char extra[256];
+    struct fx *f;
+
+    (void)state;
+    snprintf(extra, sizeof extra, "retry_budget = 1\n%s", target);
+    f = fx_new(extra);
+    add_device(f, IMEI, "", DB_DEVICE_ABSENT);
+    add_failed_job(f, IMEI);
+    add_failed_job(f, IMEI);
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, reg_until_prepare, NULL);
+    play(f, "> AT+MIPLSOTA=4\n< OK\n", NULL);
+    settle(f, 3);
+    assert_int_equal(count_events(f, "sota.refused"), 1);
+    fx_free(f);
+}
+
+/* downloads_per_hub 1: another modem on the hub is upgrading. */
+static void hub_budget_refuses_download(void **state)
+{
+    char extra[256];
+    struct usb_location loc = {.hub = "1-1.2", .port = 3};
+    struct fx *f;
+
+    (void)state;
+    snprintf(extra, sizeof extra, "downloads_per_hub = 1\n%s", target);
+    f = fx_new(extra);
+    add_device(f, "490154203237518", "1-1.2", DB_DEVICE_UPGRADING);
+    assert_int_equal(
+        worker_start(&f->w, &f->app, f->slave, &loc, &wops, f), 0);
+    play(f, bringup, NULL);
+    play(f, reg_until_prepare, NULL);
+    play(f, "> AT+MIPLSOTA=4\n< OK\n", NULL);
+    /* the other modem is done: the platform's next try is accepted */
+    add_device(f, "490154203237518", "1-1.2", DB_DEVICE_IDLE);
+    play(f,
+         "< +MIPLEXECUTE:0,3,5,0,26501,0,\"\"\n"
+         "> AT+MIPLSOTA=3\n< OK\n",
+         NULL);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +792,8 @@ int main(void)
         cmocka_unit_test(bad_chunk_then_resend),
         cmocka_unit_test(disk_full_is_write_fail),
         cmocka_unit_test(no_target_fails_clearly),
+        cmocka_unit_test(retry_budget_refuses_download),
+        cmocka_unit_test(hub_budget_refuses_download),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
