@@ -38,6 +38,8 @@ struct web_live {
     uint32_t bytes;           /* durable bytes of the download */
     uint32_t image_size;      /* 0 unknown */
     uint32_t flash_acked;     /* bytes the field device acknowledged */
+    char target_uri[256];     /* the effective target (database override
+                                 or config), "" none */
 };
 
 /* Counters and the answer-time histogram for /metrics. Monotonic since
