@@ -149,6 +149,7 @@ struct worker {
 
     /* identity */
     char imei[16], imsi[16], iccid[21];
+    char imei_read[16];      /* the last AT+CGSN=1 answer */
     int rssi, reg_status;
 
     /* the machine */
@@ -1502,7 +1503,7 @@ static int info_parse(struct worker *w, const struct at_reply *r)
 
         switch (w->step) {
         case BU_IMEI:
-            if (m531x_parse_cgsn(l, n, w->imei) == 0)
+            if (m531x_parse_cgsn(l, n, w->imei_read) == 0)
                 return 0;
             break;
         case BU_IMSI:
@@ -1602,10 +1603,15 @@ static void on_bu_cmd(void *ctx, int rc, const struct at_reply *r)
                bu_table[w->step].text != NULL
                    ? bu_table[w->step].text
                    : m531x_simple_cmd_text(bu_table[w->step].cmd));
-    if (w->step == BU_IMEI) {
+    if (w->step == BU_IMEI && w->imei[0] == '\0') {
+        memcpy(w->imei, w->imei_read, sizeof w->imei);
         on_identified(w);
         if (w->stage != WK_BRINGUP)
             return;
+    } else if (w->step == BU_IMEI && strcmp(w->imei, w->imei_read) != 0) {
+        /* a bring-up again after a reboot: the same module, or not ours */
+        worker_exit(w, WORKER_EXIT_FAILED, "IMEI changed after a reboot");
+        return;
     }
     if (w->step == BU_ICCID && prc == 0)
         w->step = BU_NCCID; /* skip the M5310-A form */

@@ -692,6 +692,28 @@ static void staging_recovery_cuts(void **state)
     fx_free(f);
 }
 
+/* A reboot banner while running: once the module is quiet, echo off and
+ * the sleep lock again (both are lost in a reboot), then the machine
+ * registers again after its backoff, reporting the same version. */
+static void reboot_banner_brings_up_again(void **state)
+{
+    struct fx *f = fx_new(target);
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, registration, NULL);
+    play(f,
+         "< REBOOTING..\n< *ATREADY: 1\n< +CFUN: 1\n"
+         "> ATE0\n< OK\n> AT+SM=LOCK\n< OK\n"
+         "> AT+MIPLCREATE\n< OK\n"
+         "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
+         "> AT+MIPLOPEN=0,600,60\n< OK\n",
+         NULL);
+    assert_int_equal(count_events(f, "modem.reboot"), 3);
+    fx_free(f);
+}
+
 /* ---- policies ---------------------------------------------------------- */
 
 static const char reg_until_prepare[] =
@@ -792,6 +814,7 @@ int main(void)
         cmocka_unit_test(bad_chunk_then_resend),
         cmocka_unit_test(disk_full_is_write_fail),
         cmocka_unit_test(no_target_fails_clearly),
+        cmocka_unit_test(reboot_banner_brings_up_again),
         cmocka_unit_test(retry_budget_refuses_download),
         cmocka_unit_test(hub_budget_refuses_download),
     };
