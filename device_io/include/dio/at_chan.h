@@ -3,8 +3,9 @@
  * The channel owns the serial port (serial_open(): exclusive, raw,
  * non-blocking), a framer (dio/at_frame.h) and a bounded queue of commands
  * with exactly one in flight (SPEC24: the module takes one command at a
- * time). Each command carries its own timeout, counted from the moment its
- * last byte was handed to the kernel.
+ * time). Each command carries its own timeout, counted from the moment it
+ * goes out (its first write), so a port that stops taking bytes times out
+ * too.
  *
  * Completion: a command's done callback runs exactly once, with
  *   0             a final arrived: r->final says which (OK, ERROR, CME, CMS,
