@@ -386,6 +386,7 @@ static void job_close(struct worker *w, enum sota_result result,
                       const char *reason)
 {
     char path[GW_CONFIG_PATH_MAX + 16 + STAGING_NAME_MAX];
+    enum db_job_phase old = w->job.phase;
 
     if (!w->has_job)
         return;
@@ -397,8 +398,8 @@ static void job_close(struct worker *w, enum sota_result result,
     event_add(w, result == SOTA_RESULT_SUCCESS ? "job.done" : "job.failed",
               "result %d (%s): %s", (int)result, sota_result_name(result),
               reason);
-    GW_LOG(GW_LOG_INFO, w->name, "job %" PRId64 " %s -> %s: %s", w->job.id,
-           "open", db_job_phase_name(w->job.phase), reason);
+    GW_LOG(GW_LOG_INFO, w->name, "job %" PRId64 ": %s -> %s: %s", w->job.id,
+           db_job_phase_name(old), db_job_phase_name(w->job.phase), reason);
     if (w->stg != NULL) {
         snprintf(path, sizeof path, "%s", staging_path(w->stg));
         staging_free(w->stg);
