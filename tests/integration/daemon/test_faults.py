@@ -1,0 +1,118 @@
+"""test_faults: one fault per modem, two clean modems beside them, then a
+full staging disk.
+
+Fleet of 8: unplug and replug of a modem mid-download, a module reboot
+mid-download, a field device busy after BEGIN and VERIFY, a failed APPLY,
+a CRC mismatch at VERIFY, corrupted chunks; modems 6 and 7 have no fault.
+  - unplug, reboot, busy, corrupted chunks: the upgrade completes, the
+    device holds the package and the target version, no damaged chunk is
+    acknowledged;
+  - failed APPLY and CRC mismatch: the attempt fails (the platform's task
+    ends failed, the job is failed with the flash's reason) and the device
+    keeps its old version;
+  - the clean modems succeed with every request answered inside the
+    deadline: the faults of the others do not hold them up; sotagw never
+    exits.
+Fleet of 2 with min_staging_free_kib above any disk: the gateway reports
+no room, the platform skips both devices, nothing reaches the field
+devices, and the daemon keeps running."""
+import sys
+
+import fleet
+from fleet import check
+
+FAULTY = {
+    0: ("unplug", {"faults": {"unplug_after_chunk": 4, "unplug_ms": 1500}},
+        None),
+    1: ("reboot", {"faults": {"reboot_after_chunk": 6}}, None),
+    2: ("busy", {}, "busy_ms=1500"),
+    3: ("apply fails", {}, "apply_fail=1"),
+    4: ("crc mismatch", {}, "verify_fail=1"),
+    5: ("corrupt chunks", {"faults": {"corrupt_chunks": [2, 7]}}, None),
+}
+CLEAN = (6, 7)
+
+
+def faults_fleet(bins):
+    fl = fleet.Fleet("faults", bins, 8, image_size=8192,
+                     platform={"resend_ms": 1500, "max_resends": 5},
+                     modules={i: f[1] for i, f in FAULTY.items() if f[1]},
+                     devices={i: f[2] for i, f in FAULTY.items() if f[2]})
+    ok = False
+    try:
+        fl.start()
+        fl.wait_msim(300)
+        for i, (name, _, _) in sorted(FAULTY.items()):
+            m = fl.module(i)
+            print("module %d (%s): %s (%s), %d attempts, %d resends"
+                  % (i, name, m["outcome"], m["reason"], m["attempts"],
+                     m["resends"]))
+        for i in CLEAN:
+            fleet.check_module_clean(fl, i)
+            fleet.check_device_upgraded(fl, i)
+        for i in (0, 1, 2, 5):
+            fleet.check_module_sound(fl, i, "success")
+            fleet.check_device_upgraded(fl, i)
+        check(fl.module(0)["unplugs"] == 1, "module 0 was not unplugged")
+        check(fl.module(1)["reboots"] == 1, "module 1 did not reboot")
+        check(fl.module(5)["chunks"]["corrupted"] == 2,
+              "module 5: %s" % fl.module(5)["chunks"])
+        imei = {i: fl.module(i)["imei"] for i in range(8)}
+        jobs = {}
+        for j in fl.jobs():
+            jobs.setdefault(j["device_imei"], []).append(j)
+        for i, want_state, want_err in ((3, 5, 6), (4, 5, 2)):
+            fleet.check_module_sound(fl, i, "failed")
+            st = fl.fs_state(i)
+            check(st["sw_version"] == fl.old_version,
+                  "unit %d version %s" % (i + 1, st["sw_version"]))
+            check(st["state"] == want_state and st["error"] == want_err,
+                  "unit %d state %d error %d" % (i + 1, st["state"],
+                                                 st["error"]))
+            js = jobs.get(imei[i], [])
+            check(js and js[-1]["phase"] == "failed" and
+                  "flash" in js[-1]["reason"],
+                  "module %d jobs %s" % (i, [(j["phase"], j["reason"])
+                                             for j in js]))
+        for i in (0, 1, 2, 5) + CLEAN:
+            check([j["phase"] for j in jobs.get(imei[i], [])][-1:] ==
+                  ["done"], "module %d job not done" % i)
+        fleet.stop_clean(fl)
+        ok = True
+    finally:
+        fl.close(ok)
+
+
+def full_staging(bins):
+    fl = fleet.Fleet("staging", bins, 2, image_size=8192,
+                     policy={"min_staging_free_kib": 4294967296})
+    ok = False
+    try:
+        fl.start()
+        fl.wait_msim(120)
+        for i in range(2):
+            m = fl.module(i)
+            print("module %d (full staging): %s (%s)"
+                  % (i, m["outcome"], m["reason"]))
+            fleet.check_module_clean(fl, i, outcome="skipped")
+            check("space" in m["reason"], "module %d reason %s"
+                  % (i, m["reason"]))
+            check(m["chunks"]["sent"] == 0, "module %d got chunks" % i)
+            st = fl.fs_state(i)
+            check(st is None or st["sw_version"] == fl.old_version,
+                  "unit %d changed" % (i + 1))
+            check(not any("BEGIN" in ln for ln in fl.fs_log_lines(i)),
+                  "unit %d was sent a BEGIN" % (i + 1))
+        fleet.stop_clean(fl)
+        ok = True
+    finally:
+        fl.close(ok)
+
+
+def body(bins):
+    faults_fleet(bins)
+    full_staging(bins)
+
+
+if __name__ == "__main__":
+    sys.exit(fleet.run_test("test_faults", body))

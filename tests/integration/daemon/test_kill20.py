@@ -1,0 +1,214 @@
+"""test_kill20: sotagw killed with SIGKILL at 20 and more points spread over
+the download hop, the image check and the flash hop (and after APPLY),
+restarted each time.
+
+Kill points are chosen from what the daemon and the field devices durably
+recorded, polled from outside: the chunk records in the database (download
+at increasing byte counts), the last chunk durable (image check), the
+field devices' state files (flash at increasing acknowledged counts, then
+APPLY running), and the jobs' phase (confirm). At the end:
+  - every job is done and every field device runs the target with the
+    package's bytes;
+  - no chunk the gateway had acknowledged (which it does only once the
+    chunk is durable) was sent by the platform again: re-sent chunks are
+    only the ones not yet durable at a kill;
+  - no field device was sent a block again that it had acknowledged
+    (fieldsim logs a retransmission or a rejected block), and each device
+    saw one new image and one APPLY;
+  - the events table shows every restart and the jobs' resumes."""
+import sys
+import time
+
+import fleet
+from fleet import check
+
+MODEMS = 4
+SIZE = 24576
+PHASES = ["download", "check", "flash", "confirm", "done", "failed"]
+
+
+def unfinished(fl):
+    return [j for j in fl.jobs() if j["phase"] not in ("done", "failed")]
+
+
+def all_past(fl, phase):
+    """Every modem has a job and every job is beyond phase."""
+    jobs = fl.jobs()
+    if len(jobs) < MODEMS:
+        return False
+    k = PHASES.index(phase)
+    return all(PHASES.index(j["phase"]) > k for j in jobs)
+
+
+def download_at(frac):
+    def cond(fl):
+        for imei, d in fl.durable_bytes().items():
+            if frac * SIZE <= d < SIZE:
+                return "download %d bytes (%s)" % (d, imei[-4:])
+        return None
+    return ("download", cond)
+
+
+def last_chunk(fl):
+    jobs = {j["device_imei"]: j for j in unfinished(fl)}
+    for imei, d in fl.durable_bytes().items():
+        if d == SIZE and jobs[imei]["phase"] in ("download", "check"):
+            return "image check, all %d bytes durable (%s)" % (d,
+                                                              imei[-4:])
+    return None
+
+
+def flash_at(frac):
+    def cond(fl):
+        for i in range(MODEMS):
+            st = fl.fs_state(i)
+            if st and st["state"] == 1 and st["image_size"] == SIZE and \
+                    frac * SIZE <= st["received"] < SIZE:
+                return "flash, unit %d acked %d" % (i + 1, st["received"])
+        return None
+    return ("flash", cond)
+
+
+def applying(fl):
+    for i in range(MODEMS):
+        st = fl.fs_state(i)
+        if st and st["state"] in (2, 3, 4) and st["image_size"] == SIZE:
+            return "flash, unit %d in %s" % (i + 1, st["state_name"])
+    return None
+
+
+def confirm(fl):
+    for j in unfinished(fl):
+        if j["phase"] == "confirm":
+            return "confirm, job %d" % j["id"]
+    return None
+
+
+PLAN = ([download_at(f / 100) for f in range(5, 100, 8)] +
+        [("check", last_chunk)] * 3 +
+        [flash_at(f / 100) for f in (0, 15, 30, 45, 60, 75, 90)] +
+        [("flash", applying)] * 2 +
+        [("confirm", confirm)] * 2)
+
+
+def body(bins):
+    fl = fleet.Fleet("kill20", bins, MODEMS, image_size=SIZE,
+                     platform={"chunk_size": 512, "request_gap_ms": 40,
+                               "resend_ms": 2000, "max_resends": 5},
+                     devices={i: "busy_p=0.15,apply_ms=600"
+                              for i in range(MODEMS)})
+    ok = False
+    kills = []
+    try:
+        fl.start()
+        for hop, cond in PLAN:
+            if all_past(fl, hop) or fl.msim.poll() is not None:
+                continue
+            end = time.monotonic() + 60
+            what = None
+            while what is None and time.monotonic() < end and \
+                    not all_past(fl, hop) and fl.msim.poll() is None:
+                check(fl.gw_alive(), "sotagw died on its own; see "
+                      + fl.gw_log)
+                what = cond(fl)
+                if what is None:
+                    time.sleep(fleet.POLL_S)
+            if what is None:
+                continue
+            fl.kill_gw()
+            ev = fl.query("SELECT max(id) AS id FROM events")
+            kills.append({"hop": hop, "what": what,
+                          "durable": fl.durable_bytes(),
+                          "event_id": ev[0]["id"] if ev else 0,
+                          "open_jobs": [j["id"] for j in unfinished(fl)]})
+            print("kill %2d: %s" % (len(kills), what))
+            fl.start_gw()
+        rep = fl.wait_msim(420)
+        by_hop = {h: sum(1 for k in kills if k["hop"] == h)
+                  for h in ("download", "check", "flash", "confirm")}
+        print("kills per hop: %s" % by_hop)
+        check(len(kills) >= 20, "only %d kills happened" % len(kills))
+        for h in ("download", "check", "flash"):
+            check(by_hop[h] >= 2, "only %d kills in %s" % (by_hop[h], h))
+
+        # every job completes
+        for i in range(MODEMS):
+            fleet.check_module_sound(fl, i, "success")
+            fleet.check_device_upgraded(fl, i)
+        for j in fl.jobs():
+            check(j["phase"] == "done", "job %d %s (%s)"
+                  % (j["id"], j["phase"], j["reason"]))
+
+        # the modems: no acknowledged (durable) chunk downloaded again
+        hist = fl.chunk_history()
+        for i in range(MODEMS):
+            # A resend under the msgid just acknowledged crossed the
+            # answer on the wire (CoAP retransmission): not a new download.
+            acked, seen, pending, again = {}, set(), None, 0
+            for kind, off, msgid in hist[i]:
+                if kind == "ack":
+                    if pending is not None:
+                        acked[pending[0]] = pending[1]
+                    continue
+                check(off >= 0, "module %d: a chunk not from the package"
+                      % i)
+                check(acked.get(off, msgid) == msgid,
+                      "module %d: chunk at %d sent again after the gateway "
+                      "had acknowledged it" % (i, off))
+                if off in seen:
+                    again += 1
+                seen.add(off)
+                pending = (off, msgid)
+            check(len(acked) == fl.n_chunks, "module %d: %d of %d chunks "
+                  "acknowledged" % (i, len(acked), fl.n_chunks))
+            m = fl.module(i)
+            print("module %d: %d chunks, %d sends again (not yet durable), "
+                  "%d attempts, resumed %d chunks"
+                  % (i, fl.n_chunks, again, m["attempts"],
+                     m["chunks"]["resumed"]))
+
+        # the field devices: nothing acknowledged sent again
+        for i in range(MODEMS):
+            log = fl.fs_log_lines(i)
+            n_new = sum("BEGIN: new image" in ln for ln in log)
+            n_res = sum("BEGIN: resume at" in ln for ln in log)
+            n_apply = sum("APPLY: version" in ln for ln in log)
+            n_again = sum("retransmission" in ln for ln in log)
+            n_rej = sum("rejected" in ln for ln in log)
+            print("unit %d: %d new image, %d resumes, %d APPLY, %d blocks "
+                  "again, %d rejected" % (i + 1, n_new, n_res, n_apply,
+                                          n_again, n_rej))
+            check(n_new == 1, "unit %d: %d BEGINs of a new image"
+                  % (i + 1, n_new))
+            check(n_apply == 1, "unit %d: %d APPLYs" % (i + 1, n_apply))
+            check(n_again == 0 and n_rej == 0,
+                  "unit %d: blocks sent again after their ack" % (i + 1))
+
+        # the audit trail: each restart, and the resumes after it
+        starts = fl.events("daemon.start")
+        check(len(starts) == len(kills) + 1, "%d daemon.start events for %d "
+              "starts" % (len(starts), len(kills) + 1))
+        resumed = fl.events("job.resumed")
+        for n, k in enumerate(kills):
+            nxt = kills[n + 1]["event_id"] if n + 1 < len(kills) else 1 << 62
+            check(any(k["event_id"] < e["id"] <= nxt for e in starts),
+                  "no daemon.start event after kill %d" % (n + 1))
+            if k["open_jobs"]:
+                check(any(k["event_id"] < e["id"] and
+                          e["job_id"] in k["open_jobs"] for e in resumed),
+                      "no job.resumed event after kill %d" % (n + 1))
+        for jid in {j for k in kills for j in k["open_jobs"]}:
+            check(any(e["job_id"] == jid for e in resumed),
+                  "job %d was never resumed" % jid)
+        check(len({j["id"] for j in fl.jobs()}) == MODEMS,
+              "a kill made a new job")
+        fleet.stop_clean(fl)
+        print("kill20: %d kills, fleet done in %.1f s"
+              % (len(kills), rep["elapsed_s"]))
+        ok = True
+    finally:
+        fl.close(ok)
+
+
+if __name__ == "__main__":
+    sys.exit(fleet.run_test("test_kill20", body))
