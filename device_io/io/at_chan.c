@@ -26,7 +26,7 @@
 #define GW_LOG_TAG "at"
 #include "gw/log.h"
 
-#define READ_CHUNK 1024
+#define READ_CHUNK       1024
 #define READS_PER_WAKEUP 16 /* then yield to the other handles */
 
 struct at_cmd {
@@ -52,13 +52,13 @@ struct at_chan {
     size_t q_head, q_len;
     int has_inflight;
     struct at_cmd inflight;
-    size_t written;           /* bytes of inflight handed to the kernel */
-    int poll_events;          /* what the poll handle watches now */
+    size_t written;  /* bytes of inflight handed to the kernel */
+    int poll_events; /* what the poll handle watches now */
     struct at_reply reply;
 
-    int failing;              /* chan_fail_all() runs: do not pump */
-    int reboot_seen;          /* REBOOTING printed, +CFUN: 1 is a banner */
-    int dead;                 /* hang-up reported */
+    int failing;     /* chan_fail_all() runs: do not pump */
+    int reboot_seen; /* REBOOTING printed, +CFUN: 1 is a banner */
+    int dead;        /* hang-up reported */
     int closing;
     int handles_open;
     void (*closed)(void *ctx);
@@ -252,8 +252,7 @@ static void on_line(const struct at_line *line, void *arg)
         return;
     }
     switch (line->kind) {
-    case AT_LINE_COMMAND: /* our echo (ATE1 before ATE0 took effect) */
-        return;
+    case AT_LINE_COMMAND: /* our echo (ATE1 before ATE0 took effect) */ return;
     case AT_LINE_FINAL:
         if (!ch->has_inflight || ch->written < ch->inflight.len) {
             ch->stats.stray_finals++;
@@ -276,8 +275,7 @@ static void on_line(const struct at_line *line, void *arg)
     case AT_LINE_URC:
     case AT_LINE_UNKNOWN:
     case AT_LINE_GARBAGE:
-    case AT_LINE_OVERLONG:
-        break;
+    case AT_LINE_OVERLONG: break;
     }
     ch->stats.urcs++;
     if (ch->ops->line != NULL)

@@ -49,8 +49,7 @@ static void on_check(uv_check_t *h)
 {
     struct app *app = h->data;
 
-    if (app->ndirty == 0 && app->waiters == NULL &&
-        !db_tx_active(app->db))
+    if (app->ndirty == 0 && app->waiters == NULL && !db_tx_active(app->db))
         return;
     app_commit_flush(app);
 }

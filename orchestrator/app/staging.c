@@ -30,7 +30,7 @@ struct staging {
     uint32_t nchunks; /* records 0 .. nchunks-1 */
     int created;      /* the file was not there at open */
     char path[GW_CONFIG_PATH_MAX + 16 + STAGING_NAME_MAX];
-    uint8_t *buf;     /* DB_CHUNK_MAX bytes, for verification */
+    uint8_t *buf; /* DB_CHUNK_MAX bytes, for verification */
     struct db_chunk page[PAGE];
 };
 
@@ -172,8 +172,8 @@ int staging_recover(struct staging *st, struct staging_recovered *out)
             if (c->index != idx || c->offset != (int64_t)end ||
                 c->length == 0 || c->length > DB_CHUNK_MAX ||
                 (uint64_t)end + c->length > UINT32_MAX) {
-                GW_LOG(GW_LOG_WARN, NULL, "%s: chunk %u out of order",
-                       st->path, c->index);
+                GW_LOG(GW_LOG_WARN, NULL, "%s: chunk %u out of order", st->path,
+                       c->index);
                 cut_at = idx;
                 break;
             }
@@ -200,8 +200,7 @@ int staging_recover(struct staging *st, struct staging_recovered *out)
     if (cut_at != UINT32_MAX) {
         rc = db_group_begin(st->app->db);
         if (rc == 0)
-            rc = db_chunk_truncate(st->app->db, st->job_id, cut_at,
-                                   &deleted);
+            rc = db_chunk_truncate(st->app->db, st->job_id, cut_at, &deleted);
         if (rc < 0)
             return rc;
     }

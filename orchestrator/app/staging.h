@@ -34,12 +34,12 @@
 struct staging;
 
 struct staging_recovered {
-    uint32_t bytes;       /* verified durable bytes */
-    int32_t last_msgid;   /* msgid of the last good chunk, -1 none */
-    uint32_t chunks;      /* good chunk records kept */
-    uint32_t dropped;     /* records cut (bad CRC, gap, missing bytes) */
-    int file_missing;     /* the file was not there (created empty) */
-    uint64_t file_bytes;  /* size of the file before the cut */
+    uint32_t bytes;      /* verified durable bytes */
+    int32_t last_msgid;  /* msgid of the last good chunk, -1 none */
+    uint32_t chunks;     /* good chunk records kept */
+    uint32_t dropped;    /* records cut (bad CRC, gap, missing bytes) */
+    int file_missing;    /* the file was not there (created empty) */
+    uint64_t file_bytes; /* size of the file before the cut */
 };
 
 /* Open (create if missing) the staging file `name` under app->staging_dir

@@ -53,19 +53,20 @@
 
 #include "gw/log.h"
 
-#define CMD_TIMEOUT_MS 5000      /* bring-up commands */
+#define CMD_TIMEOUT_MS      5000 /* bring-up commands */
 #define AT_PROBE_TIMEOUT_MS 1000
-#define AT_PROBE_TRIES 10
-#define RETRY_DELAY_MS 1000      /* between AT probes */
-#define ATTACH_RETRY_MS 2000     /* AT+CGATT? until attached */
-#define BOOT_SETTLE_MS 1500      /* quiet time after a boot banner */
-#define CHAN_GUARD_MS 2000       /* channel backstop beyond the FSM timer */
-#define IDENT_PERIOD_MS 60000    /* device data refresh */
-#define DEFERRED_MAX 32
-#define POSTED_MAX 8
-#define CMDS_MAX (AT_CHAN_QUEUE_MAX + 1)
-#define VERSION_UNKNOWN "unknown" /* job version before it is known: the
-                                     schema wants 1..32 characters */
+#define AT_PROBE_TRIES      10
+#define RETRY_DELAY_MS      1000  /* between AT probes */
+#define ATTACH_RETRY_MS     2000  /* AT+CGATT? until attached */
+#define BOOT_SETTLE_MS      1500  /* quiet time after a boot banner */
+#define CHAN_GUARD_MS       2000  /* channel backstop beyond the FSM timer */
+#define IDENT_PERIOD_MS     60000 /* device data refresh */
+#define DEFERRED_MAX        32
+#define POSTED_MAX          8
+#define CMDS_MAX            (AT_CHAN_QUEUE_MAX + 1)
+#define VERSION_UNKNOWN                                                        \
+    "unknown" /* job version before it is known: the                           \
+                 schema wants 1..32 characters */
 #define ACTOR "daemon"
 
 enum wk_stage { WK_BRINGUP, WK_RUNNING, WK_CLOSING, WK_EXITED };
@@ -137,32 +138,32 @@ struct worker {
     size_t cmd_next;
     int handles_open;
 
-    uv_timer_t retry_timer;  /* bring-up retries, boot settling */
-    uv_timer_t ident_timer;  /* periodic device read */
-    uv_timer_t post_timer;   /* posted events */
+    uv_timer_t retry_timer; /* bring-up retries, boot settling */
+    uv_timer_t ident_timer; /* periodic device read */
+    uv_timer_t post_timer;  /* posted events */
     uv_timer_t fsm_timer[SOTA_TIMER_COUNT];
 
     /* bring-up */
     enum bu_step step;
     int tries;
-    int settling;            /* a boot banner was seen, waiting for quiet */
+    int settling; /* a boot banner was seen, waiting for quiet */
 
     /* identity */
     char imei[16], imsi[16], iccid[21];
-    char imei_read[16];      /* the last AT+CGSN=1 answer */
+    char imei_read[16]; /* the last AT+CGSN=1 answer */
     int rssi, reg_status;
 
     /* the machine */
     struct sota_config scfg;
     struct sota_fsm fsm;
     int fsm_ready;
-    uint32_t fsm_gen;        /* of the FSM command slot */
+    uint32_t fsm_gen; /* of the FSM command slot */
     struct sota_checkpoint last_cp;
     struct sota_device_info dev;
 
     struct wk_deferred deferred[DEFERRED_MAX];
     size_t d_head, d_len;
-    uint64_t barrier_need;   /* commit number the last barrier needs */
+    uint64_t barrier_need; /* commit number the last barrier needs */
     struct app_commit_waiter barrier_w;
 
     struct sota_event posted[POSTED_MAX];
@@ -186,11 +187,11 @@ struct worker {
     int has_target;
     struct bus_dev *dev_h;
     int target_reachable;
-    int ident_running;       /* bus_read_ident outstanding */
+    int ident_running; /* bus_read_ident outstanding */
     int flash_running;
     uint32_t flash_acked;
     struct mb_flash flash_result; /* copied from the bus's done */
-    int64_t progress_at;     /* loop time of the job's last progress */
+    int64_t progress_at;          /* loop time of the job's last progress */
 };
 
 static void fsm_feed(struct worker *w, const struct sota_event *ev);
@@ -224,11 +225,10 @@ static void set_name(struct worker *w)
         snprintf(w->name, sizeof w->name, "%.40s", port_base(w->port));
 }
 
-static void event_add(struct worker *w, const char *kind, const char *fmt,
-                      ...) GW_PRINTF(3, 4);
+static void event_add(struct worker *w, const char *kind, const char *fmt, ...)
+    GW_PRINTF(3, 4);
 
-static void event_add(struct worker *w, const char *kind, const char *fmt,
-                      ...)
+static void event_add(struct worker *w, const char *kind, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -239,10 +239,9 @@ static void event_add(struct worker *w, const char *kind, const char *fmt,
     va_end(ap);
     rc = db_group_begin(w->app->db);
     if (rc == 0)
-        rc = db_event_append(w->app->db, gw_wall_ms(),
-                             w->imei[0] ? w->imei : NULL,
-                             w->has_job ? w->job.id : 0, kind, ACTOR, detail,
-                             NULL);
+        rc = db_event_append(
+            w->app->db, gw_wall_ms(), w->imei[0] ? w->imei : NULL,
+            w->has_job ? w->job.id : 0, kind, ACTOR, detail, NULL);
     if (rc < 0)
         GW_LOG(GW_LOG_WARN, w->name, "event %s not recorded: %s", kind,
                gw_strerror(rc));
@@ -326,8 +325,8 @@ static int job_write(struct worker *w)
     if (rc == 0)
         rc = db_job_update(w->app->db, &w->job);
     if (rc < 0)
-        GW_LOG(GW_LOG_ERR, w->name, "job %" PRId64 " not saved: %s",
-               w->job.id, gw_strerror(rc));
+        GW_LOG(GW_LOG_ERR, w->name, "job %" PRId64 " not saved: %s", w->job.id,
+               gw_strerror(rc));
     return rc;
 }
 
@@ -519,9 +518,8 @@ static void on_fsm_cmd(void *ctx, int rc, const struct at_reply *r)
 
 static void send_fsm(struct worker *w, const char *text)
 {
-    int rc = at_chan_send(w->ch, text,
-                          w->scfg.cmd_timeout_ms + CHAN_GUARD_MS, on_fsm_cmd,
-                          cmd_ctx(w, CMDK_FSM));
+    int rc = at_chan_send(w->ch, text, w->scfg.cmd_timeout_ms + CHAN_GUARD_MS,
+                          on_fsm_cmd, cmd_ctx(w, CMDK_FSM));
 
     if (rc < 0)
         GW_LOG(GW_LOG_ERR, w->name, "cannot send %s: %s", text,
@@ -775,8 +773,7 @@ static void do_flash(struct worker *w, uint32_t size)
         return;
     }
     if (w->stg == NULL || staging_bytes(w->stg) != size) {
-        flash_fail_now(w, SOTA_RESULT_UPDATE_FAILED,
-                       "staged image incomplete");
+        flash_fail_now(w, SOTA_RESULT_UPDATE_FAILED, "staged image incomplete");
         return;
     }
     if (!w->have_crc) {
@@ -792,9 +789,8 @@ static void do_flash(struct worker *w, uint32_t size)
     req.image_path = staging_path(w->stg);
     req.size = size;
     req.crc = w->img_crc;
-    req.expect_version = strcmp(w->job.version, VERSION_UNKNOWN) == 0
-                             ? NULL
-                             : w->job.version;
+    req.expect_version =
+        strcmp(w->job.version, VERSION_UNKNOWN) == 0 ? NULL : w->job.version;
     if (w->ident_running) {
         bus_cancel(w->dev_h, w);
         w->ident_running = 0;
@@ -895,9 +891,10 @@ static void do_check(struct worker *w, uint32_t size)
     ev.kind = SOTA_EV_CHECKED;
     ev.u.checked.result = SOTA_RESULT_INTEGRITY;
     if (w->stg == NULL || staging_bytes(w->stg) != size) {
-        GW_LOG(GW_LOG_ERR, w->name, "check: %" PRIu32 " bytes staged, "
-               "%" PRIu32 " expected", w->stg ? staging_bytes(w->stg) : 0,
-               size);
+        GW_LOG(GW_LOG_ERR, w->name,
+               "check: %" PRIu32 " bytes staged, "
+               "%" PRIu32 " expected",
+               w->stg ? staging_bytes(w->stg) : 0, size);
         goto out;
     }
     rc = image_check_digest(staging_path(w->stg), size, &dg);
@@ -916,8 +913,8 @@ static void do_check(struct worker *w, uint32_t size)
     switch (v) {
     case IMAGE_REFUSED:
         snprintf(w->job.reason, sizeof w->job.reason,
-                 "image md5 %s, %" PRIu32 " bytes, matches no package",
-                 dg.md5, size);
+                 "image md5 %s, %" PRIu32 " bytes, matches no package", dg.md5,
+                 size);
         GW_LOG(GW_LOG_WARN, w->name, "%s", w->job.reason);
         goto out;
     case IMAGE_ACCEPTED_PACKAGE:
@@ -941,12 +938,11 @@ out:
 /* PERSIST: the job row. Only a running download's counters: no barrier. */
 static void do_persist(struct worker *w, const struct sota_checkpoint *cp)
 {
-    int progress_only =
-        cp->phase == SOTA_PHASE_DOWNLOADING &&
-        w->last_cp.phase == SOTA_PHASE_DOWNLOADING &&
-        cp->result == w->last_cp.result &&
-        cp->image_size == w->last_cp.image_size &&
-        strcmp(cp->new_version, w->last_cp.new_version) == 0;
+    int progress_only = cp->phase == SOTA_PHASE_DOWNLOADING &&
+                        w->last_cp.phase == SOTA_PHASE_DOWNLOADING &&
+                        cp->result == w->last_cp.result &&
+                        cp->image_size == w->last_cp.image_size &&
+                        strcmp(cp->new_version, w->last_cp.new_version) == 0;
     int rc;
 
     w->last_cp = *cp;
@@ -976,17 +972,15 @@ static void do_persist(struct worker *w, const struct sota_checkpoint *cp)
         enum db_job_phase p = job_phase_of(cp->phase);
 
         if (p != w->job.phase)
-            GW_LOG(GW_LOG_INFO, w->name, "job %" PRId64 ": %s -> %s",
-                   w->job.id, db_job_phase_name(w->job.phase),
-                   db_job_phase_name(p));
+            GW_LOG(GW_LOG_INFO, w->name, "job %" PRId64 ": %s -> %s", w->job.id,
+                   db_job_phase_name(w->job.phase), db_job_phase_name(p));
         w->job.phase = p;
     }
     if (cp->image_size > 0)
         w->job.image_size = cp->image_size;
     if (cp->new_version[0] != '\0' &&
         strcmp(w->job.version, VERSION_UNKNOWN) == 0)
-        snprintf(w->job.version, sizeof w->job.version, "%s",
-                 cp->new_version);
+        snprintf(w->job.version, sizeof w->job.version, "%s", cp->new_version);
     if (job_write(w) == 0)
         w->barrier_need = w->app->commits + 1;
 }
@@ -1126,13 +1120,12 @@ static void stall_check(struct worker *w)
         now_ms(w) - w->progress_at < (int64_t)limit_s * 1000)
         return;
     sota_fsm_snapshot(&w->fsm, &sn);
-    snprintf(why, sizeof why, "stalled: no progress for %u s while %s",
-             limit_s, sota_phase_name(sn.phase));
+    snprintf(why, sizeof why, "stalled: no progress for %u s while %s", limit_s,
+             sota_phase_name(sn.phase));
     GW_LOG(GW_LOG_WARN, w->name, "job %" PRId64 " %s", w->job.id, why);
-    job_close(w,
-              sn.phase == SOTA_PHASE_DONE ? sn.result
-                                           : SOTA_RESULT_UPDATE_FAILED,
-              why);
+    job_close(
+        w, sn.phase == SOTA_PHASE_DONE ? sn.result : SOTA_RESULT_UPDATE_FAILED,
+        why);
     fsm_restart_idle(w);
 }
 
@@ -1332,8 +1325,8 @@ static void bu_send(struct worker *w)
     const char *text = bu_table[w->step].text != NULL
                            ? bu_table[w->step].text
                            : m531x_simple_cmd_text(bu_table[w->step].cmd);
-    int rc = at_chan_send(w->ch, text, bu_table[w->step].timeout_ms,
-                          on_bu_cmd, cmd_ctx(w, CMDK_BRINGUP));
+    int rc = at_chan_send(w->ch, text, bu_table[w->step].timeout_ms, on_bu_cmd,
+                          cmd_ctx(w, CMDK_BRINGUP));
 
     if (rc < 0)
         worker_exit(w, WORKER_EXIT_FAILED, "bring-up command refused");
@@ -1417,9 +1410,10 @@ static int resume_job(struct worker *w, struct sota_checkpoint *cp)
            "resuming job %" PRId64 ": %s, %" PRIu32 " bytes verified "
            "(%" PRIu32 " chunk records dropped)",
            w->job.id, sota_phase_name(cp->phase), rec.bytes, rec.dropped);
-    event_add(w, "job.resumed", "%s, %" PRIu32 " bytes, %" PRIu32
-              " records dropped%s", sota_phase_name(cp->phase), rec.bytes,
-              rec.dropped, rec.file_missing ? ", file was missing" : "");
+    event_add(w, "job.resumed",
+              "%s, %" PRIu32 " bytes, %" PRIu32 " records dropped%s",
+              sota_phase_name(cp->phase), rec.bytes, rec.dropped,
+              rec.file_missing ? ", file was missing" : "");
     return 0;
 }
 
@@ -1628,8 +1622,7 @@ static void on_settle_cmd(void *ctx, int rc, const struct at_reply *r)
 
     (void)r;
     if (rc != 0 && c->w->stage == WK_RUNNING)
-        GW_LOG(GW_LOG_WARN, c->w->name, "after reboot: %s",
-               gw_strerror(rc));
+        GW_LOG(GW_LOG_WARN, c->w->name, "after reboot: %s", gw_strerror(rc));
 }
 
 static void on_settled(uv_timer_t *t)
@@ -1720,8 +1713,8 @@ static void worker_exit(struct worker *w, enum worker_exit why,
     if (w->stage == WK_CLOSING || w->stage == WK_EXITED)
         return;
     GW_LOG(why == WORKER_EXIT_STOPPED ? GW_LOG_INFO : GW_LOG_WARN, w->name,
-           "%s -> exit: %s",
-           w->stage == WK_RUNNING ? "running" : "bring-up", detail);
+           "%s -> exit: %s", w->stage == WK_RUNNING ? "running" : "bring-up",
+           detail);
     w->stage = WK_CLOSING;
     w->exit_why = why;
     snprintf(w->exit_detail, sizeof w->exit_detail, "%s", detail);
@@ -1814,8 +1807,7 @@ void worker_info(const struct worker *w, struct worker_info *out)
         sota_fsm_snapshot(&w->fsm, &out->sota);
     out->job_id = w->has_job ? w->job.id : 0;
     if (w->dev_h != NULL)
-        snprintf(out->target, sizeof out->target, "%s",
-                 bus_dev_name(w->dev_h));
+        snprintf(out->target, sizeof out->target, "%s", bus_dev_name(w->dev_h));
     out->target_reachable = w->target_reachable;
     out->flash_acked = w->flash_acked;
 }

@@ -40,21 +40,22 @@
 
 #include "dio/at_frame.h"
 
-#define AT_CHAN_QUEUE_MAX 16   /* commands queued behind the one in flight */
-#define AT_CHAN_CMD_MAX 256    /* longest command text + NUL */
-#define AT_CHAN_INFO_MAX 8     /* information lines kept per command */
-#define AT_CHAN_INFO_LEN 128   /* characters kept per information line */
-#define AT_CHAN_QUIET_MS 1000  /* a held +MIPLWRITE line is delivered alone
-                                  after this long without input */
+#define AT_CHAN_QUEUE_MAX 16  /* commands queued behind the one in flight */
+#define AT_CHAN_CMD_MAX   256 /* longest command text + NUL */
+#define AT_CHAN_INFO_MAX  8   /* information lines kept per command */
+#define AT_CHAN_INFO_LEN  128 /* characters kept per information line */
+/* A held +MIPLWRITE line is delivered alone after this long without
+ * input. */
+#define AT_CHAN_QUIET_MS 1000
 
 struct at_chan;
 
 /* What a command got back. */
 struct at_reply {
-    enum at_final_kind final;   /* AT_FINAL_NONE unless rc was 0 */
-    int code;                   /* the <n> of an *_ERROR final, else -1 */
+    enum at_final_kind final; /* AT_FINAL_NONE unless rc was 0 */
+    int code;                 /* the <n> of an *_ERROR final, else -1 */
     size_t ninfo;
-    size_t info_dropped;        /* lines or line tails not kept */
+    size_t info_dropped; /* lines or line tails not kept */
     char info[AT_CHAN_INFO_MAX][AT_CHAN_INFO_LEN];
 };
 

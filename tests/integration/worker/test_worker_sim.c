@@ -39,7 +39,7 @@
 #include "gw/err.h"
 #include "worker.h"
 
-#define MODEMS 2
+#define MODEMS   2
 #define GUARD_MS 240000
 
 struct slot {
@@ -57,7 +57,7 @@ struct run {
     int tcp_port;
     char md5[33];
     int identified;
-    const char *faults;   /* scenario JSON fragment, "" for none */
+    const char *faults; /* scenario JSON fragment, "" for none */
     struct slot slots[MODEMS];
 };
 
@@ -224,7 +224,8 @@ static void check_report(const struct run *r, int strict_deadlines,
     mods = json_object_get(root, "modules");
     assert_true(json_is_array(mods));
     assert_int_equal(json_array_size(mods), MODEMS);
-    json_array_foreach(mods, i, m) {
+    json_array_foreach(mods, i, m)
+    {
         const char *outcome = json_string_value(json_object_get(m, "outcome"));
         json_t *ch = json_object_get(m, "chunks");
 
@@ -248,8 +249,8 @@ static void check_report(const struct run *r, int strict_deadlines,
         assert_string_equal(outcome, "success");
         assert_int_equal(
             json_integer_value(json_object_get(m, "protocol_violations")), 0);
-        assert_int_equal(json_integer_value(json_object_get(ch, "corrupt_acked")),
-                         0);
+        assert_int_equal(
+            json_integer_value(json_object_get(ch, "corrupt_acked")), 0);
         if (strict_deadlines)
             assert_int_equal(
                 json_integer_value(json_object_get(m, "missed_deadlines")), 0);
@@ -273,8 +274,7 @@ static void slot_try_start(struct run *r, struct app *app, struct slot *sl)
         sl->w = NULL;
 }
 
-static void run_fleet(const char *faults, int strict_deadlines,
-                      int want_resume)
+static void run_fleet(const char *faults, int strict_deadlines, int want_resume)
 {
     struct run r;
     struct app app;
@@ -355,8 +355,7 @@ static void run_fleet(const char *faults, int strict_deadlines,
             worker_stop(r.slots[i].w);
     end = gw_now_ms() + 10000;
     for (int i = 0; i < MODEMS; i++) {
-        while (r.slots[i].w != NULL && !r.slots[i].exited &&
-               gw_now_ms() < end)
+        while (r.slots[i].w != NULL && !r.slots[i].exited && gw_now_ms() < end)
             uv_run(&loop, UV_RUN_ONCE);
         worker_free(r.slots[i].w);
     }

@@ -26,7 +26,7 @@
 #include "dio/at_chan.h"
 #include "gw/err.h"
 
-#define DONE_MAX 32
+#define DONE_MAX  32
 #define LINES_MAX 16
 
 struct done_rec {
@@ -90,8 +90,8 @@ static const struct at_chan_ops ops = {on_line, on_boot, on_hangup};
 static void on_done(void *ctx, int rc, const struct at_reply *r)
 {
     int *tag = ctx;
-    struct fx *f = (struct fx *)((char *)(tag - *tag) -
-                                 offsetof(struct fx, tags));
+    struct fx *f =
+        (struct fx *)((char *)(tag - *tag) - offsetof(struct fx, tags));
     struct done_rec *d;
 
     assert_true(f->ndone < DONE_MAX);
@@ -124,9 +124,8 @@ static int setup(void **state)
         f->tags[i] = i;
     assert_int_equal(uv_loop_init(&f->loop), 0);
     assert_int_equal(openpty(&f->master, &slave, f->path, NULL, NULL), 0);
-    assert_int_equal(at_chan_open(&f->ch, &f->loop, f->path, 115200, "pty",
-                                  &ops, f),
-                     0);
+    assert_int_equal(
+        at_chan_open(&f->ch, &f->loop, f->path, 115200, "pty", &ops, f), 0);
     close(slave);
     uv_timer_init(&f->loop, &f->guard);
     f->guard.data = f;
@@ -216,8 +215,7 @@ static void ok_split_bytewise(void **state)
 {
     struct fx *f = *state;
 
-    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]),
-                     0);
+    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]), 0);
     expect_cmd(f, "AT");
     module_says_slowly(f, "\r\nO");
     assert_int_equal(f->ndone, 0);
@@ -237,8 +235,8 @@ static void info_and_urc_between(void **state)
     assert_int_equal(
         at_chan_send(f->ch, "AT+CGSN=1", 1000, on_done, &f->tags[1]), 0);
     /* queued behind the first: goes out only after its final */
-    assert_int_equal(
-        at_chan_send(f->ch, "AT+CSQ", 1000, on_done, &f->tags[2]), 0);
+    assert_int_equal(at_chan_send(f->ch, "AT+CSQ", 1000, on_done, &f->tags[2]),
+                     0);
     assert_int_equal(at_chan_queued(f->ch), 1);
     expect_cmd(f, "AT+CGSN=1");
     module_says(f, "\r\n+CGSN: 863921034569872\r\n"
@@ -263,10 +261,9 @@ static void timeout_then_stray_final(void **state)
 {
     struct fx *f = *state;
 
-    assert_int_equal(
-        at_chan_send(f->ch, "AT+CEREG?", 30, on_done, &f->tags[1]), 0);
-    assert_int_equal(
-        at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[2]), 0);
+    assert_int_equal(at_chan_send(f->ch, "AT+CEREG?", 30, on_done, &f->tags[1]),
+                     0);
+    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[2]), 0);
     expect_cmd(f, "AT+CEREG?");
     run_until(f, &f->ndone, 1);
     assert_int_equal(f->done[0].rc, -ETIMEDOUT);
@@ -310,8 +307,7 @@ static void overlong_line_then_ok(void **state)
     memcpy(big + AT_LINE_MAX + 97, "\r\n", 3);
     module_says(f, big);
     free(big);
-    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]),
-                     0);
+    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]), 0);
     expect_cmd(f, "AT");
     module_says(f, "OK\r\n");
     run_until(f, &f->ndone, 1);
@@ -326,8 +322,7 @@ static void info_lines_are_bounded(void **state)
     struct fx *f = *state;
     char line[300];
 
-    assert_int_equal(at_chan_send(f->ch, "AT+CIMI", 1000, on_done,
-                                  &f->tags[1]),
+    assert_int_equal(at_chan_send(f->ch, "AT+CIMI", 1000, on_done, &f->tags[1]),
                      0);
     expect_cmd(f, "AT+CIMI");
     for (int i = 0; i < AT_CHAN_INFO_MAX + 3; i++)
@@ -347,11 +342,9 @@ static void boot_banner_resets_commands(void **state)
     struct fx *f = *state;
 
     assert_int_equal(
-        at_chan_send(f->ch, "AT+MIPLOPEN=0,600,60", 1000, on_done,
-                     &f->tags[1]),
+        at_chan_send(f->ch, "AT+MIPLOPEN=0,600,60", 1000, on_done, &f->tags[1]),
         0);
-    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[2]),
-                     0);
+    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[2]), 0);
     expect_cmd(f, "AT+MIPLOPEN=0,600,60");
     module_says(f, "\r\nREBOOTING..\r\n");
     run_until_int(f, &f->boots, 1);
@@ -379,10 +372,9 @@ static void hangup_fails_everything(void **state)
 {
     struct fx *f = *state;
 
-    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]),
+    assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]), 0);
+    assert_int_equal(at_chan_send(f->ch, "ATE0", 1000, on_done, &f->tags[2]),
                      0);
-    assert_int_equal(
-        at_chan_send(f->ch, "ATE0", 1000, on_done, &f->tags[2]), 0);
     expect_cmd(f, "AT");
     close(f->master);
     f->master = -1;
@@ -399,8 +391,8 @@ static void close_cancels_queued(void **state)
     struct fx *f = *state;
 
     for (int i = 1; i <= 3; i++)
-        assert_int_equal(
-            at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[i]), 0);
+        assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[i]),
+                         0);
     at_chan_close(f->ch, closed_cb, f);
     f->ch = NULL;
     assert_int_equal(f->ndone, 3);
@@ -427,8 +419,8 @@ static void rejects_bad_commands(void **state)
         GW_E_INVAL);
     /* one in flight + AT_CHAN_QUEUE_MAX queued, then full */
     for (int i = 0; i <= AT_CHAN_QUEUE_MAX; i++)
-        assert_int_equal(
-            at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]), 0);
+        assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]),
+                         0);
     assert_int_equal(at_chan_send(f->ch, "AT", 1000, on_done, &f->tags[1]),
                      GW_E_FULL);
     assert_int_equal(f->ndone, 0);
@@ -438,13 +430,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(ok_split_bytewise, setup, teardown),
-        cmocka_unit_test_setup_teardown(info_and_urc_between, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(info_and_urc_between, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_then_stray_final, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(expire_gives_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(overlong_line_then_ok, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(overlong_line_then_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(info_lines_are_bounded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(boot_banner_resets_commands, setup,
@@ -453,10 +443,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(hangup_fails_everything, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(close_cancels_queued, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(rejects_bad_commands, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(close_cancels_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(rejects_bad_commands, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,11 +53,8 @@ static void exec_req(struct fake_dev *m, const struct mb_req *req,
     memset(res, 0, sizeof *res);
     res->kind = MB_RES_OK;
     switch (req->kind) {
-    case MB_REQ_READ_IDENT:
-        res->ident = &m->id;
-        return;
-    case MB_REQ_BEGIN:
-        break; /* handled by the caller (needs size and crc) */
+    case MB_REQ_READ_IDENT: res->ident = &m->id; return;
+    case MB_REQ_BEGIN: break; /* handled by the caller (needs size and crc) */
     case MB_REQ_BLOCK:
         if (req->offset != m->id.received ||
             req->offset + req->len > FAKE_IMAGE_MAX) {
@@ -69,8 +66,7 @@ static void exec_req(struct fake_dev *m, const struct mb_req *req,
         m->id.received += req->len;
         return;
     case MB_REQ_VERIFY:
-        if ((uint32_t)crc32(0, m->image, m->id.image_size) ==
-            m->id.image_crc) {
+        if ((uint32_t)crc32(0, m->image, m->id.image_size) == m->id.image_crc) {
             m->id.state = MB_DEV_VERIFIED;
         } else {
             m->id.state = MB_DEV_FAILED;
@@ -173,14 +169,12 @@ int bus_set_new(struct bus_set **out, uv_loop_t *loop,
     bs->dev.bs = bs;
     snprintf(bs->dev.name, sizeof bs->dev.name, "fake:unit1");
     bs->model.id.profile = MB_PROFILE_ID;
-    snprintf(bs->model.id.sw_version, sizeof bs->model.id.sw_version,
-             "test0");
+    snprintf(bs->model.id.sw_version, sizeof bs->model.id.sw_version, "test0");
     bs->model.id.battery = 100;
     bs->model.id.free_kib = 256;
     bs->model.id.max_block = 240;
     bs->model.free_after = 128;
-    snprintf(bs->model.next_version, sizeof bs->model.next_version,
-             "test000");
+    snprintf(bs->model.next_version, sizeof bs->model.next_version, "test000");
     uv_timer_init(loop, &bs->timer);
     bs->timer.data = bs;
     *out = bs;

@@ -14,9 +14,9 @@
 #define FAKE_IMAGE_MAX (64 * 1024)
 
 struct fake_dev {
-    struct mb_ident id;            /* what READ_IDENT returns */
+    struct mb_ident id;                    /* what READ_IDENT returns */
     char next_version[MB_VERSION_MAX + 1]; /* version after APPLY */
-    uint16_t free_after;           /* free_kib after APPLY */
+    uint16_t free_after;                   /* free_kib after APPLY */
     int ident_fails;               /* read errors to return next (-ETIMEDOUT) */
     int flashes;                   /* flashes started */
     uint8_t image[FAKE_IMAGE_MAX]; /* bytes received */

@@ -36,9 +36,9 @@
 #include "staging.h"
 #include "worker.h"
 
-#define IMEI "861234045678904"
+#define IMEI       "861234045678904"
 #define TRANSCRIPT GW_TEST_DATA_DIR "/seed/seed-transcript.txt"
-#define GUARD_MS 20000
+#define GUARD_MS   20000
 
 struct fx {
     char dir[64];
@@ -107,9 +107,8 @@ static void fx_config(struct fx *f, const char *extra)
              "[modems]\nports = /dev/pts/*\n"
              "[policy]\nmin_staging_free_kib = 0\n%s",
              f->dir, extra);
-    assert_int_equal(gw_config_parse(&f->cfg, "test.ini", text, strlen(text),
-                                     &err),
-                     0);
+    assert_int_equal(
+        gw_config_parse(&f->cfg, "test.ini", text, strlen(text), &err), 0);
 }
 
 static struct fx *fx_new(const char *config_extra)
@@ -181,8 +180,7 @@ static void fx_free(struct fx *f)
 
 static void fx_start(struct fx *f)
 {
-    assert_int_equal(
-        worker_start(&f->w, &f->app, f->slave, NULL, &wops, f), 0);
+    assert_int_equal(worker_start(&f->w, &f->app, f->slave, NULL, &wops, f), 0);
 }
 
 /* ---- the scripted module ----------------------------------------------- */
@@ -252,7 +250,8 @@ static const char *play(struct fx *f, const char *script, const char *stop)
         assert_true(len < sizeof line);
         memcpy(line, p, len);
         line[len] = '\0';
-        if (stop != NULL && len > 2 && strncmp(line + 2, stop, strlen(stop)) == 0)
+        if (stop != NULL && len > 2 &&
+            strncmp(line + 2, stop, strlen(stop)) == 0)
             return p;
         if (line[0] == '>') {
             const char *cmd = line + (line[1] == '!' ? 2 : 1);
@@ -296,8 +295,7 @@ static int count_events(struct fx *f, const char *kind)
     int count = 0;
 
     do {
-        assert_int_equal(db_event_list(f->app.db, IMEI, after, ev, 64, &n),
-                         0);
+        assert_int_equal(db_event_list(f->app.db, IMEI, after, ev, 64, &n), 0);
         for (size_t i = 0; i < n; i++) {
             if (strcmp(ev[i].kind, kind) == 0)
                 count++;
@@ -367,16 +365,16 @@ static void seed_upgrade_end_to_end(void **state)
 /* Reference 3.4: the restarted gateway's AT+MIPLCREATE gets 602, the
  * instance is deleted and registered again, and the platform's new attempt
  * reads 5/0/-1: state 1 (downloading), result 0, then the byte count. */
-#define RESUME_READ                                                         \
-    "> AT+MIPLCREATE\n< +CIS ERROR:602\n"                                   \
-    "> AT+MIPLDELETE=0\n< OK\n"                                             \
-    "> AT+MIPLCREATE\n< OK\n"                                               \
-    "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"                                    \
-    "> AT+MIPLOPEN=0,600,60\n< OK\n< +MIPLEVENT:0,6\n"                      \
-    "< +MIPLEXECUTE:0,60001,5,0,26550,0,\"\"\n"                              \
-    "> AT+MIPLEXECUTERSP=0,60001,2\n< OK\n"                                 \
-    "< +MIPLREAD:0,60002,5,0,-1\n"                                          \
-    "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n< OK\n"                \
+#define RESUME_READ                                                            \
+    "> AT+MIPLCREATE\n< +CIS ERROR:602\n"                                      \
+    "> AT+MIPLDELETE=0\n< OK\n"                                                \
+    "> AT+MIPLCREATE\n< OK\n"                                                  \
+    "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"                                       \
+    "> AT+MIPLOPEN=0,600,60\n< OK\n< +MIPLEVENT:0,6\n"                         \
+    "< +MIPLEXECUTE:0,60001,5,0,26550,0,\"\"\n"                                \
+    "> AT+MIPLEXECUTERSP=0,60001,2\n< OK\n"                                    \
+    "< +MIPLREAD:0,60002,5,0,-1\n"                                             \
+    "> AT+MIPLREADRSP=0,60002,1,5,0,3,3,1,\"1\",2,1\n< OK\n"                   \
     "> AT+MIPLREADRSP=0,60002,1,5,0,5,3,1,\"0\",1,2\n< OK\n"
 
 /* Killed after 7 chunks: the next worker verifies the staged prefix and
@@ -492,9 +490,8 @@ static void disk_full_is_write_fail(void **state)
                  "[gateway]\nstate_dir = %s\n[modems]\nports = /dev/pts/*\n"
                  "[policy]\nmin_staging_free_kib = 4294967296\n%s",
                  f->dir, extra);
-        assert_int_equal(gw_config_parse(&f->cfg, "t.ini", text,
-                                         strlen(text), &err),
-                         0);
+        assert_int_equal(
+            gw_config_parse(&f->cfg, "t.ini", text, strlen(text), &err), 0);
         f->app.cfg = f->cfg;
     }
     fx_start(f);
@@ -653,8 +650,7 @@ static void staging_recovery_cuts(void **state)
     assert_int_equal(staging_recover(st, &rec), 0);
     assert_int_equal(rec.file_missing, 1);
     for (uint32_t i = 0; i < 3; i++)
-        assert_int_equal(staging_write(st, i * 512, chunk, 512, (int32_t)i),
-                         0);
+        assert_int_equal(staging_write(st, i * 512, chunk, 512, (int32_t)i), 0);
     assert_int_equal(app_commit_flush(&f->app), 0);
     snprintf(path, sizeof path, "%s", staging_path(st));
     staging_free(st);
@@ -723,14 +719,13 @@ static void reboot_banner_brings_up_again(void **state)
 
 /* ---- policies ---------------------------------------------------------- */
 
-static const char reg_until_prepare[] =
-    "> AT+MIPLCREATE\n< OK\n"
-    "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
-    "> AT+MIPLOPEN=0,600,60\n< OK\n"
-    "< +MIPLEVENT:0,6\n"
-    "< +MIPLEXECUTE:0,1,5,0,26550,0,\"\"\n"
-    "> AT+MIPLEXECUTERSP=0,1,2\n< OK\n"
-    "< +MIPLEXECUTE:0,2,5,0,26501,0,\"\"\n";
+static const char reg_until_prepare[] = "> AT+MIPLCREATE\n< OK\n"
+                                        "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
+                                        "> AT+MIPLOPEN=0,600,60\n< OK\n"
+                                        "< +MIPLEVENT:0,6\n"
+                                        "< +MIPLEXECUTE:0,1,5,0,26550,0,\"\"\n"
+                                        "> AT+MIPLEXECUTERSP=0,1,2\n< OK\n"
+                                        "< +MIPLEXECUTE:0,2,5,0,26501,0,\"\"\n";
 
 static void add_failed_job(struct fx *f, const char *imei)
 {
@@ -796,8 +791,7 @@ static void hub_budget_refuses_download(void **state)
     snprintf(extra, sizeof extra, "downloads_per_hub = 1\n%s", target);
     f = fx_new(extra);
     add_device(f, "490154203237518", "1-1.2", DB_DEVICE_UPGRADING);
-    assert_int_equal(
-        worker_start(&f->w, &f->app, f->slave, &loc, &wops, f), 0);
+    assert_int_equal(worker_start(&f->w, &f->app, f->slave, &loc, &wops, f), 0);
     play(f, bringup, NULL);
     play(f, reg_until_prepare, NULL);
     play(f, "> AT+MIPLSOTA=4\n< OK\n", NULL);
