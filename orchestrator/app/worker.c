@@ -64,10 +64,11 @@
 #define DEFERRED_MAX        32
 #define POSTED_MAX          8
 #define CMDS_MAX            (AT_CHAN_QUEUE_MAX + 1)
-#define VERSION_UNKNOWN                                                        \
-    "unknown" /* job version before it is known: the                           \
-                 schema wants 1..32 characters */
-#define ACTOR "daemon"
+#define ACTOR               "daemon"
+
+/* A job's version before the image matches a package or the device reports
+ * its new version: the schema wants 1..32 characters. */
+#define VERSION_UNKNOWN "unknown"
 
 enum wk_stage { WK_BRINGUP, WK_RUNNING, WK_CLOSING, WK_EXITED };
 
