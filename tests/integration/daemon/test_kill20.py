@@ -52,7 +52,9 @@ def download_at(frac):
 def last_chunk(fl):
     jobs = {j["device_imei"]: j for j in unfinished(fl)}
     for imei, d in fl.durable_bytes().items():
-        if d == SIZE and jobs[imei]["phase"] in ("download", "check"):
+        j = jobs.get(imei)
+        if d == SIZE and j is not None and j["phase"] in ("download",
+                                                          "check"):
             return "image check, all %d bytes durable (%s)" % (d,
                                                               imei[-4:])
     return None
