@@ -1029,14 +1029,19 @@ static void exec_actions(struct worker *w, const struct sota_actions *acts)
         case SOTA_ACT_CANCEL_TIMER:
             uv_timer_stop(&w->fsm_timer[a->u.timer.id]);
             break;
-        case SOTA_ACT_NOTE:
+        case SOTA_ACT_NOTE: {
+            /* one event kind per note kind: "sota.resume", "sota.refused"..
+             * so the audit trail can be filtered */
+            char kind[32];
+
+            snprintf(kind, sizeof kind, "sota.%s",
+                     sota_note_kind_name(a->u.note.kind));
             GW_LOG(a->u.note.kind == SOTA_NOTE_STATE ? GW_LOG_INFO
                                                      : GW_LOG_DEBUG,
-                   w->name, "%s: %s", sota_note_kind_name(a->u.note.kind),
-                   a->u.note.text);
-            event_add(w, "sota.note", "%s: %s",
-                      sota_note_kind_name(a->u.note.kind), a->u.note.text);
+                   w->name, "%s: %s", kind, a->u.note.text);
+            event_add(w, kind, "%s", a->u.note.text);
             break;
+        }
         }
     }
 }
@@ -1178,54 +1183,23 @@ static int hub_busy(struct worker *w, unsigned *out)
     return 0;
 }
 
-static void on_refusal_sent(void *ctx, int rc, const struct at_reply *r)
+/* Before an execute 5/0/26501, hand the machine the counts its download
+ * policies decide on (retry_budget, downloads_per_hub in sota_config). A
+ * count that cannot be read is logged and taken as 0: the policies then
+ * allow the download rather than refuse it on a database error. */
+static void feed_load(struct worker *w, const struct m531x_urc *u)
 {
-    struct wk_cmd *c = ctx;
-
-    (void)r;
-    if (rc != 0 && c->w->stage == WK_RUNNING)
-        GW_LOG(GW_LOG_WARN, c->w->name, "refusal not sent: %s",
-               gw_strerror(rc));
-}
-
-/* Policies retry_budget and downloads_per_hub, at execute 5/0/26501 of a
- * new download (the machine idle; a resume is never refused): the answer
- * is the erase-fail value, so the platform fails this attempt and tries
- * again later. Returns 1 when the request was answered here. */
-static int download_refused(struct worker *w, const struct m531x_urc *u)
-{
-    const struct gw_config_policy *pol = &w->app->cfg->policy;
-    struct sota_snapshot sn;
-    char why[160] = "", cmd[32];
-    unsigned n;
+    struct sota_event ev = {.kind = SOTA_EV_LOAD};
 
     if (u->kind != M531X_URC_EXECUTE || u->obj != 5 || u->ins != 0 ||
         u->res != 26501)
-        return 0;
-    sota_fsm_snapshot(&w->fsm, &sn);
-    if (sn.phase != SOTA_PHASE_IDLE)
-        return 0;
-    if (failures_since_success(w, &n) == 0 && n > pol->retry_budget)
-        snprintf(why, sizeof why,
-                 "%u failed attempts since the last success "
-                 "(retry_budget %u)",
-                 n, pol->retry_budget);
-    else if (w->loc.hub[0] != '\0' && pol->downloads_per_hub > 0 &&
-             hub_busy(w, &n) == 0 && n >= pol->downloads_per_hub)
-        snprintf(why, sizeof why,
-                 "hub %s has %u upgrades running (downloads_per_hub %u)",
-                 w->loc.hub, n, pol->downloads_per_hub);
-    if (why[0] == '\0')
-        return 0;
-    GW_LOG(GW_LOG_WARN, w->name, "download refused: %s", why);
-    event_add(w, "sota.refused", "execute 26501 msgid %" PRId32 ": %s",
-              u->msgid, why);
-    if (m531x_build_sota(cmd, sizeof cmd, w->scfg.dialect.sota_erase_fail) <
-            0 ||
-        at_chan_send(w->ch, cmd, w->scfg.cmd_timeout_ms, on_refusal_sent,
-                     cmd_ctx(w, CMDK_SETTLE)) < 0)
-        GW_LOG(GW_LOG_ERR, w->name, "cannot send the refusal");
-    return 1;
+        return;
+    if (failures_since_success(w, &ev.u.load.failed_attempts) < 0)
+        GW_LOG(GW_LOG_WARN, w->name, "cannot count failed attempts");
+    if (w->loc.hub[0] != '\0' &&
+        hub_busy(w, &ev.u.load.hub_downloads) < 0)
+        GW_LOG(GW_LOG_WARN, w->name, "cannot count the hub's upgrades");
+    fsm_feed(w, &ev);
 }
 
 /* ---- URCs -------------------------------------------------------------- */
@@ -1270,8 +1244,7 @@ static void on_mipl(struct worker *w, const struct at_line *line)
         fsm_feed(w, &ev);
         return;
     }
-    if (download_refused(w, &u))
-        return;
+    feed_load(w, &u);
     ev.kind = SOTA_EV_URC;
     ev.u.urc.urc = &u;
     ev.u.urc.data = n > 0 ? data : NULL;
@@ -1429,6 +1402,8 @@ static void start_fsm(struct worker *w)
     w->scfg.dialect = w->app->cfg->dialect;
     w->scfg.lifetime_s = (int)w->app->cfg->modems.lifetime_s;
     w->scfg.open_timeout_s = (int)w->app->cfg->modems.open_timeout_s;
+    w->scfg.retry_budget = w->app->cfg->policy.retry_budget;
+    w->scfg.downloads_per_hub = w->app->cfg->policy.downloads_per_hub;
     rc = resume_job(w, &cp);
     if (rc < 0) {
         worker_exit(w, WORKER_EXIT_FAILED, "job could not be loaded");

@@ -140,6 +140,7 @@ const char *sota_event_kind_name(enum sota_event_kind kind)
     case SOTA_EV_DEVICE: return "device";
     case SOTA_EV_TIMER: return "timer";
     case SOTA_EV_MODEM_RESET: return "modem-reset";
+    case SOTA_EV_LOAD: return "load";
     }
     return "?";
 }
@@ -209,6 +210,8 @@ void sota_config_default(struct sota_config *cfg)
     cfg->chunk_max = M531X_OPAQUE_MAX;
     cfg->image_max = 16u * 1024u * 1024u;
     cfg->unknown_read_result = M531X_RESULT_NOT_FOUND;
+    cfg->retry_budget = 5;
+    cfg->downloads_per_hub = 0;
 }
 
 void sota_checkpoint_init(struct sota_checkpoint *cp)
@@ -1015,12 +1018,42 @@ static void abandon(struct step *s, enum sota_result r)
     set_state(s, SOTA_PHASE_IDLE);
 }
 
+/* The download policies: is a new download (not a resume) refused? Answers
+ * the erase-fail value and notes why; the platform fails this attempt and
+ * tries again later. */
+static int refuse_new_download(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+    const struct sota_config *cfg = &fsm->cfg;
+
+    if (fsm->load.failed_attempts > cfg->retry_budget)
+        note(s, SOTA_NOTE_REFUSED,
+             "download refused: %u failed attempts since the last success "
+             "(retry_budget %u)",
+             fsm->load.failed_attempts, cfg->retry_budget);
+    else if (cfg->downloads_per_hub > 0 &&
+             fsm->load.hub_downloads >= cfg->downloads_per_hub)
+        note(s, SOTA_NOTE_REFUSED,
+             "download refused: %u upgrades running on the hub "
+             "(downloads_per_hub %u)",
+             fsm->load.hub_downloads, cfg->downloads_per_hub);
+    else
+        return 0;
+    answer_sota(s, cfg->dialect.sota_erase_fail);
+    return 1;
+}
+
 /* Execute 5/0/26501: prepare (erase) the staging area. */
 static void on_prepare(struct step *s)
 {
     struct sota_fsm *fsm = s->fsm;
     const struct m531x_dialect *d = &fsm->cfg.dialect;
 
+    if (fsm->cp.phase != SOTA_PHASE_FLASHING &&
+        !(fsm->cp.phase == SOTA_PHASE_DOWNLOADING &&
+          (fsm->store.active || fsm->cp.bytes > 0)) &&
+        refuse_new_download(s))
+        return;
     switch (fsm->cp.phase) {
     case SOTA_PHASE_FLASHING:
         note(s, SOTA_NOTE_REFUSED, "prepare while flashing");
@@ -1530,6 +1563,7 @@ static int event_valid(const struct sota_event *ev)
     case SOTA_EV_CHECKED:
     case SOTA_EV_FLASHED:
     case SOTA_EV_DEVICE:
+    case SOTA_EV_LOAD:
     case SOTA_EV_MODEM_RESET: return 1;
     }
     return 0;
@@ -1566,6 +1600,7 @@ int sota_fsm_step(struct sota_fsm *fsm, const struct sota_event *ev,
         break;
     case SOTA_EV_TIMER: on_timer(&s, ev->u.timer); break;
     case SOTA_EV_MODEM_RESET: on_modem_reset(&s); break;
+    case SOTA_EV_LOAD: fsm->load = ev->u.load; break;
     }
     finish(&s);
     return s.overflow ? GW_E_FULL : 0;

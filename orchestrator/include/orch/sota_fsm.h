@@ -192,6 +192,24 @@ struct sota_config {
                                     single message uses flag 0; the seed
                                     only shows 1, 2.., 0). 0: refuse it as
                                     out of order (default) */
+    unsigned retry_budget;       /* failed attempts since the last success
+                                    after which a new download is refused
+                                    (erase-fail at execute 26501) until an
+                                    attempt succeeds or an operator clears
+                                    the count; 0: refuse after any failure.
+                                    Default 5 */
+    unsigned downloads_per_hub;  /* upgrades running on the modem's USB hub
+                                    at which a new download is refused the
+                                    same way; 0: no limit (default) */
+};
+
+/* Facts only the shell can count (database, other modems), for the
+ * download policies of struct sota_config. The shell sends them before
+ * every execute 5/0/26501 it feeds in; the machine decides. */
+struct sota_load {
+    unsigned failed_attempts;  /* failed jobs since the last success */
+    unsigned hub_downloads;    /* upgrades running on this modem's hub,
+                                  this modem not counted */
 };
 
 /* ---- events ------------------------------------------------------------ */
@@ -206,6 +224,7 @@ enum sota_event_kind {
     SOTA_EV_FLASHED,    /* a FLASH completed */
     SOTA_EV_DEVICE,     /* fresh field-device data */
     SOTA_EV_TIMER,      /* an armed timer fired */
+    SOTA_EV_LOAD,       /* the gateway's counts for the download policies */
     SOTA_EV_MODEM_RESET /* boot banner seen or port reopened */
 };
 
@@ -246,6 +265,7 @@ struct sota_event {
                                             = 0 if it could not be */
         } flashed;
         struct sota_device_info device;
+        struct sota_load load;
         enum sota_timer timer;
     } u;
 };
@@ -338,6 +358,7 @@ struct sota_fsm {
     struct sota_config cfg;
     struct sota_checkpoint cp; /* phase, result, bytes: the durable view */
     struct sota_device_info dev;
+    struct sota_load load;         /* last SOTA_EV_LOAD */
     enum sota_reg reg;
     unsigned reg_failures; /* consecutive, for the backoff */
     int create_cycles;     /* DELETE + CREATE after 602 */

@@ -1163,6 +1163,71 @@ static void resume_downloading(void **state)
     sent_ok(r, "AT+MIPLSOTA=1");
 }
 
+static void load(struct rig *r, unsigned failed, unsigned hub)
+{
+    struct sota_event ev = {.kind = SOTA_EV_LOAD};
+
+    ev.u.load.failed_attempts = failed;
+    ev.u.load.hub_downloads = hub;
+    step(r, &ev);
+    expect_no_send(r);
+}
+
+/* retry_budget and downloads_per_hub refuse a new download with the
+ * erase-fail value; the machine stays idle and a later attempt within the
+ * budgets is accepted. A resume is never refused. */
+static void download_policies(void **state)
+{
+    struct rig *r = *state;
+
+    rig_start(r, NULL); /* default retry_budget 5 */
+    rig_register(r, "test0");
+    load(r, 5, 0);
+    ex(r, 100, 5, 26501);
+    assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
+    sent_ok(r, "AT+MIPLSOTA=3");
+
+    rig_start(r, NULL);
+    rig_register(r, "test0");
+    load(r, 6, 0);
+    ex(r, 100, 5, 26501);
+    assert_null(find(r, SOTA_ACT_RESET_STAGING));
+    assert_true(has_note(r, SOTA_NOTE_REFUSED));
+    sent_ok(r, "AT+MIPLSOTA=4");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+
+    memset(r, 0, sizeof *r);
+    r->now = T0;
+    sota_config_default(&r->cfg);
+    r->cfg.downloads_per_hub = 2;
+    assert_int_equal(sota_fsm_init(&r->fsm, &r->cfg, NULL, r->now), 0);
+    rig_register(r, "test0");
+    load(r, 0, 2);
+    ex(r, 100, 5, 26501);
+    assert_true(has_note(r, SOTA_NOTE_REFUSED));
+    sent_ok(r, "AT+MIPLSOTA=4");
+    load(r, 0, 1);
+    ex(r, 101, 5, 26501);
+    assert_false(has_note(r, SOTA_NOTE_REFUSED));
+    assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
+    sent_ok(r, "AT+MIPLSOTA=3");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+
+    /* a resume of durable bytes goes on whatever the counts say */
+    rig_from(r, SOTA_PHASE_DOWNLOADING, 2048, SOTA_RESULT_INITIAL, "");
+    ev_simple(r, SOTA_EV_START);
+    ok(r);
+    device(r, "test0", 100, 256);
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 6);
+    load(r, 99, 99);
+    ex(r, 3, 5, 26501);
+    assert_false(has_note(r, SOTA_NOTE_REFUSED));
+    assert_null(find(r, SOTA_ACT_RESET_STAGING));
+    sent_ok(r, "AT+MIPLSOTA=3");
+}
+
 static void resume_checking(void **state)
 {
     struct rig *r = *state;
@@ -1371,6 +1436,7 @@ int main(void)
         T(failed_flash),
         T(empty_write_mid_download),
         T(first_chunk_restarts),
+        T(download_policies),
         T(resume_downloading),
         T(resume_checking),
         T(resume_downloaded),

@@ -347,11 +347,14 @@ static void seed_upgrade_end_to_end(void **state)
     assert_int_equal(dev.rssi, 21);
     /* chunk records are grouped: one commit and one staging fsync per
      * chunk at most here (one modem answering one chunk at a time) */
-    print_message("seed: %llu commits, %llu staging fsyncs, %d sota.note "
+    print_message("seed: %llu commits, %llu staging fsyncs, %d sota.state "
                   "events\n",
                   (unsigned long long)f->app.commits,
                   (unsigned long long)f->app.commit_fsyncs,
-                  count_events(f, "sota.note"));
+                  count_events(f, "sota.state"));
+    /* idle -> downloading -> checking -> downloaded -> flashing -> done,
+     * each one an audit record of its own kind */
+    assert_true(count_events(f, "sota.state") >= 5);
     assert_true(f->app.commits > 0);
     assert_true(f->app.commit_fsyncs <= 14 + 2);
     fx_stop_worker(f);
