@@ -117,6 +117,8 @@ class Fleet:
         self.gw_starts = 0
         self.package = None
         self.pkg = {}
+        self.report = None
+        self.mounts = []
 
     # ---- set-up ---------------------------------------------------------
 
@@ -272,6 +274,19 @@ class Fleet:
             self.report = json.load(f)
         return self.report
 
+    def mount_tmpfs(self, path, kib):
+        """A small tmpfs at path (root only): a disk that can fill up.
+        False when this machine does not allow it."""
+        os.makedirs(path, exist_ok=True)
+        if os.geteuid() != 0:
+            return False
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % kib,
+                            "tmpfs", path], capture_output=True)
+        if r.returncode != 0:
+            return False
+        self.mounts.append(path)
+        return True
+
     def close(self, ok):
         for p in (self.gw, self.msim, self.fieldsim):
             if p is not None and p.poll() is None:
@@ -281,6 +296,8 @@ class Fleet:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", m], check=False)
         if ok and not getattr(self.bins, "keep", False):
             shutil.rmtree(self.dir, ignore_errors=True)
         else:

@@ -15,7 +15,9 @@ a CRC mismatch at VERIFY, corrupted chunks; modems 6 and 7 have no fault.
     exits.
 Fleet of 2 with min_staging_free_kib above any disk: the gateway reports
 no room, the platform skips both devices, nothing reaches the field
-devices, and the daemon keeps running."""
+devices, and the daemon keeps running. Fleet of 2 whose staging disk (a
+tmpfs, when run as root) fills up mid-download: see staging_fills_up."""
+import os
 import sys
 
 import fleet
@@ -109,9 +111,57 @@ def full_staging(bins):
         fl.close(ok)
 
 
+def staging_fills_up(bins):
+    """The staging disk (a 128 KiB tmpfs) fills up in the middle of two
+    downloads: the chunk that does not fit is refused with write-fail and
+    recorded (sota.bad-chunk), the platform sends it again, and once space
+    is freed both downloads go on and both devices are upgraded. Without
+    root (no tmpfs) this part is skipped with a message."""
+    fl = fleet.Fleet("diskfull", bins, 2, image_size=32768,
+                     platform={"chunk_size": 1024, "request_gap_ms": 200,
+                               "max_resends": 30})
+    ok = False
+    try:
+        staging = fl.state_dir + "/staging"
+        if not fl.mount_tmpfs(staging, 128):
+            print("full staging disk mid-download: skipped (needs root "
+                  "to mount a tmpfs)")
+            ok = True
+            return
+        fl.start()
+        fleet.wait_for(lambda: any(d >= 8192 for d in
+                                   fl.durable_bytes().values()),
+                       120, "8 KiB durable")
+        check(os.listdir(staging), "no staging file in %s" % staging)
+        ballast = os.path.join(staging, "ballast")
+        with open(ballast, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+        fleet.wait_for(lambda: [e for e in fl.events("sota.bad-chunk")
+                                if "space" in e["detail"].lower()],
+                       60, "a chunk refused for want of space")
+        os.unlink(ballast)
+        fl.wait_msim(180)
+        for i in range(2):
+            fleet.check_module_sound(fl, i, "success")
+            fleet.check_device_upgraded(fl, i)
+        fails = sum(fl.module(i)["chunks"]["write_fails"] for i in range(2))
+        check(fails >= 1, "no write-fail answered while the disk was full")
+        print("full staging disk: %d chunks refused, then both done" % fails)
+        fleet.stop_clean(fl)
+        ok = True
+    finally:
+        fl.close(ok)
+
+
 def body(bins):
     faults_fleet(bins)
     full_staging(bins)
+    staging_fills_up(bins)
 
 
 if __name__ == "__main__":

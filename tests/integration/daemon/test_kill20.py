@@ -40,49 +40,78 @@ def all_past(fl, phase):
     return all(PHASES.index(j["phase"]) > k for j in jobs)
 
 
+def progressed(fl, events, jid, k, nxt):
+    """Did job jid record anything between kill k and the next kill? A job
+    the next kill caught before its worker came back has nothing to show
+    for that restart, and is checked at the following one."""
+    return any(e["job_id"] == jid and k["event_id"] < e["id"] <= nxt
+               for e in events)
+
+
+def snapshot(fl):
+    """What the daemon and the devices had durably recorded at a kill."""
+    return {"durable": fl.durable_bytes(),
+            "jobs": {j["device_imei"]: j for j in unfinished(fl)},
+            "fs": {i: fl.fs_state(i) for i in range(MODEMS)}}
+
+
+# Each condition fires only on progress made since the previous kill, so a
+# kill never lands before the restarted daemon did anything, and each kill
+# point is a distinct one. A condition returns (description, imei or unit).
+
 def download_at(frac):
-    def cond(fl):
+    def cond(fl, last):
         for imei, d in fl.durable_bytes().items():
-            if frac * SIZE <= d < SIZE:
-                return "download %d bytes (%s)" % (d, imei[-4:])
+            if frac * SIZE <= d < SIZE and d > last["durable"].get(imei, -1):
+                return "download, %d bytes durable" % d, imei
         return None
     return ("download", cond)
 
 
-def last_chunk(fl):
+def last_chunk(fl, last):
     jobs = {j["device_imei"]: j for j in unfinished(fl)}
     for imei, d in fl.durable_bytes().items():
         j = jobs.get(imei)
-        if d == SIZE and j is not None and j["phase"] in ("download",
-                                                          "check"):
-            return "image check, all %d bytes durable (%s)" % (d,
-                                                              imei[-4:])
+        if d == SIZE and j is not None and \
+                j["phase"] in ("download", "check") and \
+                last["durable"].get(imei, -1) < SIZE:
+            return "image check, all %d bytes durable" % d, imei
     return None
 
 
+def fs_moved(st, before):
+    return before is None or (st["state"], st["received"]) != \
+        (before["state"], before["received"])
+
+
 def flash_at(frac):
-    def cond(fl):
+    def cond(fl, last):
         for i in range(MODEMS):
             st = fl.fs_state(i)
             if st and st["state"] == 1 and st["image_size"] == SIZE and \
-                    frac * SIZE <= st["received"] < SIZE:
-                return "flash, unit %d acked %d" % (i + 1, st["received"])
+                    frac * SIZE <= st["received"] < SIZE and \
+                    fs_moved(st, last["fs"][i]):
+                return "flash, unit %d acked %d" % (i + 1,
+                                                    st["received"]), i
         return None
     return ("flash", cond)
 
 
-def applying(fl):
+def applying(fl, last):
     for i in range(MODEMS):
         st = fl.fs_state(i)
-        if st and st["state"] in (2, 3, 4) and st["image_size"] == SIZE:
-            return "flash, unit %d in %s" % (i + 1, st["state_name"])
+        if st and st["state"] in (2, 3, 4) and st["image_size"] == SIZE \
+                and fs_moved(st, last["fs"][i]):
+            return "flash, unit %d in %s" % (i + 1, st["state_name"]), i
     return None
 
 
-def confirm(fl):
+def confirm(fl, last):
     for j in unfinished(fl):
-        if j["phase"] == "confirm":
-            return "confirm, job %d" % j["id"]
+        before = last["jobs"].get(j["device_imei"])
+        if j["phase"] == "confirm" and (before is None or
+                                        before["phase"] != "confirm"):
+            return "confirm, job %d" % j["id"], j["device_imei"]
     return None
 
 
@@ -103,27 +132,27 @@ def body(bins):
     kills = []
     try:
         fl.start()
+        last = snapshot(fl)
         for hop, cond in PLAN:
-            if all_past(fl, hop) or fl.msim.poll() is not None:
-                continue
+            hit = None
             end = time.monotonic() + 60
-            what = None
-            while what is None and time.monotonic() < end and \
+            while hit is None and time.monotonic() < end and \
                     not all_past(fl, hop) and fl.msim.poll() is None:
                 check(fl.gw_alive(), "sotagw died on its own; see "
                       + fl.gw_log)
-                what = cond(fl)
-                if what is None:
+                hit = cond(fl, last)
+                if hit is None:
                     time.sleep(fleet.POLL_S)
-            if what is None:
+            if hit is None:
                 continue
             fl.kill_gw()
+            last = snapshot(fl)
             ev = fl.query("SELECT max(id) AS id FROM events")
-            kills.append({"hop": hop, "what": what,
-                          "durable": fl.durable_bytes(),
+            kills.append({"hop": hop, "what": hit[0], "key": hit[1],
                           "event_id": ev[0]["id"] if ev else 0,
-                          "open_jobs": [j["id"] for j in unfinished(fl)]})
-            print("kill %2d: %s" % (len(kills), what))
+                          "open": {j["id"]: i for i, j in
+                                   last["jobs"].items()}})
+            print("kill %2d: %s" % (len(kills), hit[0]))
             fl.start_gw()
         rep = fl.wait_msim(420)
         by_hop = {h: sum(1 for k in kills if k["hop"] == h)
@@ -186,22 +215,24 @@ def body(bins):
             check(n_again == 0 and n_rej == 0,
                   "unit %d: blocks sent again after their ack" % (i + 1))
 
-        # the audit trail: each restart, and the resumes after it
-        starts = fl.events("daemon.start")
-        check(len(starts) == len(kills) + 1, "%d daemon.start events for %d "
-              "starts" % (len(starts), len(kills) + 1))
-        resumed = fl.events("job.resumed")
+        # the audit trail: after each kill, every job open at that kill is
+        # restarted from its checkpoint and resumed (sota.restart and
+        # job.resumed events of that job, after the kill's last event)
+        events = fl.events()
         for n, k in enumerate(kills):
             nxt = kills[n + 1]["event_id"] if n + 1 < len(kills) else 1 << 62
-            check(any(k["event_id"] < e["id"] <= nxt for e in starts),
-                  "no daemon.start event after kill %d" % (n + 1))
-            if k["open_jobs"]:
-                check(any(k["event_id"] < e["id"] and
-                          e["job_id"] in k["open_jobs"] for e in resumed),
-                      "no job.resumed event after kill %d" % (n + 1))
-        for jid in {j for k in kills for j in k["open_jobs"]}:
-            check(any(e["job_id"] == jid for e in resumed),
-                  "job %d was never resumed" % jid)
+            for jid in k["open"]:
+                for kind in ("sota.restart", "job.resumed"):
+                    check(any(e["kind"] == kind and e["job_id"] == jid and
+                              k["event_id"] < e["id"] <= nxt
+                              for e in events) or
+                          not progressed(fl, events, jid, k, nxt),
+                          "no %s event for job %d after kill %d (%s)"
+                          % (kind, jid, n + 1, k["what"]))
+        restarts = sum(e["kind"] == "sota.restart" for e in events)
+        print("events: %d sota.restart, %d job.resumed, %d sota.resume"
+              % (restarts, sum(e["kind"] == "job.resumed" for e in events),
+                 sum(e["kind"] == "sota.resume" for e in events)))
         check(len({j["id"] for j in fl.jobs()}) == MODEMS,
               "a kill made a new job")
         fleet.stop_clean(fl)
