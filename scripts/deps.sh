@@ -7,7 +7,17 @@ SOTAGW_BUILD_PKGS=(
     libuv1-dev libsqlite3-dev libmodbus-dev libmicrohttpd-dev
     libjansson-dev libinih-dev libssl-dev zlib1g-dev libudev-dev
 )
-SOTAGW_TEST_PKGS=(libcmocka-dev valgrind mbpoll python3 wrk)
+SOTAGW_TEST_PKGS=(libcmocka-dev valgrind mbpoll python3 wrk chromium nodejs)
+
+# The dashboard's browser test drives Debian's chromium with playwright-core
+# from npm, pinned by tests/web/package-lock.json, into tests/web/node_modules.
+sotagw_install_web_test_deps() {
+    [ -d tests/web/node_modules/playwright-core ] && return 0
+    # Debian's nodejs ships npm apart; NodeSource's bundles it and
+    # conflicts with Debian's npm: ask for the package only when missing.
+    command -v npm >/dev/null 2>&1 || sotagw_install_deps npm || return 1
+    (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+}
 
 sotagw_install_deps() {
     local missing=() p

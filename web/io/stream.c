@@ -66,7 +66,8 @@ static void ring_push(struct web_server *s, const char *kind, json_t *doc)
 
     if (!data)
         return;
-    len = strlen(kind) + strlen(data) + 16;
+    /* "event: " kind "\ndata: " data "\n\n" NUL */
+    len = 7 + strlen(kind) + 7 + strlen(data) + 2 + 1;
     text = malloc(len);
     if (!text) {
         free(data);

@@ -547,6 +547,9 @@ class Health(unittest.TestCase):
 
 
 class Stream(unittest.TestCase):
+    def setUp(self):
+        self.state = {}
+
     def open(self, srv):
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
         s.sendall(("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n"
@@ -563,25 +566,76 @@ class Stream(unittest.TestCase):
             self.assertLess(len(buf), limit)
         return buf
 
+    def messages(self, s, want, limit=1 << 20):
+        """Read the chunked SSE body of socket s until a message satisfies
+        want(); return the messages read by this call, each as (event,
+        data-dict). The socket's unread bytes are kept between calls."""
+        st = self.state.setdefault(s, {"raw": b"", "body": b"",
+                                        "head": False})
+        out = []
+        while True:
+            if not st["head"] and b"\r\n\r\n" in st["raw"]:
+                head, st["raw"] = st["raw"].split(b"\r\n\r\n", 1)
+                self.assertIn(b"200 OK", head)
+                self.assertIn(b"text/event-stream", head)
+                self.assertIn(b"chunked", head.lower())
+                st["head"] = True
+            while st["head"]:
+                raw = st["raw"]
+                nl = raw.find(b"\r\n")
+                if nl < 0:
+                    break
+                size = int(raw[:nl], 16)
+                if len(raw) < nl + 2 + size + 2:
+                    break
+                st["body"] += raw[nl + 2:nl + 2 + size]
+                st["raw"] = raw[nl + 2 + size + 2:]
+            # A blank line ends a message.
+            while b"\n\n" in st["body"]:
+                msg, st["body"] = st["body"].split(b"\n\n", 1)
+                ev, data = None, b""
+                for line in msg.split(b"\n"):
+                    if line.startswith(b"event: "):
+                        ev = line[7:].decode()
+                    elif line.startswith(b"data: "):
+                        data += line[6:]
+                    elif line.startswith(b":") or line.startswith(b"retry"):
+                        continue
+                    else:
+                        self.fail("not an SSE line: %r" % line[:80])
+                if ev is None:
+                    continue
+                out.append((ev, json.loads(data)))
+                if want(out[-1]):
+                    return out
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "stream closed")
+            st["raw"] += chunk
+            self.assertLess(len(st["raw"]) + len(st["body"]), limit)
+
     def test_progress_arrives_live(self):
         s = self.open(A)
-        buf = self.read_until(s, b"event: hello")
-        self.assertIn(b"200 OK", buf)
-        self.assertIn(b"text/event-stream", buf)
-        # The fixture advances downloads every 200 ms: device messages
-        # with download progress must follow (the socket timeout bounds
-        # the wait; no sleep decides the outcome).
-        buf = self.read_until(s, b"event: device")
-        line = buf[buf.index(b"event: device"):].split(b"\n")[1]
-        # Chunked transfer framing may split the line; take the JSON.
-        if line.startswith(b"data: "):
-            doc = json.loads(line[6:])
-            self.assertRegex(doc["imei"], IMEI_RE)
+        msgs = self.messages(s, lambda m: m[0] == "hello")
+        self.assertEqual(msgs[-1][1]["poll_ms"], 500)
+        # The fixture advances downloads every 200 ms: a device document
+        # with more bytes than the device had must follow (the socket
+        # timeout bounds the wait; no sleep decides the outcome).
+        start = {d["imei"]: d["job"]["bytes"] for d in all_devices(A)
+                 if d["job"] and d["job"]["phase"] == "download"}
+        msgs = self.messages(
+            s, lambda m: m[0] == "device" and m[1]["imei"] in start
+            and m[1]["job"]["bytes"] != start[m[1]["imei"]])
+        for ev, doc in msgs:
+            if ev == "device":
+                self.assertRegex(doc["imei"], IMEI_RE)
+                self.assertIn("job", doc)
         # An action shows up as an audit event on the stream.
         d = [x for x in all_devices(A) if not x["imei"].endswith("0")][9]
         A.request("POST", "/api/v1/devices/%s/retry" % d["imei"])
-        buf = self.read_until(s, b'"kind":"action.retry"')
-        self.assertIn(d["imei"].encode(), buf)
+        msgs = self.messages(s, lambda m: m[0] == "event"
+                             and m[1]["kind"] == "action.retry")
+        self.assertEqual(msgs[-1][1]["imei"], d["imei"])
+        self.assertRegex(msgs[-1][1]["actor"], r"^api:[0-9a-f]{8}$")
         s.close()
 
     def test_stream_clients_are_bounded(self):

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// browser.test.js BASE_URL TOKEN OUTDIR MODEMS: the dashboard in headless
+// Chromium against a live gateway (the daemon with the simulated fleet, or
+// web-fixture with --tick-ms).
+//
+// Checks, in order: the page loads and shows MODEMS modem cards with no
+// console error; the stream is live and some download progress bar
+// advances without a reload; a device page opens with its timeline; Pause
+// from the page (asking for the token once) shows in the API (the device
+// reads paused and the audit trail names the API actor); a screenshot at
+// desktop and at phone width goes to OUTDIR. Resume is pressed at the end
+// so the fleet can finish.
+//
+// Every wait polls a condition with a generous deadline; nothing sleeps
+// for a fixed time to decide an outcome. Exit 0 pass, 1 fail.
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+const { launch } = require('./lib.js');
+
+const [base, token, outdir, modemsArg] = process.argv.slice(2);
+if (!base || !token || !outdir || !modemsArg) {
+    console.error('usage: browser.test.js BASE_URL TOKEN OUTDIR MODEMS');
+    process.exit(2);
+}
+const MODEMS = Number(modemsArg);
+
+async function api(p, method) {
+    const r = await fetch(base + '/api/v1' + p, {
+        method: method || 'GET',
+        headers: { Authorization: 'Bearer ' + token },
+    });
+    assert.ok(r.ok, p + ' -> ' + r.status);
+    return r.json();
+}
+
+function step(name) {
+    console.log('browser: ' + name);
+}
+
+async function progressValues(page) {
+    return page.$$eval('#hubs progress[id$="-dl"]', (els) =>
+        Object.fromEntries(els.map((e) => [e.id, Number(e.value)])));
+}
+
+(async () => {
+    fs.mkdirSync(outdir, { recursive: true });
+    const { browser, page, errors } = await launch({ width: 1366,
+                                                     height: 900 });
+    let ok = false;
+    try {
+        step('load');
+        await page.goto(base + '/', { waitUntil: 'load' });
+        await page.waitForFunction((n) =>
+            document.querySelectorAll('#hubs .modem').length >= n,
+            MODEMS, { timeout: 120000 });
+        await page.waitForFunction(() =>
+            document.getElementById('live').textContent === 'Live',
+            null, { timeout: 30000 });
+        const title = await page.title();
+        assert.strictEqual(title, 'sotagw');
+
+        step('progress advances live');
+        await page.waitForSelector('#hubs .modem[data-phase="download"]',
+                                   { timeout: 180000 });
+        const before = await progressValues(page);
+        await page.waitForFunction((prev) => {
+            for (const e of document.querySelectorAll(
+                '#hubs progress[id$="-dl"]')) {
+                if (e.id in prev && Number(e.value) > prev[e.id]) return true;
+            }
+            return false;
+        }, before, { timeout: 120000, polling: 200 });
+
+        step('device page');
+        const card = await page.$('#hubs .modem[data-phase="download"]') ||
+                     await page.$('#hubs .modem');
+        const imei = await card.getAttribute('data-imei');
+        await card.$eval('header a', (a) => a.click());
+        await page.waitForFunction((i) => location.hash === '#/device/' + i,
+                                   imei, { timeout: 10000 });
+        await page.waitForSelector('#view-device:not([hidden])');
+        await page.waitForFunction(() =>
+            document.querySelectorAll('#timeline li').length > 0,
+            null, { timeout: 30000 });
+        const shown = await page.textContent('#device-body');
+        assert.ok(shown.includes(imei), 'device page shows the IMEI');
+
+        step('pause from the page');
+        await page.click('button[data-action="pause"]');
+        await page.waitForSelector('#token-dialog[open]', { timeout: 10000 });
+        await page.fill('#token-input', token);
+        await page.click('#token-form button[value="ok"]');
+        await page.waitForFunction(() => /^pause(: done| refused)/.test(
+            document.getElementById('action-result').textContent),
+            null, { timeout: 30000 });
+        const result = await page.textContent('#action-result');
+        const dev = await api('/devices/' + imei);
+        const ev = await api('/devices/' + imei + '/events?limit=1000');
+        const pauses = ev.items.filter((e) => e.kind === 'action.pause');
+        assert.ok(pauses.length >= 1, 'the pause is in the audit trail');
+        assert.match(pauses[pauses.length - 1].actor, /^api:[0-9a-f]{8}$/);
+        if (result.startsWith('pause: done'))
+            assert.strictEqual(dev.paused, true, 'the API reads paused');
+        else
+            console.log('browser: the daemon refused the pause (' + result +
+                        '), recorded as ' +
+                        pauses[pauses.length - 1].detail.outcome);
+
+        step('screenshots');
+        await page.screenshot({ path: path.join(outdir, 'device.png') });
+        // The token is asked once per session: resume needs no dialog.
+        await page.click('button[data-action="resume"]');
+        await page.waitForFunction(() => /^resume(: done| refused)/.test(
+            document.getElementById('action-result').textContent),
+            null, { timeout: 30000 });
+        assert.strictEqual(await page.$('#token-dialog[open]'), null);
+        await page.goto(base + '/#/', { waitUntil: 'load' });
+        await page.waitForSelector('#hubs .modem');
+        await page.screenshot({ path: path.join(outdir, 'dashboard.png') });
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.screenshot({ path: path.join(outdir, 'phone.png') });
+        await page.goto(base + '/#/packages', { waitUntil: 'load' });
+        await page.waitForSelector('#packages tr');
+
+        assert.deepStrictEqual(errors, [], 'no console errors');
+        ok = true;
+    } catch (e) {
+        console.error('browser: FAILED: ' + (e && e.stack || e));
+        try {
+            await page.screenshot({ path: path.join(outdir, 'failure.png') });
+        } catch (e2) { /* the page is gone */ }
+    } finally {
+        await browser.close();
+    }
+    for (const e of errors) console.error('browser: console error: ' + e);
+    console.log('browser: screenshots in ' + outdir);
+    console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
+    process.exit(ok ? 0 : 1);
+})();
