@@ -59,10 +59,8 @@ static const struct web_route routes[WEB_R_COUNT] = {
      "platform's next attempt is accepted. The platform drives the "
      "upgrade: the gateway cannot start a download by itself.",
      "actions"},
-    {WEB_R_JOBS, WEB_GET, "/api/v1/jobs", WEB_ACCESS_READ,
-     "List upgrade jobs",
-     "Id order; imei= filters one modem; paged by limit= and cursor=.",
-     "jobs"},
+    {WEB_R_JOBS, WEB_GET, "/api/v1/jobs", WEB_ACCESS_READ, "List upgrade jobs",
+     "Id order; imei= filters one modem; paged by limit= and cursor=.", "jobs"},
     {WEB_R_JOB, WEB_GET, "/api/v1/jobs/{id}", WEB_ACCESS_READ, "One job",
      "One job document.", "jobs"},
     {WEB_R_SUMMARY, WEB_GET, "/api/v1/summary", WEB_ACCESS_READ,
@@ -106,16 +104,11 @@ const struct web_route *web_routes(size_t *n)
 const char *web_method_name(enum web_method m)
 {
     switch (m) {
-    case WEB_GET:
-        return "GET";
-    case WEB_POST:
-        return "POST";
-    case WEB_PUT:
-        return "PUT";
-    case WEB_DELETE:
-        return "DELETE";
-    case WEB_METHOD_OTHER:
-        break;
+    case WEB_GET: return "GET";
+    case WEB_POST: return "POST";
+    case WEB_PUT: return "PUT";
+    case WEB_DELETE: return "DELETE";
+    case WEB_METHOD_OTHER: break;
     }
     return "OTHER";
 }
@@ -135,9 +128,9 @@ enum web_method web_method_parse(const char *s)
 
 static int path_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~'
-           || c == '-' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
+           c == '-' || c == '/';
 }
 
 int web_path_ok(const char *path)
@@ -159,8 +152,8 @@ int web_path_ok(const char *path)
         const char *end = strchr(seg, '/');
         size_t n = end ? (size_t)(end - seg) : strlen(seg);
 
-        if (n == 0 || (n == 1 && seg[0] == '.')
-            || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+        if (n == 0 || (n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.'))
             return 400;
         if (!end)
             return 0;
@@ -200,8 +193,7 @@ static int split(const char *path, struct segs *s)
 static int seg_eq(const struct segs *a, size_t i, const struct segs *b,
                   size_t j)
 {
-    return a->len[i] == b->len[j]
-           && memcmp(a->p[i], b->p[j], a->len[i]) == 0;
+    return a->len[i] == b->len[j] && memcmp(a->p[i], b->p[j], a->len[i]) == 0;
 }
 
 static int seg_is_param(const struct segs *s, size_t i)
@@ -228,8 +220,8 @@ static int parse_id(const char *p, size_t n, int64_t *out)
 }
 
 /* Validate and store one parameter; -1 when invalid. */
-static int take_param(const struct segs *pat, size_t i,
-                      const struct segs *req, struct web_match *m)
+static int take_param(const struct segs *pat, size_t i, const struct segs *req,
+                      struct web_match *m)
 {
     const char *v = req->p[i];
     size_t n = req->len[i];
@@ -354,26 +346,17 @@ int web_access_decide(enum web_access access, int read_requires_token,
     int need = 0;
 
     switch (access) {
-    case WEB_ACCESS_PUBLIC:
-        need = 0;
-        break;
-    case WEB_ACCESS_READ:
-        need = read_requires_token;
-        break;
-    case WEB_ACCESS_WRITE:
-        need = 1;
-        break;
+    case WEB_ACCESS_PUBLIC: need = 0; break;
+    case WEB_ACCESS_READ: need = read_requires_token; break;
+    case WEB_ACCESS_WRITE: need = 1; break;
     }
     if (!need)
         return 0;
     switch (cred) {
-    case WEB_CRED_OK:
-        return 0;
-    case WEB_CRED_WRONG:
-        return 403;
+    case WEB_CRED_OK: return 0;
+    case WEB_CRED_WRONG: return 403;
     case WEB_CRED_NONE:
-    case WEB_CRED_MALFORMED:
-        break;
+    case WEB_CRED_MALFORMED: break;
     }
     return 401;
 }
@@ -428,8 +411,7 @@ struct web_status web_status_of(int rc)
         s.http = 503;
         s.code = "storage";
         break;
-    default:
-        break;
+    default: break;
     }
     return s;
 }

@@ -19,8 +19,10 @@ static const char *const phase_names[] = {
 };
 
 static const char *const state_names[] = {
-    [DB_DEVICE_ABSENT] = "absent", [DB_DEVICE_IDLE] = "idle",
-    [DB_DEVICE_UPGRADING] = "upgrading", [DB_DEVICE_FAULT] = "fault",
+    [DB_DEVICE_ABSENT] = "absent",
+    [DB_DEVICE_IDLE] = "idle",
+    [DB_DEVICE_UPGRADING] = "upgrading",
+    [DB_DEVICE_FAULT] = "fault",
 };
 
 static int phase_final(enum db_job_phase p)
@@ -63,8 +65,7 @@ void web_mask(const char *s, char *out, size_t cap)
     out[n] = '\0';
 }
 
-int web_job_overdue(const struct db_job *j, int64_t now_ms,
-                    int64_t overdue_ms)
+int web_job_overdue(const struct db_job *j, int64_t now_ms, int64_t overdue_ms)
 {
     int64_t last;
 
@@ -100,17 +101,17 @@ json_t *web_json_job(const struct db_job *j, const struct web_shape_opts *o)
         return NULL;
     json_object_set_new(v, "id", json_integer(j->id));
     json_object_set_new(v, "imei", json_string(j->imei));
-    json_object_set_new(v, "package_id", j->package_id > 0
-                                             ? json_integer(j->package_id)
-                                             : json_null());
+    json_object_set_new(v, "package_id",
+                        j->package_id > 0 ? json_integer(j->package_id)
+                                          : json_null());
     json_object_set_new(v, "version", json_string(j->version));
     json_object_set_new(v, "phase", json_string(web_phase_name(j->phase)));
     json_object_set_new(v, "oma_state", json_integer(j->oma_state));
     json_object_set_new(v, "result", json_integer(j->oma_result));
     json_object_set_new(v, "bytes", json_integer(j->bytes_durable));
-    json_object_set_new(v, "total", j->image_size >= 0
-                                        ? json_integer(j->image_size)
-                                        : json_null());
+    json_object_set_new(v, "total",
+                        j->image_size >= 0 ? json_integer(j->image_size)
+                                           : json_null());
     json_object_set_new(v, "flash_acked", json_integer(j->flash_acked));
     json_object_set_new(v, "md5", str_or_null(j->md5));
     json_object_set_new(v, "attempt", json_integer(j->attempt));
@@ -120,9 +121,9 @@ json_t *web_json_job(const struct db_job *j, const struct web_shape_opts *o)
     json_object_set_new(v, "progress_ms", ms_or_null(j->progress_ms));
     json_object_set_new(v, "ended_ms", ms_or_null(j->ended_ms));
     json_object_set_new(v, "reason", str_or_null(j->reason));
-    json_object_set_new(v, "overdue",
-                        json_boolean(web_job_overdue(j, o->now_ms,
-                                                     o->overdue_ms)));
+    json_object_set_new(
+        v, "overdue",
+        json_boolean(web_job_overdue(j, o->now_ms, o->overdue_ms)));
     return v;
 }
 
@@ -155,9 +156,9 @@ json_t *web_json_device(const struct db_device *d, const struct db_job *job,
     }
     json_object_set_new(v, "state",
                         json_string(web_device_state_name(d->state)));
-    json_object_set_new(v, "connected",
-                        json_boolean(live ? live->connected
-                                          : d->state != DB_DEVICE_ABSENT));
+    json_object_set_new(
+        v, "connected",
+        json_boolean(live ? live->connected : d->state != DB_DEVICE_ABSENT));
     json_object_set_new(v, "paused", json_boolean(live && live->paused));
     json_object_set_new(v, "port", str_or_null(d->port));
     json_object_set_new(v, "usb_hub", str_or_null(d->usb_hub));
@@ -166,9 +167,9 @@ json_t *web_json_device(const struct db_device *d, const struct db_job *job,
     json_object_set_new(v, "reg_status", int_or_null(reg, -1));
     json_object_set_new(v, "sw_version", str_or_null(d->sw_version));
     json_object_set_new(v, "battery", int_or_null(d->battery, -1));
-    json_object_set_new(v, "free_kib", d->free_kib >= 0
-                                           ? json_integer(d->free_kib)
-                                           : json_null());
+    json_object_set_new(v, "free_kib",
+                        d->free_kib >= 0 ? json_integer(d->free_kib)
+                                         : json_null());
     json_object_set_new(v, "first_seen_ms", ms_or_null(d->first_seen_ms));
     json_object_set_new(v, "last_seen_ms", ms_or_null(d->last_seen_ms));
 
@@ -189,8 +190,8 @@ json_t *web_json_device(const struct db_device *d, const struct db_job *job,
 
     if (job) {
         jv = web_json_job(job, o);
-        if (jv && live && live->connected && live->phase[0]
-            && !phase_final(job->phase)) {
+        if (jv && live && live->connected && live->phase[0] &&
+            !phase_final(job->phase)) {
             /* The worker's view is fresher than the row. */
             json_object_set_new(jv, "live_phase", json_string(live->phase));
             if (live->bytes > (uint32_t)job->bytes_durable)
@@ -213,8 +214,8 @@ json_t *web_json_event(const struct db_event *e)
 {
     json_t *v = json_object(), *detail = NULL;
     size_t dl = strlen(e->detail), ml = strlen(DB_DETAIL_TRUNC_MARK);
-    int truncated = dl >= ml
-                    && strcmp(e->detail + dl - ml, DB_DETAIL_TRUNC_MARK) == 0;
+    int truncated =
+        dl >= ml && strcmp(e->detail + dl - ml, DB_DETAIL_TRUNC_MARK) == 0;
 
     if (!v)
         return NULL;
@@ -267,8 +268,7 @@ json_t *web_json_error(const char *code, const char *message)
 
 /* ---- request bodies ---------------------------------------------------- */
 
-static int why_fmt(char *why, size_t cap, const char *fmt, ...)
-    GW_PRINTF(3, 4);
+static int why_fmt(char *why, size_t cap, const char *fmt, ...) GW_PRINTF(3, 4);
 
 static int why_fmt(char *why, size_t cap, const char *fmt, ...)
 {
@@ -281,8 +281,7 @@ static int why_fmt(char *why, size_t cap, const char *fmt, ...)
 }
 
 /* Parse a body as one JSON object; duplicate keys are refused. */
-static json_t *body_object(const char *body, size_t len, char *why,
-                           size_t cap)
+static json_t *body_object(const char *body, size_t len, char *why, size_t cap)
 {
     json_error_t err;
     json_t *v;
@@ -293,8 +292,8 @@ static json_t *body_object(const char *body, size_t len, char *why,
     }
     v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (!v) {
-        why_fmt(why, cap, "malformed JSON at line %d column %d: %s",
-                err.line, err.column, err.text);
+        why_fmt(why, cap, "malformed JSON at line %d column %d: %s", err.line,
+                err.column, err.text);
         return NULL;
     }
     if (!json_is_object(v)) {
@@ -341,48 +340,50 @@ int web_body_package(const char *body, size_t len, struct db_package *p,
     if (!v)
         return GW_E_INVAL;
     memset(p, 0, sizeof *p);
-    json_object_foreach(v, key, x) {
-        if (strcmp(key, "version") && strcmp(key, "md5")
-            && strcmp(key, "size") && strcmp(key, "sha256")
-            && strcmp(key, "notes")) {
+    json_object_foreach(v, key, x)
+    {
+        if (strcmp(key, "version") && strcmp(key, "md5") &&
+            strcmp(key, "size") && strcmp(key, "sha256") &&
+            strcmp(key, "notes")) {
             why_fmt(why, why_cap, "unknown key \"%.40s\"", key);
             goto fail;
         }
     }
     x = json_object_get(v, "version");
-    if (!json_is_string(x) || json_string_length(x) == 0
-        || json_string_length(x) > DB_VERSION_MAX
-        || !printable(json_string_value(x))) {
-        why_fmt(why, why_cap, "version: a string of 1..%d printable ASCII "
-                "characters is required", DB_VERSION_MAX);
+    if (!json_is_string(x) || json_string_length(x) == 0 ||
+        json_string_length(x) > DB_VERSION_MAX ||
+        !printable(json_string_value(x))) {
+        why_fmt(why, why_cap,
+                "version: a string of 1..%d printable ASCII "
+                "characters is required",
+                DB_VERSION_MAX);
         goto fail;
     }
     memcpy(p->version, json_string_value(x), json_string_length(x) + 1);
     x = json_object_get(v, "md5");
-    if (!json_is_string(x)
-        || hex_digest(json_string_value(x), DB_MD5_HEX, p->md5) < 0) {
+    if (!json_is_string(x) ||
+        hex_digest(json_string_value(x), DB_MD5_HEX, p->md5) < 0) {
         why_fmt(why, why_cap, "md5: 32 hex digits are required");
         goto fail;
     }
     x = json_object_get(v, "size");
-    if (!json_is_integer(x) || json_integer_value(x) <= 0
-        || json_integer_value(x) > ((json_int_t)1 << 32)) {
+    if (!json_is_integer(x) || json_integer_value(x) <= 0 ||
+        json_integer_value(x) > ((json_int_t)1 << 32)) {
         why_fmt(why, why_cap, "size: an integer 1..4294967296 is required");
         goto fail;
     }
     p->size = (int64_t)json_integer_value(x);
     x = json_object_get(v, "sha256");
-    if (x && !json_is_null(x)
-        && (!json_is_string(x)
-            || hex_digest(json_string_value(x), DB_SHA256_HEX, p->sha256)
-                   < 0)) {
+    if (x && !json_is_null(x) &&
+        (!json_is_string(x) ||
+         hex_digest(json_string_value(x), DB_SHA256_HEX, p->sha256) < 0)) {
         why_fmt(why, why_cap, "sha256: 64 hex digits or null");
         goto fail;
     }
     x = json_object_get(v, "notes");
     if (x && !json_is_null(x)) {
-        if (!json_is_string(x) || json_string_length(x) > DB_NOTES_MAX
-            || memchr(json_string_value(x), '\0', json_string_length(x))) {
+        if (!json_is_string(x) || json_string_length(x) > DB_NOTES_MAX ||
+            memchr(json_string_value(x), '\0', json_string_length(x))) {
             why_fmt(why, why_cap, "notes: a string of at most %d bytes",
                     DB_NOTES_MAX);
             goto fail;
@@ -421,9 +422,8 @@ int web_body_target(const char *body, size_t len, char *uri, size_t cap,
         why_fmt(why, why_cap, "uri: longer than %d bytes", DB_URI_MAX);
         goto fail;
     }
-    if (memchr(json_string_value(x), '\0', json_string_length(x))
-        || gw_modbus_uri_parse(json_string_value(x), &parsed, why, why_cap)
-               < 0) {
+    if (memchr(json_string_value(x), '\0', json_string_length(x)) ||
+        gw_modbus_uri_parse(json_string_value(x), &parsed, why, why_cap) < 0) {
         if (!why[0])
             why_fmt(why, why_cap, "uri: not a Modbus target URI");
         goto fail;
@@ -514,14 +514,13 @@ void web_tally_job(struct web_tally *t, const struct db_job *j,
     }
     if (web_job_overdue(j, o->now_ms, o->overdue_ms))
         t->overdue++;
-    if (j->phase == DB_JOB_DOWNLOAD && j->started_ms > 0
-        && j->progress_ms > j->started_ms && j->bytes_durable > 0)
-        t->bytes_per_s += (double)j->bytes_durable * 1000.0
-                          / (double)(j->progress_ms - j->started_ms);
+    if (j->phase == DB_JOB_DOWNLOAD && j->started_ms > 0 &&
+        j->progress_ms > j->started_ms && j->bytes_durable > 0)
+        t->bytes_per_s += (double)j->bytes_durable * 1000.0 /
+                          (double)(j->progress_ms - j->started_ms);
 }
 
-json_t *web_json_summary(const struct web_tally *t,
-                         const struct web_metrics *m)
+json_t *web_json_summary(const struct web_tally *t, const struct web_metrics *m)
 {
     json_t *v = json_object(), *ph = json_object(), *res = json_object();
     json_t *dev = json_object();
@@ -541,7 +540,8 @@ json_t *web_json_summary(const struct web_tally *t,
         if (!t->by_result[r])
             continue;
         snprintf(key, sizeof key, "%u", r);
-        json_object_set_new(res, key, json_integer((json_int_t)t->by_result[r]));
+        json_object_set_new(res, key,
+                            json_integer((json_int_t)t->by_result[r]));
     }
     for (int s = 0; s <= DB_DEVICE_FAULT; s++)
         json_object_set_new(dev, state_names[s],
@@ -550,8 +550,7 @@ json_t *web_json_summary(const struct web_tally *t,
     json_object_set_new(v, "finished_by_result", res);
     json_object_set_new(v, "devices_by_state", dev);
     json_object_set_new(v, "overdue", json_integer((json_int_t)t->overdue));
-    json_object_set_new(v, "throughput_bytes_per_s",
-                        json_real(t->bytes_per_s));
+    json_object_set_new(v, "throughput_bytes_per_s", json_real(t->bytes_per_s));
     if (m) {
         json_object_set_new(v, "chunks_stored",
                             json_integer((json_int_t)m->chunks_stored));
@@ -609,12 +608,15 @@ int web_metrics_text(const struct web_tally *t, const struct web_metrics *m,
     for (int s = 0; s <= DB_DEVICE_FAULT; s++)
         put(&o, "sotagw_devices{state=\"%s\"} %" PRIu64 "\n", state_names[s],
             t->devices_by_state[s]);
-    put(&o, "# HELP sotagw_jobs_overdue Unfinished jobs without progress.\n"
-            "# TYPE sotagw_jobs_overdue gauge\nsotagw_jobs_overdue %" PRIu64
-            "\n", t->overdue);
-    put(&o, "# HELP sotagw_daemon_attached 1 when live data is served.\n"
-            "# TYPE sotagw_daemon_attached gauge\n"
-            "sotagw_daemon_attached %d\n", m != NULL);
+    put(&o,
+        "# HELP sotagw_jobs_overdue Unfinished jobs without progress.\n"
+        "# TYPE sotagw_jobs_overdue gauge\nsotagw_jobs_overdue %" PRIu64 "\n",
+        t->overdue);
+    put(&o,
+        "# HELP sotagw_daemon_attached 1 when live data is served.\n"
+        "# TYPE sotagw_daemon_attached gauge\n"
+        "sotagw_daemon_attached %d\n",
+        m != NULL);
     if (m) {
         counter(&o, "sotagw_chunks_stored_total", "Chunks stored durably.",
                 m->chunks_stored);
@@ -639,21 +641,23 @@ int web_metrics_text(const struct web_tally *t, const struct web_metrics *m,
         for (unsigned r = 0; r < 12; r++)
             put(&o, "sotagw_failures_total{result=\"%u\"} %" PRIu64 "\n", r,
                 m->failures_by_result[r]);
-        put(&o, "# HELP sotagw_ports Serial ports by status.\n"
-                "# TYPE sotagw_ports gauge\n"
-                "sotagw_ports{status=\"open\"} %u\n"
-                "sotagw_ports{status=\"failed\"} %u\n",
+        put(&o,
+            "# HELP sotagw_ports Serial ports by status.\n"
+            "# TYPE sotagw_ports gauge\n"
+            "sotagw_ports{status=\"open\"} %u\n"
+            "sotagw_ports{status=\"failed\"} %u\n",
             m->ports_open, m->ports_failed);
         put(&o, "# HELP sotagw_answer_seconds Time from a platform request "
                 "to the gateway's answer.\n"
                 "# TYPE sotagw_answer_seconds histogram\n");
         for (unsigned b = 0; b < WEB_HIST_BUCKETS; b++)
             if (m->answer_bounds_s[b] > 0)
-                put(&o, "sotagw_answer_seconds_bucket{le=\"%g\"} %" PRIu64
-                        "\n", m->answer_bounds_s[b], m->answer_buckets[b]);
-        put(&o, "sotagw_answer_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-                "sotagw_answer_seconds_sum %.6f\n"
-                "sotagw_answer_seconds_count %" PRIu64 "\n",
+                put(&o, "sotagw_answer_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                    m->answer_bounds_s[b], m->answer_buckets[b]);
+        put(&o,
+            "sotagw_answer_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+            "sotagw_answer_seconds_sum %.6f\n"
+            "sotagw_answer_seconds_count %" PRIu64 "\n",
             m->answer_count, m->answer_sum_s, m->answer_count);
     }
     if (o.full)

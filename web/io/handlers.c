@@ -16,7 +16,7 @@
 #include "web_io.h"
 
 #define JOB_SCAN_PAGE 64
-#define TALLY_PAGE 256
+#define TALLY_PAGE    256
 
 static const char *arg(struct web_req *r, const char *key)
 {
@@ -134,9 +134,8 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
 
     if (personal_arg(r, a, &personal) < 0)
         return;
-    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0
-        || web_query_imei_cursor(arg(r, "cursor"), cursor, sizeof cursor)
-               < 0) {
+    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0 ||
+        web_query_imei_cursor(arg(r, "cursor"), cursor, sizeof cursor) < 0) {
         web__answer_error(a, 400, "bad_query",
                           "limit: 1..%d; cursor: the previous next",
                           WEB_PAGE_MAX);
@@ -187,8 +186,8 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
         }
         json_array_append_new(items, doc);
     }
-    a->json = page(items, n > limit ? json_string(devs[limit - 1].imei)
-                                    : json_null());
+    a->json = page(items,
+                   n > limit ? json_string(devs[limit - 1].imei) : json_null());
     items = NULL;
     goto done;
 oom:
@@ -237,8 +236,8 @@ static void h_device(struct web_req *r, struct db *db, struct web_answer *a)
     answer_device(r, db, a, personal);
 }
 
-static void events_page(struct web_req *r, struct db *db,
-                        struct web_answer *a, const char *imei)
+static void events_page(struct web_req *r, struct db *db, struct web_answer *a,
+                        const char *imei)
 {
     struct db_event *ev = NULL;
     size_t limit, n;
@@ -246,8 +245,8 @@ static void events_page(struct web_req *r, struct db *db,
     json_t *items = json_array();
     int rc;
 
-    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0
-        || web_query_id(arg(r, "since"), &since) < 0) {
+    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0 ||
+        web_query_id(arg(r, "since"), &since) < 0) {
         web__answer_error(a, 400, "bad_query",
                           "limit: 1..%d; since: an event id", WEB_PAGE_MAX);
         goto done;
@@ -258,8 +257,7 @@ static void events_page(struct web_req *r, struct db *db,
         int64_t lo;
 
         if (web_query_limit(arg(r, "tail"), 100, WEB_PAGE_MAX, &tail) < 0) {
-            web__answer_error(a, 400, "bad_query", "tail: 1..%d",
-                              WEB_PAGE_MAX);
+            web__answer_error(a, 400, "bad_query", "tail: 1..%d", WEB_PAGE_MAX);
             goto done;
         }
         if ((rc = web__newest_event(db, &lo)) < 0) {
@@ -346,8 +344,7 @@ static void h_device_target(struct web_req *r, struct db *db,
            d.target_uri[0] ? d.target_uri : "(config)",
            uri[0] ? uri : "(config)", s->actor);
     audit(s, d.imei, "device.target",
-          json_pack("{s:s?,s:s?}", "old", d.target_uri[0] ? d.target_uri
-                                                          : NULL,
+          json_pack("{s:s?,s:s?}", "old", d.target_uri[0] ? d.target_uri : NULL,
                     "new", uri[0] ? uri : NULL));
     if (s->ops && s->ops->target_changed)
         s->ops->target_changed(s->ops_ctx, d.imei);
@@ -400,9 +397,9 @@ static void h_jobs(struct web_req *r, struct db *db, struct web_answer *a)
     json_t *items = json_array();
     int rc;
 
-    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0
-        || web_query_id(arg(r, "cursor"), &cursor) < 0
-        || (imei && !gw_imei_valid(imei))) {
+    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0 ||
+        web_query_id(arg(r, "cursor"), &cursor) < 0 ||
+        (imei && !gw_imei_valid(imei))) {
         web__answer_error(a, 400, "bad_query",
                           "limit: 1..%d; cursor: a job id; imei: 15 digits",
                           WEB_PAGE_MAX);
@@ -421,10 +418,9 @@ static void h_jobs(struct web_req *r, struct db *db, struct web_answer *a)
     shape_opts(r->srv, 0, &o);
     for (size_t i = 0; i < n && i < limit; i++)
         json_array_append_new(items, web_json_job(&jobs[i], &o));
-    a->json = page(items, n > limit
-                              ? json_sprintf("%lld",
-                                             (long long)jobs[limit - 1].id)
-                              : json_null());
+    a->json = page(
+        items, n > limit ? json_sprintf("%lld", (long long)jobs[limit - 1].id)
+                         : json_null());
     items = NULL;
 done:
     json_decref(items);
@@ -548,11 +544,10 @@ static void h_packages(struct web_req *r, struct db *db, struct web_answer *a)
     json_t *items = json_array();
     int rc;
 
-    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0
-        || web_query_id(arg(r, "cursor"), &cursor) < 0) {
+    if (web_query_limit(arg(r, "limit"), 100, WEB_PAGE_MAX, &limit) < 0 ||
+        web_query_id(arg(r, "cursor"), &cursor) < 0) {
         web__answer_error(a, 400, "bad_query",
-                          "limit: 1..%d; cursor: a package id",
-                          WEB_PAGE_MAX);
+                          "limit: 1..%d; cursor: a package id", WEB_PAGE_MAX);
         goto done;
     }
     p = calloc(limit + 1, sizeof *p);
@@ -567,9 +562,8 @@ static void h_packages(struct web_req *r, struct db *db, struct web_answer *a)
     }
     for (size_t i = 0; i < n && i < limit; i++)
         json_array_append_new(items, web_json_package(&p[i]));
-    a->json = page(items, n > limit
-                              ? json_sprintf("%lld",
-                                             (long long)p[limit - 1].id)
+    a->json =
+        page(items, n > limit ? json_sprintf("%lld", (long long)p[limit - 1].id)
                               : json_null());
     items = NULL;
 done:
@@ -631,8 +625,8 @@ static void h_package_delete(struct web_req *r, struct web_answer *a)
         web__answer_rc(a, rc, "package");
         return;
     }
-    GW_LOG(GW_LOG_INFO, NULL, "package %lld removed by %s",
-           (long long)r->m->id, s->actor);
+    GW_LOG(GW_LOG_INFO, NULL, "package %lld removed by %s", (long long)r->m->id,
+           s->actor);
     audit(s, NULL, "package.removed",
           json_pack("{s:I}", "id", (json_int_t)r->m->id));
     a->status = 204;
@@ -648,16 +642,14 @@ static void h_healthz(struct web_req *r, struct db *db, struct web_answer *a)
     struct web_metrics m;
     int version = db ? db_schema_version(db) : -1;
     int dbok = version > 0, attached = metrics(s, &m) == 0;
-    json_t *ports = attached ? json_pack("{s:i,s:i}", "open",
-                                         (int)m.ports_open, "failed",
-                                         (int)m.ports_failed)
+    json_t *ports = attached ? json_pack("{s:i,s:i}", "open", (int)m.ports_open,
+                                         "failed", (int)m.ports_failed)
                              : json_null();
 
     a->status = dbok ? 200 : 503;
     a->json = json_pack("{s:s,s:{s:b,s:i},s:b,s:o}", "status",
                         dbok ? "ok" : "degraded", "database", "ok", dbok,
-                        "schema", version, "daemon", attached, "ports",
-                        ports);
+                        "schema", version, "daemon", attached, "ports", ports);
 }
 
 static void h_openapi(struct web_req *r, struct web_answer *a)
@@ -687,18 +679,10 @@ void web__handle(struct web_req *r, struct web_answer *a)
 
     /* Routes without the pool first. */
     switch (id) {
-    case WEB_R_OPENAPI:
-        h_openapi(r, a);
-        return;
-    case WEB_R_STREAM:
-        h_stream(r, a);
-        return;
-    case WEB_R_PACKAGE_ADD:
-        h_package_add(r, a);
-        return;
-    case WEB_R_PACKAGE_DELETE:
-        h_package_delete(r, a);
-        return;
+    case WEB_R_OPENAPI: h_openapi(r, a); return;
+    case WEB_R_STREAM: h_stream(r, a); return;
+    case WEB_R_PACKAGE_ADD: h_package_add(r, a); return;
+    case WEB_R_PACKAGE_DELETE: h_package_delete(r, a); return;
     case WEB_R_DEVICES:
     case WEB_R_DEVICE:
     case WEB_R_DEVICE_EVENTS:
@@ -714,8 +698,7 @@ void web__handle(struct web_req *r, struct web_answer *a)
     case WEB_R_PACKAGES:
     case WEB_R_HEALTHZ:
     case WEB_R_METRICS:
-    case WEB_R_COUNT:
-        break;
+    case WEB_R_COUNT: break;
     }
     db = web__reader_take(s);
     if (!db && id != WEB_R_HEALTHZ) {
@@ -723,18 +706,10 @@ void web__handle(struct web_req *r, struct web_answer *a)
         return;
     }
     switch (id) {
-    case WEB_R_DEVICES:
-        h_devices(r, db, a);
-        break;
-    case WEB_R_DEVICE:
-        h_device(r, db, a);
-        break;
-    case WEB_R_DEVICE_EVENTS:
-        h_device_events(r, db, a);
-        break;
-    case WEB_R_DEVICE_TARGET:
-        h_device_target(r, db, a);
-        break;
+    case WEB_R_DEVICES: h_devices(r, db, a); break;
+    case WEB_R_DEVICE: h_device(r, db, a); break;
+    case WEB_R_DEVICE_EVENTS: h_device_events(r, db, a); break;
+    case WEB_R_DEVICE_TARGET: h_device_target(r, db, a); break;
     case WEB_R_DEVICE_PAUSE:
         h_device_action(r, db, a, WEB_ACTION_PAUSE, "pause");
         break;
@@ -747,33 +722,18 @@ void web__handle(struct web_req *r, struct web_answer *a)
     case WEB_R_DEVICE_RETRY:
         h_device_action(r, db, a, WEB_ACTION_RETRY, "retry");
         break;
-    case WEB_R_JOBS:
-        h_jobs(r, db, a);
-        break;
-    case WEB_R_JOB:
-        h_job(r, db, a);
-        break;
-    case WEB_R_SUMMARY:
-        h_summary(r, db, a);
-        break;
-    case WEB_R_EVENTS:
-        events_page(r, db, a, NULL);
-        break;
-    case WEB_R_PACKAGES:
-        h_packages(r, db, a);
-        break;
-    case WEB_R_HEALTHZ:
-        h_healthz(r, db, a);
-        break;
-    case WEB_R_METRICS:
-        h_metrics(r, db, a);
-        break;
+    case WEB_R_JOBS: h_jobs(r, db, a); break;
+    case WEB_R_JOB: h_job(r, db, a); break;
+    case WEB_R_SUMMARY: h_summary(r, db, a); break;
+    case WEB_R_EVENTS: events_page(r, db, a, NULL); break;
+    case WEB_R_PACKAGES: h_packages(r, db, a); break;
+    case WEB_R_HEALTHZ: h_healthz(r, db, a); break;
+    case WEB_R_METRICS: h_metrics(r, db, a); break;
     case WEB_R_OPENAPI:
     case WEB_R_STREAM:
     case WEB_R_PACKAGE_ADD:
     case WEB_R_PACKAGE_DELETE:
-    case WEB_R_COUNT:
-        break;
+    case WEB_R_COUNT: break;
     }
     if (db)
         web__reader_give(s, db);

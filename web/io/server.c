@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -189,11 +191,10 @@ void web__reader_give(struct web_server *s, struct db *db)
 
 /* ---- access ------------------------------------------------------------ */
 
-static enum web_cred credential(struct web_server *s,
-                                struct MHD_Connection *c)
+static enum web_cred credential(struct web_server *s, struct MHD_Connection *c)
 {
-    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  "Authorization");
+    const char *hdr =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *tok;
     size_t len;
     unsigned char h[SHA256_DIGEST_LENGTH];
@@ -206,13 +207,21 @@ static enum web_cred credential(struct web_server *s,
      * different byte is (CRYPTO_memcmp) nor on the token's length. */
     SHA256((const unsigned char *)tok, len, h);
     return CRYPTO_memcmp(h, s->token_hash, sizeof h) == 0 ? WEB_CRED_OK
-                                                         : WEB_CRED_WRONG;
+                                                          : WEB_CRED_WRONG;
+}
+
+/* Lower the calling thread's CPU priority (Linux: nice applies per
+ * thread). The web threads yield to the daemon's loop, whose answers to
+ * the platform have deadlines; a busy dashboard or a scraper then slows
+ * itself, never a modem. Only ever lowers, so it needs no privilege. */
+void web__thread_yield_priority(void)
+{
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WEB_THREAD_NICE);
 }
 
 /* ---- static files ------------------------------------------------------ */
 
-static enum MHD_Result serve_asset(struct MHD_Connection *c,
-                                   const char *path)
+static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *path)
 {
     const struct web_asset *as;
     struct MHD_Response *resp;
@@ -223,8 +232,8 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c,
     as = web_asset_find(path);
     if (!as)
         return queue_error(c, 404, "not_found", "no such page");
-    resp = MHD_create_response_from_buffer(as->size, (void *)(uintptr_t)
-                                           as->data, MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(
+        as->size, (void *)(uintptr_t)as->data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", as->content_type);
@@ -239,8 +248,7 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c,
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
 {
     struct web_server *s = cls;
@@ -255,6 +263,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
     (void)version;
     if (!st) {
+        /* First call of a request, on its connection's thread. */
+        web__thread_yield_priority();
         const char *cl = MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
@@ -262,8 +272,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         if (!st)
             return MHD_NO;
         *con_cls = st;
-        if (cl && (strlen(cl) > 12
-                   || strtoull(cl, NULL, 10) > s->lim.body_max))
+        if (cl && (strlen(cl) > 12 || strtoull(cl, NULL, 10) > s->lim.body_max))
             st->too_big = 1;
         return MHD_YES;
     }
@@ -297,11 +306,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     cred = credential(s, c);
     deny = web_access_decide(m.route->access, s->read_requires_token, cred);
     if (deny) {
-        GW_LOG(GW_LOG_INFO, NULL, "%s %s refused: %s", method,
-               m.route->pattern,
+        GW_LOG(GW_LOG_INFO, NULL, "%s %s refused: %s", method, m.route->pattern,
                cred == WEB_CRED_WRONG ? "wrong token" : "no token");
-        return queue_error(c, deny, deny == 401 ? "unauthorized"
-                                                : "forbidden",
+        return queue_error(c, deny, deny == 401 ? "unauthorized" : "forbidden",
                            deny == 401 ? "a bearer token is required"
                                        : "the token is not valid");
     }
@@ -322,8 +329,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c,
-                         void **con_cls, enum MHD_RequestTerminationCode t)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode t)
 {
     struct req_state *st = *con_cls;
 
@@ -360,8 +367,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     for (const char *r = s; *r; r++) {
         int hi, lo;
 
-        if (*r == '%' && (hi = hexval(r[1])) >= 0
-            && (lo = hexval(r[2])) >= 0 && (hi | lo) != 0) {
+        if (*r == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+            (hi | lo) != 0) {
             *w++ = (char)(hi * 16 + lo);
             r += 2;
         } else {
@@ -478,14 +485,13 @@ static void server_free(struct web_server *s)
     free(s);
 }
 
-int web_server_start(struct web_server **out,
-                     const struct web_server_opts *o)
+int web_server_start(struct web_server **out, const struct web_server_opts *o)
 {
     struct web_server *s;
     struct sockaddr_storage ss;
     const char *host = (o->host && o->host[0]) ? o->host : "127.0.0.1";
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION
-                     | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     int tls = o->tls_cert && o->tls_cert[0];
     unsigned char h[SHA256_DIGEST_LENGTH];
     json_t *doc;
@@ -493,12 +499,15 @@ int web_server_start(struct web_server **out,
 
     *out = NULL;
     if (!token_ok(o->token)) {
-        GW_LOG(GW_LOG_ERR, NULL, "API token must be %d..%d printable "
-               "characters", WEB_TOKEN_MIN, WEB_TOKEN_MAX);
+        GW_LOG(GW_LOG_ERR, NULL,
+               "API token must be %d..%d printable "
+               "characters",
+               WEB_TOKEN_MIN, WEB_TOKEN_MAX);
         return GW_E_CONFIG;
     }
     if (tls != (o->tls_key && o->tls_key[0])) {
-        GW_LOG(GW_LOG_ERR, NULL, "give both tls_cert and tls_key, or "
+        GW_LOG(GW_LOG_ERR, NULL,
+               "give both tls_cert and tls_key, or "
                "neither");
         return GW_E_CONFIG;
     }
@@ -507,8 +516,7 @@ int web_server_start(struct web_server **out,
         return GW_E_CONFIG;
     }
     memset(&ss, 0, sizeof ss);
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr)
-        == 1) {
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons(o->port);
     } else if (inet_pton(AF_INET6, host,
@@ -517,8 +525,10 @@ int web_server_start(struct web_server **out,
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons(o->port);
         flags |= MHD_USE_IPv6;
     } else {
-        GW_LOG(GW_LOG_ERR, NULL, "listen address '%s' is not an IPv4 or "
-               "IPv6 literal", host);
+        GW_LOG(GW_LOG_ERR, NULL,
+               "listen address '%s' is not an IPv4 or "
+               "IPv6 literal",
+               host);
         return GW_E_CONFIG;
     }
 
@@ -534,8 +544,7 @@ int web_server_start(struct web_server **out,
     s->read_requires_token = o->read_requires_token;
     s->ops = o->ops;
     s->ops_ctx = o->ops_ctx;
-    SHA256((const unsigned char *)o->token, strlen(o->token),
-           s->token_hash);
+    SHA256((const unsigned char *)o->token, strlen(o->token), s->token_hash);
     /* The actor id names the token in the audit trail without revealing
      * it: 8 hex digits of SHA-256("sotagw-actor:" || token). */
     {
@@ -544,8 +553,8 @@ int web_server_start(struct web_server **out,
 
         SHA256((const unsigned char *)salted, (size_t)n, h);
         OPENSSL_cleanse(salted, sizeof salted);
-        snprintf(s->actor, sizeof s->actor, "api:%02x%02x%02x%02x", h[0],
-                 h[1], h[2], h[3]);
+        snprintf(s->actor, sizeof s->actor, "api:%02x%02x%02x%02x", h[0], h[1],
+                 h[2], h[3]);
     }
 
     for (unsigned i = 0; i < s->lim.db_readers; i++) {
@@ -555,13 +564,12 @@ int web_server_start(struct web_server **out,
             goto fail;
         s->nreaders++;
     }
-    rc = db_open(&s->writer, o->db_path,
-                 DB_OPEN_READWRITE | DB_OPEN_NO_CHECK);
+    rc = db_open(&s->writer, o->db_path, DB_OPEN_READWRITE | DB_OPEN_NO_CHECK);
     if (rc < 0)
         goto fail;
     if (tls) {
-        if ((rc = read_small_file(o->tls_cert, &s->tls_cert)) < 0
-            || (rc = read_small_file(o->tls_key, &s->tls_key)) < 0) {
+        if ((rc = read_small_file(o->tls_cert, &s->tls_cert)) < 0 ||
+            (rc = read_small_file(o->tls_key, &s->tls_key)) < 0) {
             GW_LOG(GW_LOG_ERR, NULL, "TLS certificate or key: %s",
                    gw_strerror(rc));
             goto fail;
@@ -583,18 +591,15 @@ int web_server_start(struct web_server **out,
         struct MHD_OptionItem opts[] = {
             {MHD_OPTION_SOCK_ADDR, 0, &ss},
             {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->lim.conn_max, NULL},
-            {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-             (intptr_t)s->lim.conn_per_ip, NULL},
-            {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->lim.timeout_s,
+            {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->lim.conn_per_ip,
              NULL},
+            {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->lim.timeout_s, NULL},
             {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(void *)on_completed,
-             s},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(void *)on_completed, s},
             {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)(void *)mhd_log, s},
             {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)(void *)unescape, s},
             /* The TLS pair last: without TLS the list ends here. */
-            {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0,
-             s->tls_cert},
+            {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
             {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
             {MHD_OPTION_END, 0, NULL},
         };

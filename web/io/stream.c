@@ -153,15 +153,14 @@ static void poll_devices(struct web_server *s, struct db *db)
         goto done;
     if (s->ops && s->ops->live_list) {
         live = calloc(WEB_LIVE_MAX, sizeof *live);
-        if (live && s->ops->live_list(s->ops_ctx, live, WEB_LIVE_MAX, &nlive)
-                        < 0)
+        if (live &&
+            s->ops->live_list(s->ops_ctx, live, WEB_LIVE_MAX, &nlive) < 0)
             nlive = 0;
         if (live)
             qsort(live, nlive, sizeof *live, live_cmp);
     }
     do {
-        if (db_device_list(db, NULL, after, devs, SCAN_PAGE,
-                           &n) < 0)
+        if (db_device_list(db, NULL, after, devs, SCAN_PAGE, &n) < 0)
             goto done;
         for (size_t i = 0; i < n; i++) {
             struct web_live key, *lv = NULL;
@@ -187,8 +186,8 @@ static void poll_devices(struct web_server *s, struct db *db)
                 ring_push(s, "device", doc);
             json_decref(doc);
             if (nfresh == cap) {
-                struct web_dev_hash *g = realloc(fresh, 2 * cap
-                                                 * sizeof *fresh);
+                struct web_dev_hash *g =
+                    realloc(fresh, 2 * cap * sizeof *fresh);
                 if (!g)
                     goto done;
                 fresh = g;
@@ -217,6 +216,8 @@ static void *poller_main(void *arg)
     struct web_server *s = arg;
     int idle = 1;
 
+    web__thread_yield_priority();
+
     for (;;) {
         struct timespec until;
         unsigned clients;
@@ -225,9 +226,9 @@ static void *poller_main(void *arg)
 
         deadline_in(&until, WEB_POLL_MS);
         pthread_mutex_lock(&s->ring_lock);
-        while (!s->stopping
-               && pthread_cond_timedwait(&s->ring_cond, &s->ring_lock,
-                                         &until) != ETIMEDOUT)
+        while (!s->stopping &&
+               pthread_cond_timedwait(&s->ring_cond, &s->ring_lock, &until) !=
+                   ETIMEDOUT)
             ;
         clients = s->stream_clients;
         stop = s->stopping;
@@ -310,8 +311,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 }
                 break;
             }
-            if (pthread_cond_timedwait(&s->ring_cond, &s->ring_lock, &until)
-                == ETIMEDOUT) {
+            if (pthread_cond_timedwait(&s->ring_cond, &s->ring_lock, &until) ==
+                ETIMEDOUT) {
                 next = strdup(": keep-alive\n\n");
                 break;
             }

@@ -124,8 +124,8 @@ int web_token_load(const char *path, char *out, size_t cap, int *created)
     if (fd < 0 && errno == ENOENT) {
         rc = create_token(path, out, cap);
         if (rc < 0) {
-            GW_LOG(GW_LOG_ERR, NULL, "cannot create the API token %s: %s",
-                   path, gw_strerror(rc));
+            GW_LOG(GW_LOG_ERR, NULL, "cannot create the API token %s: %s", path,
+                   gw_strerror(rc));
             return rc;
         }
         if (created)
@@ -139,10 +139,12 @@ int web_token_load(const char *path, char *out, size_t cap, int *created)
         GW_LOG(GW_LOG_ERR, NULL, "API token %s: %s", path, gw_strerror(rc));
         return rc;
     }
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)
-        || (sb.st_mode & (S_IRWXG | S_IRWXO))) {
-        GW_LOG(GW_LOG_ERR, NULL, "API token %s: must be a regular file "
-               "readable by its owner only (chmod 600)", path);
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        (sb.st_mode & (S_IRWXG | S_IRWXO))) {
+        GW_LOG(GW_LOG_ERR, NULL,
+               "API token %s: must be a regular file "
+               "readable by its owner only (chmod 600)",
+               path);
         close(fd);
         return GW_E_CONFIG;
     }
@@ -159,9 +161,10 @@ int web_token_load(const char *path, char *out, size_t cap, int *created)
         if (buf[i] <= ' ' || buf[i] >= 0x7f)
             len = 0;
     if (len < WEB_TOKEN_MIN || len > WEB_TOKEN_MAX || len >= cap) {
-        GW_LOG(GW_LOG_ERR, NULL, "API token %s: want %d..%d printable "
-               "characters on one line", path, WEB_TOKEN_MIN,
-               WEB_TOKEN_MAX);
+        GW_LOG(GW_LOG_ERR, NULL,
+               "API token %s: want %d..%d printable "
+               "characters on one line",
+               path, WEB_TOKEN_MIN, WEB_TOKEN_MAX);
         OPENSSL_cleanse(buf, sizeof buf);
         return GW_E_CONFIG;
     }

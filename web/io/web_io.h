@@ -15,16 +15,16 @@
 #include "web/server.h"
 #include "web/shape.h"
 
-#define WEB_READERS_MAX 16
-#define WEB_RING 512              /* stream messages kept */
-#define WEB_POLL_MS 500           /* stream poll period */
-#define WEB_KEEPALIVE_MS 15000    /* SSE comment when idle */
-#define WEB_PAGE_MAX 1000         /* limit= upper bound */
-#define WEB_LIVE_MAX 4096         /* live records fetched per request */
+#define WEB_READERS_MAX  16
+#define WEB_RING         512   /* stream messages kept */
+#define WEB_POLL_MS      500   /* stream poll period */
+#define WEB_KEEPALIVE_MS 15000 /* SSE comment when idle */
+#define WEB_PAGE_MAX     1000  /* limit= upper bound */
+#define WEB_LIVE_MAX     4096  /* live records fetched per request */
 
 struct web_ring_msg {
     uint64_t seq;
-    char *text;                   /* "event: x\ndata: {...}\n\n" */
+    char *text; /* "event: x\ndata: {...}\n\n" */
     size_t len;
 };
 
@@ -38,8 +38,8 @@ struct web_server {
     struct web_limits lim;
     const struct web_backend_ops *ops;
     void *ops_ctx;
-    char *tls_cert, *tls_key;     /* PEM text, when TLS */
-    char *openapi;                /* the document, rendered once */
+    char *tls_cert, *tls_key; /* PEM text, when TLS */
+    char *openapi;            /* the document, rendered once */
     size_t openapi_len;
 
     /* Database: a pool of read-only connections, one writer. */
@@ -55,7 +55,7 @@ struct web_server {
     pthread_mutex_t ring_lock;
     pthread_cond_t ring_cond;
     struct web_ring_msg ring[WEB_RING];
-    uint64_t ring_next;           /* seq of the next message */
+    uint64_t ring_next; /* seq of the next message */
     unsigned stream_clients;
     int stopping;
     pthread_t poller;
@@ -78,18 +78,18 @@ struct web_req {
     const struct web_match *m;
     const char *body;
     size_t body_len;
-    int authed;                   /* a valid token came with it */
+    int authed; /* a valid token came with it */
 };
 
 /* What a handler answers: a status and a JSON document, or a text body,
  * or a ready MHD response (the stream). */
 struct web_answer {
     int status;
-    json_t *json;                 /* owned */
-    char *text;                   /* owned, malloc'd */
+    json_t *json; /* owned */
+    char *text;   /* owned, malloc'd */
     size_t text_len;
     const char *content_type;
-    struct MHD_Response *resp;    /* owned until queued */
+    struct MHD_Response *resp; /* owned until queued */
 };
 
 void web__answer_error(struct web_answer *a, int status, const char *code,
@@ -119,5 +119,9 @@ void web__stream_stop(struct web_server *s);
 struct MHD_Response *web__stream_response(struct web_server *s);
 
 int64_t web__wall_ms(void);
+
+/* The nice value of every web thread (see server.c). */
+#define WEB_THREAD_NICE 10
+void web__thread_yield_priority(void);
 
 #endif

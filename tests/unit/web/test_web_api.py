@@ -16,6 +16,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,8 @@ VALID_UNKNOWN_IMEI = "860000000001239"   # Luhn-valid, not in the fixture
 
 
 class Server:
-    def __init__(self, name, args):
+    def __init__(self, name, args, tls=None):
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="gw-web-api-%s." % name)
         self.db = os.path.join(self.dir, "sotagw.db")
         tok = os.path.join(self.dir, "token")
@@ -67,7 +69,12 @@ class Server:
         if body is not None:
             data = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        if self.tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port,
+                                            timeout=30, context=self.tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                           timeout=30)
         c.request(method, path, body=data, headers=h)
         r = c.getresponse()
         payload = r.read()
@@ -94,12 +101,87 @@ def setUpModule():
     global A, B
     A = Server("a", ["--backend", "--devices", "40", "--tick-ms", "200"])
     B = Server("b", ["--open-reads", "--devices", "12", "--body-max",
-                     "1024"])
+                     "1024", "--conn-per-ip", "12"])
 
 
 def tearDownModule():
     A.stop()
     B.stop()
+
+
+class Tls(unittest.TestCase):
+    """The same server over HTTPS (GnuTLS in libmicrohttpd), with a
+    self-signed certificate made for the test."""
+
+    def test_https(self):
+        d = tempfile.mkdtemp(prefix="gw-web-tls.")
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        ctx = ssl.create_default_context(cafile=cert)
+        srv = Server("tls", ["--devices", "3", "--tls-cert", cert,
+                             "--tls-key", key], tls=ctx)
+        try:
+            st, doc, _, _ = srv.request("GET", "/api/v1/devices")
+            self.assertEqual(st, 200)
+            self.assertEqual(len(doc["items"]), 3)
+            st, _, _, _ = srv.request("POST", "/api/v1/packages",
+                                      token=False, body={})
+            self.assertEqual(st, 401)
+            # Plain HTTP to the TLS port gets no API answer.
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            try:
+                c.request("GET", "/api/v1/healthz")
+                self.assertNotEqual(c.getresponse().status, 200)
+            except (http.client.HTTPException, OSError):
+                pass
+            finally:
+                c.close()
+        finally:
+            srv.stop()
+            for f in os.listdir(d):
+                os.unlink(os.path.join(d, f))
+            os.rmdir(d)
+
+
+class Limits(unittest.TestCase):
+    def test_connections_per_ip(self):
+        # B allows 12 connections per IP: hold 12 open, the 13th is
+        # refused (closed without an answer), and a slot frees on close.
+        held = []
+        try:
+            for _ in range(12):
+                s = socket.create_connection(("127.0.0.1", B.port),
+                                             timeout=10)
+                s.sendall(b"GET /api/v1/healthz HTTP/1.1\r\nHost: x\r\n")
+                held.append(s)
+            # Every held connection is accepted by now: each answers once
+            # its request is complete (proves the server counted it).
+            s13 = socket.create_connection(("127.0.0.1", B.port),
+                                           timeout=10)
+            s13.sendall(b"GET /api/v1/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                got = s13.recv(100)
+            except ConnectionResetError:
+                got = b""
+            self.assertEqual(got, b"")
+            s13.close()
+        finally:
+            for s in held:
+                s.close()
+        end = time.monotonic() + 30
+        while True:
+            try:
+                st, _, _, _ = B.request("GET", "/api/v1/healthz")
+                if st == 200:
+                    break
+            except (ConnectionError, http.client.HTTPException):
+                pass
+            self.assertLess(time.monotonic(), end, "slots never freed")
+            time.sleep(0.05)
 
 
 def all_devices(srv, query="", limit=7):

@@ -14,7 +14,7 @@
 #include "gw/err.h"
 #include "web/route.h"
 
-#define IMEI_OK "860000000001239"   /* Luhn-valid */
+#define IMEI_OK      "860000000001239" /* Luhn-valid */
 #define IMEI_BADLUHN "860000000001238"
 
 /* Fill the pattern's parameters with valid values. */
@@ -41,8 +41,8 @@ static void test_luhn_fixture_is_valid(void **state)
     struct web_match m;
 
     (void)state;
-    assert_int_equal(web_route_match(WEB_GET, "/api/v1/devices/" IMEI_OK,
-                                     &m), 0);
+    assert_int_equal(web_route_match(WEB_GET, "/api/v1/devices/" IMEI_OK, &m),
+                     0);
     assert_string_equal(m.imei, IMEI_OK);
 }
 
@@ -75,8 +75,8 @@ static void test_pattern_method_pairs_unique(void **state)
     (void)state;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
-            assert_false(r[i].method == r[j].method
-                         && strcmp(r[i].pattern, r[j].pattern) == 0);
+            assert_false(r[i].method == r[j].method &&
+                         strcmp(r[i].pattern, r[j].pattern) == 0);
 }
 
 static void test_mutating_routes_need_token(void **state)
@@ -131,8 +131,8 @@ static void test_ids_at_the_bounds(void **state)
     (void)state;
     assert_int_equal(web_route_match(WEB_GET, "/api/v1/jobs/1", &m), 0);
     assert_int_equal(m.id, 1);
-    assert_int_equal(web_route_match(WEB_GET, "/api/v1/jobs/9007199254740992",
-                                     &m), 0);
+    assert_int_equal(
+        web_route_match(WEB_GET, "/api/v1/jobs/9007199254740992", &m), 0);
     assert_int_equal(m.id, (int64_t)1 << 53);
 }
 
@@ -194,8 +194,7 @@ static void test_bearer_parse(void **state)
     assert_int_equal(web_bearer_parse("Bearer ", &tok, &len), GW_E_INVAL);
     assert_int_equal(web_bearer_parse("Basic abc", &tok, &len), GW_E_INVAL);
     assert_int_equal(web_bearer_parse("Bearer a b", &tok, &len), GW_E_INVAL);
-    assert_int_equal(web_bearer_parse("Bearer a\t", &tok, &len),
-                     GW_E_INVAL);
+    assert_int_equal(web_bearer_parse("Bearer a\t", &tok, &len), GW_E_INVAL);
     assert_int_equal(web_bearer_parse("Bearerabc", &tok, &len), GW_E_INVAL);
     assert_int_equal(web_bearer_parse(NULL, &tok, &len), GW_E_INVAL);
     snprintf(big, sizeof big, "Bearer %0150d", 7);
@@ -227,9 +226,9 @@ static void test_access_table(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_int_equal(web_access_decide(cases[i].access, cases[i].rrt,
-                                           cases[i].cred),
-                         cases[i].want);
+        assert_int_equal(
+            web_access_decide(cases[i].access, cases[i].rrt, cases[i].cred),
+            cases[i].want);
 }
 
 static void test_status_mapping(void **state)

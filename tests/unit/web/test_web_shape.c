@@ -73,8 +73,7 @@ static void test_device_masks_identities(void **state)
     device(&d);
     v = web_json_device(&d, NULL, NULL, &o);
     assert_non_null(v);
-    assert_string_equal(json_string_value(json_object_get(v, "imei")),
-                        d.imei);
+    assert_string_equal(json_string_value(json_object_get(v, "imei")), d.imei);
     assert_string_equal(json_string_value(json_object_get(v, "iccid")),
                         "****************1234");
     assert_string_equal(json_string_value(json_object_get(v, "imsi")),
@@ -133,8 +132,7 @@ static void test_device_live_wins(void **state)
     t = json_object_get(v, "target");
     assert_string_equal(json_string_value(json_object_get(t, "uri")),
                         d.target_uri);
-    assert_string_equal(json_string_value(json_object_get(t, "source")),
-                        "api");
+    assert_string_equal(json_string_value(json_object_get(t, "source")), "api");
     json_decref(v);
 }
 
@@ -169,8 +167,9 @@ static void test_event_detail(void **state)
     strcpy(e.actor, "daemon");
     strcpy(e.detail, "{\"a\":1}");
     v = web_json_event(&e);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(v, "detail"), "a")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(v, "detail"), "a")),
+        1);
     assert_true(json_is_null(json_object_get(v, "imei")));
     json_decref(v);
     strcpy(e.detail, "{\"a\":1" DB_DETAIL_TRUNC_MARK);
@@ -206,8 +205,7 @@ static void test_package_body(void **state)
     char big[2000];
 
     (void)state;
-    assert_int_equal(web_body_package(ok, strlen(ok), &p, why, sizeof why),
-                     0);
+    assert_int_equal(web_body_package(ok, strlen(ok), &p, why, sizeof why), 0);
     assert_string_equal(p.md5, "0123456789abcdef0123456789abcdef");
     assert_int_equal(p.size, 10);
     assert_string_equal(p.notes, "n");
@@ -215,27 +213,36 @@ static void test_package_body(void **state)
     assert_int_equal(pkg("{"), GW_E_INVAL);
     assert_int_equal(pkg("[1]"), GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":1,\"md5\":\"0123456789abcdef0123456789"
-                         "abcdef\",\"size\":10}"), GW_E_INVAL);
+                         "abcdef\",\"size\":10}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"md5\":\"0123\",\"size\":10}"),
                      GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"md5\":\"0123456789abcdef01234"
-                         "56789abcdeg\",\"size\":10}"), GW_E_INVAL);
+                         "56789abcdeg\",\"size\":10}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"md5\":\"0123456789abcdef01234"
-                         "56789abcdef\",\"size\":0}"), GW_E_INVAL);
+                         "56789abcdef\",\"size\":0}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"md5\":\"0123456789abcdef01234"
-                         "56789abcdef\",\"size\":\"10\"}"), GW_E_INVAL);
+                         "56789abcdef\",\"size\":\"10\"}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"md5\":\"0123456789abcdef01234"
-                         "56789abcdef\",\"size\":10,\"x\":1}"), GW_E_INVAL);
+                         "56789abcdef\",\"size\":10,\"x\":1}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\",\"version\":\"W\",\"md5\":\"0123"
                          "456789abcdef0123456789abcdef\",\"size\":10}"),
                      GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"0123456789012345678901234567890123"
                          "\",\"md5\":\"0123456789abcdef0123456789abcdef\","
-                         "\"size\":10}"), GW_E_INVAL);
+                         "\"size\":10}"),
+                     GW_E_INVAL);
     assert_int_equal(pkg("{\"version\":\"V\\n\",\"md5\":\"0123456789abcdef01"
-                         "23456789abcdef\",\"size\":10}"), GW_E_INVAL);
-    snprintf(big, sizeof big, "{\"version\":\"V\",\"md5\":\"0123456789abcdef"
-             "0123456789abcdef\",\"size\":10,\"notes\":\"%01100d\"}", 1);
+                         "23456789abcdef\",\"size\":10}"),
+                     GW_E_INVAL);
+    snprintf(big, sizeof big,
+             "{\"version\":\"V\",\"md5\":\"0123456789abcdef"
+             "0123456789abcdef\",\"size\":10,\"notes\":\"%01100d\"}",
+             1);
     assert_int_equal(pkg(big), GW_E_INVAL);
 }
 
@@ -252,8 +259,8 @@ static void test_target_body(void **state)
     char uri[DB_URI_MAX + 1];
 
     (void)state;
-    assert_int_equal(target("{\"uri\":\"modbus-tcp://10.0.0.2:1502?unit=3\"}",
-                            uri), 0);
+    assert_int_equal(
+        target("{\"uri\":\"modbus-tcp://10.0.0.2:1502?unit=3\"}", uri), 0);
     assert_string_equal(uri, "modbus-tcp://10.0.0.2:1502?unit=3");
     assert_int_equal(target("{\"uri\":null}", uri), 0);
     assert_string_equal(uri, "");
@@ -262,8 +269,8 @@ static void test_target_body(void **state)
     assert_int_equal(target("{\"uri\":5}", uri), GW_E_INVAL);
     assert_int_equal(target("{\"url\":\"modbus-tcp://h?unit=1\"}", uri),
                      GW_E_INVAL);
-    assert_int_equal(target("{\"uri\":\"modbus-tcp://h?unit=1\",\"x\":1}",
-                            uri), GW_E_INVAL);
+    assert_int_equal(target("{\"uri\":\"modbus-tcp://h?unit=1\",\"x\":1}", uri),
+                     GW_E_INVAL);
     assert_int_equal(target("nope", uri), GW_E_INVAL);
 }
 
@@ -289,8 +296,7 @@ static void test_queries(void **state)
     assert_int_equal(id, 77);
     assert_int_equal(web_query_id("9007199254740993", &id), GW_E_INVAL);
     assert_int_equal(web_query_id("x", &id), GW_E_INVAL);
-    assert_int_equal(web_query_imei_cursor("860000000001239", c, sizeof c),
-                     0);
+    assert_int_equal(web_query_imei_cursor("860000000001239", c, sizeof c), 0);
     assert_int_equal(web_query_imei_cursor("86000000000123", c, sizeof c),
                      GW_E_INVAL);
     assert_int_equal(web_query_imei_cursor("' OR 1=1 --", c, sizeof c),
@@ -311,7 +317,7 @@ static void test_tally_and_metrics(void **state)
     (void)state;
     memset(&t, 0, sizeof t);
     job(&j);
-    web_tally_job(&t, &j, &opts);              /* 1024 B in 3 s */
+    web_tally_job(&t, &j, &opts); /* 1024 B in 3 s */
     j.phase = DB_JOB_FAILED;
     j.oma_result = 5;
     web_tally_job(&t, &j, &opts);
@@ -326,9 +332,11 @@ static void test_tally_and_metrics(void **state)
 
     s = web_json_summary(&t, NULL);
     assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(s, "jobs_by_phase"), "flash")), 1);
+                         json_object_get(s, "jobs_by_phase"), "flash")),
+                     1);
     assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(s, "finished_by_result"), "5")), 1);
+                         json_object_get(s, "finished_by_result"), "5")),
+                     1);
     json_decref(s);
 
     memset(&m, 0, sizeof m);
@@ -347,13 +355,12 @@ static void test_tally_and_metrics(void **state)
     assert_non_null(strstr(buf, "sotagw_chunks_stored_total 42\n"));
     assert_non_null(strstr(buf, "sotagw_failures_total{result=\"5\"} 3\n"));
     assert_non_null(strstr(buf, "# TYPE sotagw_answer_seconds histogram\n"));
-    assert_non_null(strstr(buf,
-                           "sotagw_answer_seconds_bucket{le=\"0.1\"} 4\n"));
-    assert_non_null(strstr(buf,
-                           "sotagw_answer_seconds_bucket{le=\"+Inf\"} 7\n"));
+    assert_non_null(
+        strstr(buf, "sotagw_answer_seconds_bucket{le=\"0.1\"} 4\n"));
+    assert_non_null(
+        strstr(buf, "sotagw_answer_seconds_bucket{le=\"+Inf\"} 7\n"));
     assert_non_null(strstr(buf, "sotagw_answer_seconds_count 7\n"));
-    assert_int_equal(web_metrics_text(&t, &m, buf, 100, &len),
-                     GW_E_NOSPACE);
+    assert_int_equal(web_metrics_text(&t, &m, buf, 100, &len), GW_E_NOSPACE);
     assert_int_equal(web_metrics_text(&t, NULL, buf, sizeof buf, &len), 0);
     assert_null(strstr(buf, "sotagw_chunks_stored_total"));
     assert_non_null(strstr(buf, "sotagw_daemon_attached 0\n"));
@@ -395,23 +402,24 @@ static void test_openapi_matches_routes(void **state)
         sec = json_object_get(op, "security");
         if (r[i].access == WEB_ACCESS_WRITE) {
             assert_int_equal(json_array_size(sec), 1);
-            assert_non_null(json_object_get(json_array_get(sec, 0),
-                                            "bearer"));
-            assert_non_null(json_object_get(json_object_get(op, "responses"),
-                                            "401"));
+            assert_non_null(json_object_get(json_array_get(sec, 0), "bearer"));
+            assert_non_null(
+                json_object_get(json_object_get(op, "responses"), "401"));
         }
         if (r[i].access == WEB_ACCESS_PUBLIC)
             assert_int_equal(json_array_size(sec), 0);
     }
-    json_object_foreach(paths, path, item) {
-        json_object_foreach(item, meth, op) {
+    json_object_foreach(paths, path, item)
+    {
+        json_object_foreach(item, meth, op)
+        {
             int known = 0;
 
             for (size_t i = 0; i < n; i++) {
                 char buf[8];
 
-                if (strcmp(r[i].pattern, path) == 0
-                    && strcmp(lower(r[i].method, buf), meth) == 0)
+                if (strcmp(r[i].pattern, path) == 0 &&
+                    strcmp(lower(r[i].method, buf), meth) == 0)
                     known++;
             }
             assert_int_equal(known, 1);
@@ -421,11 +429,11 @@ static void test_openapi_matches_routes(void **state)
     assert_int_equal(ops, n);
     /* Every component schema is present (json_pack returned non-NULL). */
     {
-        static const char *names[] = {"Error", "Job", "Device", "Event",
-                                      "Package", "PackageNew", "Target",
-                                      "Summary", "Health"};
-        json_t *sch = json_object_get(json_object_get(doc, "components"),
-                                      "schemas");
+        static const char *names[] = {"Error",  "Job",     "Device",
+                                      "Event",  "Package", "PackageNew",
+                                      "Target", "Summary", "Health"};
+        json_t *sch =
+            json_object_get(json_object_get(doc, "components"), "schemas");
 
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             assert_true(json_is_object(json_object_get(sch, names[i])));

@@ -127,8 +127,9 @@ static void test_missing_dir(void **state)
     char tok[WEB_TOKEN_MAX + 1];
 
     (void)state;
-    assert_int_equal(web_token_load("/nonexistent-gw-dir/token", tok,
-                                    sizeof tok, NULL), -ENOENT);
+    assert_int_equal(
+        web_token_load("/nonexistent-gw-dir/token", tok, sizeof tok, NULL),
+        -ENOENT);
 }
 
 int main(void)
@@ -136,8 +137,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_generated_on_first_start, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_two_generated_tokens_differ,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_generated_tokens_differ, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_operator_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),

@@ -4,7 +4,7 @@
  *
  *   web-fixture --db FILE --token-file FILE [--devices N] [--backend]
  *               [--open-reads] [--tick-ms MS] [--body-max BYTES]
- *               [--port P]
+ *               [--port P] [--conn-per-ip N] [--tls-cert PEM --tls-key PEM]
  *
  * Creates and fills the database when it does not exist yet. Prints
  * "PORT <n>" on stdout once serving, then runs until SIGINT/SIGTERM or
@@ -36,7 +36,7 @@
 #include "web/shape.h"
 
 #define DEV_MAX 1024
-#define CHUNK 512
+#define CHUNK   512
 
 static volatile sig_atomic_t stop_flag;
 
@@ -76,7 +76,7 @@ static void make_imei(unsigned i, char out[16])
 
 struct fake {
     pthread_mutex_t lock;
-    struct db *db;                 /* its own read-only connection */
+    struct db *db; /* its own read-only connection */
     unsigned n;
     char imei[DEV_MAX][16];
     int paused[DEV_MAX];
@@ -104,8 +104,7 @@ static void fake_fill(struct fake *f, unsigned i, struct web_live *out)
     snprintf(out->target_uri, sizeof out->target_uri,
              "modbus-tcp://127.0.0.1:15%03u?unit=1", i);
     if (db_job_active(f->db, f->imei[i], &j) == 0) {
-        snprintf(out->phase, sizeof out->phase, "%s",
-                 web_phase_name(j.phase));
+        snprintf(out->phase, sizeof out->phase, "%s", web_phase_name(j.phase));
         out->bytes = (uint32_t)j.bytes_durable;
         out->image_size = j.image_size > 0 ? (uint32_t)j.image_size : 0;
         out->flash_acked = (uint32_t)j.flash_acked;
@@ -172,8 +171,7 @@ static int fake_action(void *ctx, const char *imei, enum web_action act,
         f->paused[i] = 0;
         break;
     case WEB_ACTION_CANCEL:
-    case WEB_ACTION_RETRY:
-        break;
+    case WEB_ACTION_RETRY: break;
     }
 done:
     pthread_mutex_unlock(&f->lock);
@@ -241,9 +239,9 @@ static void fill(struct db *db, unsigned n)
         int kind = (int)(i % 6);
 
         make_imei(i, d.imei);
-        d.state = i % 7 == 6 ? DB_DEVICE_ABSENT
-                             : (kind == 5 ? DB_DEVICE_IDLE
-                                          : DB_DEVICE_UPGRADING);
+        d.state = i % 7 == 6
+                      ? DB_DEVICE_ABSENT
+                      : (kind == 5 ? DB_DEVICE_IDLE : DB_DEVICE_UPGRADING);
         snprintf(d.port, sizeof d.port, "/dev/ttyM%03u", i);
         snprintf(d.usb_hub, sizeof d.usb_hub, "1-1.%u", i / 16 + 1);
         d.usb_port = (int)(i % 16) + 1;
@@ -257,7 +255,8 @@ static void fill(struct db *db, unsigned n)
         d.last_seen_ms = now;
         must(db_device_upsert(db, &d), "device");
         must(db_event_append(db, now, d.imei, 0, "device.seen", "daemon",
-                             "{\"port\":\"fixture\"}", NULL), "event");
+                             "{\"port\":\"fixture\"}", NULL),
+             "event");
         if (kind == 5)
             continue;
         memcpy(j.imei, d.imei, sizeof j.imei);
@@ -272,10 +271,11 @@ static void fill(struct db *db, unsigned n)
         j.started_ms = now - 60000;
         j.progress_ms = now - 1000;
         j.bytes_durable = (int64_t)(i % 8) * 4096;
-        j.phase = kind == 0 ? DB_JOB_DOWNLOAD
+        j.phase = kind == 0   ? DB_JOB_DOWNLOAD
                   : kind == 1 ? DB_JOB_FLASH
                   : kind == 2 ? DB_JOB_DONE
-                  : kind == 3 ? DB_JOB_FAILED : DB_JOB_CHECK;
+                  : kind == 3 ? DB_JOB_FAILED
+                              : DB_JOB_CHECK;
         if (kind == 1 || kind == 2 || kind == 4)
             j.bytes_durable = p.size;
         if (kind == 1)
@@ -290,7 +290,8 @@ static void fill(struct db *db, unsigned n)
             j.progress_ms = now - 3600 * 1000; /* overdue */
         must(db_job_update(db, &j), "job update");
         must(db_event_append(db, now, d.imei, j.id, "job.created", "daemon",
-                             NULL, NULL), "event");
+                             NULL, NULL),
+             "event");
     }
 }
 
@@ -314,16 +315,16 @@ static void tick(struct db *db)
                 continue;
             if (b > j->image_size)
                 b = CHUNK;
-            (void)db_job_progress(db, j->id, b, j->last_msgid + 1,
-                                  wall_ms());
+            (void)db_job_progress(db, j->id, b, j->last_msgid + 1, wall_ms());
         }
     } while (n == 64);
 }
 
 int main(int argc, char **argv)
 {
-    const char *db_path = NULL, *token_file = NULL;
-    unsigned devices = 8, tick_ms = 0, body_max = 0, port = 0;
+    const char *db_path = NULL, *token_file = NULL, *cert = NULL;
+    const char *key = NULL;
+    unsigned devices = 8, tick_ms = 0, body_max = 0, port = 0, per_ip = 0;
     int backend = 0, open_reads = 0, created, rc;
     struct web_server_opts o = {0};
     struct web_server *srv = NULL;
@@ -359,15 +360,24 @@ int main(int argc, char **argv)
             body_max = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(a, "--port") == 0)
             port = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--conn-per-ip") == 0)
+            per_ip = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--tls-cert") == 0)
+            cert = v;
+        else if (strcmp(a, "--tls-key") == 0)
+            key = v;
         else {
             fprintf(stderr, "web-fixture: unknown option %s\n", a);
             return 2;
         }
     }
     if (!db_path || !token_file || devices > DEV_MAX || port > 65535) {
-        fprintf(stderr, "usage: web-fixture --db FILE --token-file FILE "
+        fprintf(stderr,
+                "usage: web-fixture --db FILE --token-file FILE "
                 "[--devices N<=%d] [--backend] [--open-reads] "
-                "[--tick-ms MS] [--body-max B] [--port P]\n", DEV_MAX);
+                "[--tick-ms MS] [--body-max B] [--port P] [--conn-per-ip N] "
+                "[--tls-cert PEM --tls-key PEM]\n",
+                DEV_MAX);
         return 2;
     }
     gw_log_set_sink(gw_log_sink_stderr, NULL, GW_LOG_INFO);
@@ -381,8 +391,7 @@ int main(int argc, char **argv)
     } else {
         must(db_open(&db, db_path, DB_OPEN_READWRITE), "open db");
     }
-    must(web_token_load(token_file, token, sizeof token, &created),
-         "token");
+    must(web_token_load(token_file, token, sizeof token, &created), "token");
 
     if (backend) {
         f = calloc(1, sizeof *f);
@@ -403,6 +412,9 @@ int main(int argc, char **argv)
     o.read_requires_token = !open_reads;
     o.db_path = db_path;
     o.limits.body_max = body_max;
+    o.limits.conn_per_ip = per_ip;
+    o.tls_cert = cert;
+    o.tls_key = key;
     o.limits.overdue_s = 600;
     rc = web_server_start(&srv, &o);
     if (rc < 0) {

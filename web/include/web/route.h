@@ -12,15 +12,9 @@
 #include <stdint.h>
 
 #define WEB_API_PREFIX "/api/v1"
-#define WEB_PATH_MAX 512
+#define WEB_PATH_MAX   512
 
-enum web_method {
-    WEB_GET,
-    WEB_POST,
-    WEB_PUT,
-    WEB_DELETE,
-    WEB_METHOD_OTHER
-};
+enum web_method { WEB_GET, WEB_POST, WEB_PUT, WEB_DELETE, WEB_METHOD_OTHER };
 
 enum web_route_id {
     WEB_R_DEVICES,
@@ -47,19 +41,19 @@ enum web_route_id {
 
 /* Who may call a route. */
 enum web_access {
-    WEB_ACCESS_PUBLIC,  /* always (liveness, the API description) */
-    WEB_ACCESS_READ,    /* token needed iff read_requires_token */
-    WEB_ACCESS_WRITE    /* token always needed */
+    WEB_ACCESS_PUBLIC, /* always (liveness, the API description) */
+    WEB_ACCESS_READ,   /* token needed iff read_requires_token */
+    WEB_ACCESS_WRITE   /* token always needed */
 };
 
 struct web_route {
     enum web_route_id id;
     enum web_method method;
-    const char *pattern;      /* "/api/v1/devices/{imei}/events" */
+    const char *pattern; /* "/api/v1/devices/{imei}/events" */
     enum web_access access;
-    const char *summary;      /* one line, for the OpenAPI document */
-    const char *description;  /* what it does, effects on the modem */
-    const char *tag;          /* OpenAPI tag */
+    const char *summary;     /* one line, for the OpenAPI document */
+    const char *description; /* what it does, effects on the modem */
+    const char *tag;         /* OpenAPI tag */
 };
 
 /* The table (WEB_R_COUNT entries, in enum order). */
@@ -70,12 +64,12 @@ enum web_method web_method_parse(const char *s);
 
 /* Result of matching a request path. */
 struct web_match {
-    const struct web_route *route;  /* NULL unless status is 0 */
-    char imei[16];                  /* {imei}: 15 digits, Luhn-checked */
-    int64_t id;                     /* {id}: 1..2^53 */
-    int status;                     /* 0 matched, else 400/404/405 */
-    const char *code;               /* error code when status != 0 */
-    const char *why;                /* static message when status != 0 */
+    const struct web_route *route; /* NULL unless status is 0 */
+    char imei[16];                 /* {imei}: 15 digits, Luhn-checked */
+    int64_t id;                    /* {id}: 1..2^53 */
+    int status;                    /* 0 matched, else 400/404/405 */
+    const char *code;              /* error code when status != 0 */
+    const char *why;               /* static message when status != 0 */
 };
 
 /* Match method and path (already percent-decoded, without the query).
@@ -93,9 +87,9 @@ int web_path_ok(const char *path);
 /* ---- access ------------------------------------------------------------ */
 
 enum web_cred {
-    WEB_CRED_NONE,     /* no Authorization header */
-    WEB_CRED_MALFORMED,/* not "Bearer <token>" */
-    WEB_CRED_WRONG,    /* a bearer token that does not match */
+    WEB_CRED_NONE,      /* no Authorization header */
+    WEB_CRED_MALFORMED, /* not "Bearer <token>" */
+    WEB_CRED_WRONG,     /* a bearer token that does not match */
     WEB_CRED_OK
 };
 

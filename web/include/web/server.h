@@ -27,29 +27,29 @@ struct web_server;
 #define WEB_TOKEN_MAX 128
 
 struct web_limits {
-    size_t body_max;       /* request body, bytes (default 16384) */
-    unsigned conn_max;     /* concurrent connections (default 64) */
-    unsigned conn_per_ip;  /* concurrent connections per IP (default 16) */
-    unsigned stream_max;   /* concurrent /stream clients (default 8) */
-    unsigned timeout_s;    /* idle connection timeout (default 30) */
-    unsigned overdue_s;    /* an unfinished job without progress this long
-                              is overdue (default 600) */
-    unsigned db_readers;   /* read-only connections in the pool
-                              (default 4) */
+    size_t body_max;      /* request body, bytes (default 16384) */
+    unsigned conn_max;    /* concurrent connections (default 64) */
+    unsigned conn_per_ip; /* concurrent connections per IP (default 16) */
+    unsigned stream_max;  /* concurrent /stream clients (default 8) */
+    unsigned timeout_s;   /* idle connection timeout (default 30) */
+    unsigned overdue_s;   /* an unfinished job without progress this long
+                             is overdue (default 600) */
+    unsigned db_readers;  /* read-only connections in the pool
+                             (default 4) */
 };
 
 /* Fill l with the defaults above. */
 void web_limits_default(struct web_limits *l);
 
 struct web_server_opts {
-    const char *host;          /* IPv4 or IPv6 literal; NULL: 127.0.0.1 */
-    uint16_t port;             /* 0: any free port (see web_server_port) */
-    const char *tls_cert;      /* PEM files; both or neither (NULL/"") */
+    const char *host;     /* IPv4 or IPv6 literal; NULL: 127.0.0.1 */
+    uint16_t port;        /* 0: any free port (see web_server_port) */
+    const char *tls_cert; /* PEM files; both or neither (NULL/"") */
     const char *tls_key;
-    const char *token;         /* WEB_TOKEN_MIN..WEB_TOKEN_MAX printable */
+    const char *token; /* WEB_TOKEN_MIN..WEB_TOKEN_MAX printable */
     int read_requires_token;
-    const char *db_path;       /* the daemon's database, must exist */
-    struct web_limits limits;  /* a zero field takes its default */
+    const char *db_path;               /* the daemon's database, must exist */
+    struct web_limits limits;          /* a zero field takes its default */
     const struct web_backend_ops *ops; /* NULL: no daemon attached */
     void *ops_ctx;
 };
@@ -58,8 +58,7 @@ struct web_server_opts {
  * asked of a libmicrohttpd built without it), -errno from reading the TLS
  * files, a db_open() error, -EADDRINUSE or -EIO when the daemon could not
  * start. On failure nothing is left running and *out stays NULL. */
-int web_server_start(struct web_server **out,
-                     const struct web_server_opts *o);
+int web_server_start(struct web_server **out, const struct web_server_opts *o);
 
 /* The port actually bound (useful with port 0). */
 uint16_t web_server_port(const struct web_server *s);

@@ -21,9 +21,9 @@
 
 /* Options of the device and job documents. */
 struct web_shape_opts {
-    int personal;          /* 1: ICCID and IMSI in clear */
-    int64_t now_ms;        /* wall clock, for "overdue" */
-    int64_t overdue_ms;    /* unfinished job without progress this long */
+    int personal;       /* 1: ICCID and IMSI in clear */
+    int64_t now_ms;     /* wall clock, for "overdue" */
+    int64_t overdue_ms; /* unfinished job without progress this long */
 };
 
 const char *web_phase_name(enum db_job_phase p);
@@ -37,8 +37,7 @@ int web_device_state_parse(const char *s);
 void web_mask(const char *s, char *out, size_t cap);
 
 /* 1 when the unfinished job j has made no progress for overdue_ms. */
-int web_job_overdue(const struct db_job *j, int64_t now_ms,
-                    int64_t overdue_ms);
+int web_job_overdue(const struct db_job *j, int64_t now_ms, int64_t overdue_ms);
 
 json_t *web_json_job(const struct db_job *j, const struct web_shape_opts *o);
 
@@ -83,10 +82,10 @@ int web_query_imei_cursor(const char *s, char *out, size_t cap);
 
 struct web_tally {
     uint64_t by_phase[DB_JOB_FAILED + 1];
-    uint64_t by_result[256];      /* finished jobs by OMA result code */
+    uint64_t by_result[256]; /* finished jobs by OMA result code */
     uint64_t overdue;
     uint64_t devices_by_state[DB_DEVICE_FAULT + 1];
-    double bytes_per_s;           /* sum of running downloads' rates */
+    double bytes_per_s; /* sum of running downloads' rates */
 };
 
 /* Add one job to the tally. */
@@ -107,7 +106,7 @@ int web_metrics_text(const struct web_tally *t, const struct web_metrics *m,
 json_t *web_openapi(void);
 
 struct web_asset {
-    const char *path;          /* "/", "/app.js"... */
+    const char *path; /* "/", "/app.js"... */
     const char *content_type;
     const unsigned char *data;
     size_t size;
