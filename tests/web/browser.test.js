@@ -60,6 +60,13 @@ async function progressValues(page) {
             null, { timeout: 30000 });
         const title = await page.title();
         assert.strictEqual(title, 'sotagw');
+        // Every form control and progress bar has an accessible name.
+        const unlabelled = await page.$$eval(
+            'input, textarea, select, progress', (els) => els
+                .filter((e) => !(e.labels && e.labels.length) &&
+                               !e.getAttribute('aria-label'))
+                .map((e) => e.outerHTML.slice(0, 80)));
+        assert.deepStrictEqual(unlabelled, [], 'unlabelled controls');
 
         step('progress advances live');
         await page.waitForSelector('#hubs .modem[data-phase="download"]',
@@ -77,7 +84,9 @@ async function progressValues(page) {
         const card = await page.$('#hubs .modem[data-phase="download"]') ||
                      await page.$('#hubs .modem');
         const imei = await card.getAttribute('data-imei');
-        await card.$eval('header a', (a) => a.click());
+        // By keyboard: focus the modem's link and press Enter.
+        await (await card.$('header a')).focus();
+        await page.keyboard.press('Enter');
         await page.waitForFunction((i) => location.hash === '#/device/' + i,
                                    imei, { timeout: 10000 });
         await page.waitForSelector('#view-device:not([hidden])');

@@ -22,6 +22,9 @@ const st = {
     view: 'fleet',
     deviceImei: null,
     renderQueued: false,
+    layout: '',             /* hubs and modem order last rendered */
+    dirty: new Set(),       /* modems changed since the last render */
+    folded: new Set(),      /* hubs the user folded */
 };
 
 const $ = (id) => document.getElementById(id);
@@ -151,13 +154,15 @@ function pct(a, b) {
     return Math.max(0, Math.min(100, Math.round((100 * a) / b)));
 }
 
+/* One hop's progress: the <progress> inside its <label>, so its name never
+ * depends on id lookups while cards are replaced. */
 function hop(name, value, total, id) {
     const p = pct(value, total);
-    return el('div', { class: 'hop' },
-        el('label', { for: id, text: name }),
+    return el('label', { class: 'hop' },
+        el('span', { text: name }),
         el('progress', { id, max: '100', value: String(p),
                          'aria-valuetext': p + '%' }),
-        el('output', { for: id, text: p + '%' }));
+        el('output', { text: p + '%' }));
 }
 
 /* ---- fleet ------------------------------------------------------------- */
@@ -207,6 +212,39 @@ function matches(d, f, onlyActive) {
         (j && j.phase.includes(f)) || d.state.includes(f);
 }
 
+function hubSummary(h, list) {
+    const n = {};
+    for (const d of list) {
+        const p = d.job ? d.job.phase : 'idle';
+        n[p] = (n[p] || 0) + 1;
+    }
+    const parts = ['download', 'check', 'flash', 'confirm', 'failed',
+                   'done', 'idle'].filter((p) => n[p])
+        .map((p) => n[p] + ' ' + p);
+    return 'Hub ' + h + ': ' + list.length + ' modems' +
+        (parts.length ? ' (' + parts.join(', ') + ')' : '');
+}
+
+/* Keep keyboard focus across a re-render: the same element by id. */
+function withFocusKept(fn) {
+    const a = document.activeElement;
+    const card = a && a.closest ? a.closest('.modem, .hub') : null;
+    const id = card ? card.id : null;
+    const isSummary = a && a.tagName === 'SUMMARY';
+    fn();
+    if (!id) return;
+    const again = document.getElementById(id);
+    if (!again) return;
+    const target = isSummary ? again.querySelector('summary') :
+        again.querySelector('a');
+    if (target) target.focus({ preventScroll: true });
+}
+
+/* The fleet view. When the set and order of shown modems is unchanged,
+ * only the cards of modems that changed are replaced (cheap at 256 modems
+ * and two updates a second, and focus stays where it was); otherwise the
+ * hubs are rebuilt. Each hub is a <details> the user can fold; folds are
+ * kept. */
 function renderFleet() {
     const f = $('filter').value.trim().toLowerCase();
     const onlyActive = $('only-active').checked;
@@ -217,24 +255,54 @@ function renderFleet() {
         if (!hubs.has(h)) hubs.set(h, []);
         hubs.get(h).push(d);
     }
-    const root = $('hubs');
-    const frag = document.createDocumentFragment();
     const names = [...hubs.keys()].sort((a, b) =>
         a.localeCompare(b, undefined, { numeric: true }));
-    for (const h of names) {
-        const list = hubs.get(h).sort((a, b) =>
+    for (const h of names)
+        hubs.get(h).sort((a, b) =>
             (a.usb_port || 999) - (b.usb_port || 999) ||
             (a.port || '').localeCompare(b.port || ''));
-        const id = 'hub-' + h.replace(/[^a-z0-9]/gi, '_');
-        frag.append(el('section', { class: 'hub', 'aria-labelledby': id },
-            el('h3', { id, text: 'Hub ' + h + ' (' + list.length +
-                                 ' modems)' }),
-            el('ul', { class: 'modems' }, ...list.map(modemCard))));
-    }
-    if (!names.length)
-        frag.append(el('p', { text: st.devices.size ? 'No modem matches.' :
-                                    'No modems yet.' }));
-    root.replaceChildren(frag);
+    const layout = names.map((h) => h + ':' +
+        hubs.get(h).map((d) => d.imei).join(',')).join(';');
+    withFocusKept(() => {
+        if (layout === st.layout && $('hubs').childElementCount) {
+            for (const imei of st.dirty) {
+                const old = document.getElementById('card-' + imei);
+                const d = st.devices.get(imei);
+                if (old && d) old.replaceWith(modemCard(d));
+            }
+            for (const h of names) {
+                const s = document.getElementById(hubId(h));
+                if (s) s.querySelector('summary').textContent =
+                    hubSummary(h, hubs.get(h));
+            }
+        } else {
+            const frag = document.createDocumentFragment();
+            for (const h of names) {
+                const list = hubs.get(h);
+                const det = el('details', { class: 'hub', id: hubId(h),
+                                            open: !st.folded.has(h) },
+                    el('summary', { text: hubSummary(h, list) }),
+                    el('ul', { class: 'modems',
+                               'aria-label': 'Modems on hub ' + h },
+                       ...list.map(modemCard)));
+                det.addEventListener('toggle', () => {
+                    if (det.open) st.folded.delete(h);
+                    else st.folded.add(h);
+                });
+                frag.append(det);
+            }
+            if (!names.length)
+                frag.append(el('p', { text: st.devices.size ?
+                    'No modem matches.' : 'No modems yet.' }));
+            $('hubs').replaceChildren(frag);
+            st.layout = layout;
+        }
+    });
+    st.dirty.clear();
+}
+
+function hubId(h) {
+    return 'hub-' + h.replace(/[^a-z0-9]/gi, '_');
 }
 
 /* Re-render at most once per animation frame, whatever the update rate. */
@@ -283,6 +351,7 @@ async function loadDevices() {
         cursor = doc.next;
     }
     st.devices = all;
+    st.layout = '';
 }
 
 function noteEvent(e) {
@@ -329,9 +398,11 @@ function onMessage(raw) {
     try { doc = JSON.parse(data); } catch (e) { return; }
     if (kind === 'device') {
         st.devices.set(doc.imei, doc);
+        st.dirty.add(doc.imei);
         scheduleRender();
     } else if (kind === 'event') {
         noteEvent(doc);
+        if (doc.imei) st.dirty.add(doc.imei);
         scheduleRender();
     }
 }
@@ -600,7 +671,12 @@ function init() {
     route();
     reloadAll().catch(() => {});
     setInterval(loadSummary, SUMMARY_MS);
-    setInterval(() => { if (st.view === 'fleet') scheduleRender(); }, 30000);
+    /* "2 min ago" and the overdue flags age without any message. */
+    setInterval(() => {
+        if (st.view !== 'fleet') return;
+        st.layout = '';
+        scheduleRender();
+    }, 30000);
     streamLoop();
 }
 
