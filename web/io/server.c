@@ -10,6 +10,7 @@
 #define GW_LOG_TAG "web"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -428,6 +429,38 @@ fail:
     return rc;
 }
 
+/* The listen address: an IPv4 or IPv6 literal, or a host name resolved
+ * once at start (the first address getaddrinfo() gives). */
+static int listen_addr(const char *host, uint16_t port,
+                       struct sockaddr_storage *ss)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || !res || res->ai_addrlen > sizeof *ss) {
+        GW_LOG(GW_LOG_ERR, NULL, "listen address '%s': %s", host,
+               rc ? gai_strerror(rc) : "no address");
+        if (res)
+            freeaddrinfo(res);
+        return GW_E_CONFIG;
+    }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+    else if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        return GW_E_CONFIG;
+    return 0;
+}
+
 static int token_ok(const char *t)
 {
     size_t n = t ? strlen(t) : 0;
@@ -515,22 +548,10 @@ int web_server_start(struct web_server **out, const struct web_server_opts *o)
         GW_LOG(GW_LOG_ERR, NULL, "libmicrohttpd was built without TLS");
         return GW_E_CONFIG;
     }
-    memset(&ss, 0, sizeof ss);
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons(o->port);
-    } else if (inet_pton(AF_INET6, host,
-                         &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(o->port);
+    if ((rc = listen_addr(host, o->port, &ss)) < 0)
+        return rc;
+    if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    } else {
-        GW_LOG(GW_LOG_ERR, NULL,
-               "listen address '%s' is not an IPv4 or "
-               "IPv6 literal",
-               host);
-        return GW_E_CONFIG;
-    }
 
     s = calloc(1, sizeof *s);
     if (!s)

@@ -147,6 +147,29 @@ class Tls(unittest.TestCase):
             os.rmdir(d)
 
 
+class Listen(unittest.TestCase):
+    def test_host_name_and_bad_address(self):
+        srv = Server("host", ["--devices", "1", "--host", "localhost"])
+        try:
+            c = http.client.HTTPConnection("localhost", srv.port, timeout=10)
+            c.request("GET", "/api/v1/healthz")
+            self.assertEqual(c.getresponse().status, 200)
+            c.close()
+        finally:
+            srv.stop()
+        d = tempfile.mkdtemp(prefix="gw-web-badhost.")
+        r = subprocess.run([FIXTURE, "--db", os.path.join(d, "db"),
+                            "--token-file", os.path.join(d, "token"),
+                            "--host", "no-such-host.invalid"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no-such-host.invalid", r.stderr)
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+        os.rmdir(d)
+
+
 class Limits(unittest.TestCase):
     def test_connections_per_ip(self):
         # B allows 12 connections per IP: hold 12 open, the 13th is

@@ -5,6 +5,7 @@
  *   web-fixture --db FILE --token-file FILE [--devices N] [--backend]
  *               [--open-reads] [--tick-ms MS] [--body-max BYTES]
  *               [--port P] [--conn-per-ip N] [--tls-cert PEM --tls-key PEM]
+ *               [--host H]
  *
  * Creates and fills the database when it does not exist yet. Prints
  * "PORT <n>" on stdout once serving, then runs until SIGINT/SIGTERM or
@@ -323,7 +324,7 @@ static void tick(struct db *db)
 int main(int argc, char **argv)
 {
     const char *db_path = NULL, *token_file = NULL, *cert = NULL;
-    const char *key = NULL;
+    const char *key = NULL, *host = "127.0.0.1";
     unsigned devices = 8, tick_ms = 0, body_max = 0, port = 0, per_ip = 0;
     int backend = 0, open_reads = 0, created, rc;
     struct web_server_opts o = {0};
@@ -366,6 +367,8 @@ int main(int argc, char **argv)
             cert = v;
         else if (strcmp(a, "--tls-key") == 0)
             key = v;
+        else if (strcmp(a, "--host") == 0)
+            host = v;
         else {
             fprintf(stderr, "web-fixture: unknown option %s\n", a);
             return 2;
@@ -376,7 +379,7 @@ int main(int argc, char **argv)
                 "usage: web-fixture --db FILE --token-file FILE "
                 "[--devices N<=%d] [--backend] [--open-reads] "
                 "[--tick-ms MS] [--body-max B] [--port P] [--conn-per-ip N] "
-                "[--tls-cert PEM --tls-key PEM]\n",
+                "[--tls-cert PEM --tls-key PEM] [--host H]\n",
                 DEV_MAX);
         return 2;
     }
@@ -406,7 +409,7 @@ int main(int argc, char **argv)
         o.ops = &fake_ops;
         o.ops_ctx = f;
     }
-    o.host = "127.0.0.1";
+    o.host = host;
     o.port = (uint16_t)port;
     o.token = token;
     o.read_requires_token = !open_reads;

@@ -64,7 +64,9 @@ int web_server_start(struct web_server **out, const struct web_server_opts *o);
 uint16_t web_server_port(const struct web_server *s);
 
 /* Stop accepting, close stream clients, join every thread, close the
- * database connections. NULL-safe. */
+ * database connections. NULL-safe. Call it while the backend ops still
+ * answer (before the daemon's loop stops): a web thread waiting in an op
+ * is joined here, and only its op's own time bound ends that wait. */
 void web_server_stop(struct web_server *s);
 
 /* Read the API token from path, or create it when the file does not
