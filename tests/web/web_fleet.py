@@ -86,14 +86,22 @@ def browser_fixture():
             return 1
         with open(os.path.join(tmp, "token")) as f:
             token = f.read().strip()
-        return run_browser("http://127.0.0.1:%s" % line.split()[1], token,
-                           256, outdir("browser-fixture"))
+        rc = run_browser("http://127.0.0.1:%s" % line.split()[1], token,
+                         256, outdir("browser-fixture"))
     finally:
         p.stdin.close()
         p.wait(timeout=30)
         p.stdout.close()
         log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    # The server must stop cleanly: a sanitizer report makes it exit
+    # non-zero.
+    if p.returncode != 0:
+        with open(os.path.join(tmp, "fixture.log")) as f:
+            print(f.read()[-4000:])
+        print("web-fixture exit status %d" % p.returncode)
+        rc = 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rc
 
 
 # ---- against the daemon ---------------------------------------------------
