@@ -149,6 +149,7 @@ def body(bins):
             last = snapshot(fl)
             ev = fl.query("SELECT max(id) AS id FROM events")
             kills.append({"hop": hop, "what": hit[0], "key": hit[1],
+                          "durable": last["durable"],
                           "event_id": ev[0]["id"] if ev else 0,
                           "open": {j["id"]: i for i, j in
                                    last["jobs"].items()}})
@@ -164,7 +165,7 @@ def body(bins):
 
         # every job completes
         for i in range(MODEMS):
-            fleet.check_module_sound(fl, i, "success")
+            fleet.check_module_sound(fl, i, "success", killed=True)
             fleet.check_device_upgraded(fl, i)
         for j in fl.jobs():
             check(j["phase"] == "done", "job %d %s (%s)"
@@ -176,7 +177,15 @@ def body(bins):
             # A resend under the msgid just acknowledged crossed the
             # answer on the wire (CoAP retransmission): not a new download.
             acked, seen, pending, again = {}, set(), None, 0
+            imei = fl.module(i)["imei"]
+            durable_at_kills = {k["durable"].get(imei, 0) for k in kills}
             for kind, off, msgid in hist[i]:
+                if kind == "resume":
+                    # a resume point is exactly what was durable at a kill
+                    check(off == 0 or off in durable_at_kills,
+                          "module %d: resume from %d, durable at the kills: "
+                          "%s" % (i, off, sorted(durable_at_kills)))
+                    continue
                 if kind == "ack":
                     if pending is not None:
                         acked[pending[0]] = pending[1]
