@@ -14,9 +14,15 @@ static void usage(FILE *out)
             "usage: sotagw <command> [options]\n"
             "\n"
             "commands:\n"
-            "  decode [FILE|-]   decode a raw M531x serial capture into JSON lines\n"
-            "  version           print the version\n"
-            "  help              this text\n");
+            "  run --config FILE   run the gateway daemon in the foreground\n"
+            "  status              devices and their current jobs\n"
+            "  events              the audit trail\n"
+            "  package add|list|remove  the expected firmware packages\n"
+            "  decode [FILE|-]     decode a raw M531x serial capture into JSON lines\n"
+            "  version             print the version\n"
+            "  help                this text\n"
+            "\n"
+            "`sotagw <command> --help` describes a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -27,6 +33,21 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "decode") == 0)
         return cmd_decode(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0) {
+#ifdef SOTAGW_HAVE_RUN
+        return cmd_run(argc - 1, argv + 1);
+#else
+        /* A tree without the worker (orchestrator/CMakeLists.txt). */
+        fprintf(stderr, "sotagw: run: not in this build (no worker)\n");
+        return 1;
+#endif
+    }
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (strcmp(argv[1], "events") == 0)
+        return cmd_events(argc - 1, argv + 1);
+    if (strcmp(argv[1], "package") == 0)
+        return cmd_package(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("sotagw %s\n", SOTAGW_VERSION);
         return 0;
