@@ -145,6 +145,9 @@ static void route_shape(const struct web_route *r, json_t *op)
             query("state", "string", "absent, idle, upgrading or fault"));
         json_array_append_new(
             params, query("hub", "string", "USB hub name, e.g. 1-1.2"));
+        json_array_append_new(
+            params, query("phase", "string",
+                          "the current job's phase, or idle (no job)"));
         json_array_append_new(params, query("limit", "integer", "1..1000"));
         json_array_append_new(
             params, query("cursor", "string", "the previous page's next"));

@@ -18,7 +18,8 @@
 static const struct web_route routes[WEB_R_COUNT] = {
     {WEB_R_DEVICES, WEB_GET, "/api/v1/devices", WEB_ACCESS_READ,
      "List modems with identity, live state and current job",
-     "Stable order (IMEI). Filter with state= and hub=; page with "
+     "Stable order (IMEI). Filter with state=, hub= and phase=; page "
+     "with "
      "limit= and cursor= (the response's next).",
      "devices"},
     {WEB_R_DEVICE, WEB_GET, "/api/v1/devices/{imei}", WEB_ACCESS_READ,

@@ -120,6 +120,25 @@ static int live_cmp(const void *a, const void *b)
 
 /* ---- devices ----------------------------------------------------------- */
 
+/* The phase a device document shows: its job's, or "idle" without one. */
+static const char *doc_phase(json_t *doc)
+{
+    const char *p = json_string_value(
+        json_object_get(json_object_get(doc, "job"), "phase"));
+
+    return p ? p : "idle";
+}
+
+static int phase_name_ok(const char *p)
+{
+    if (strcmp(p, "idle") == 0)
+        return 1;
+    for (int i = DB_JOB_DOWNLOAD; i <= DB_JOB_FAILED; i++)
+        if (strcmp(p, web_phase_name((enum db_job_phase)i)) == 0)
+            return 1;
+    return 0;
+}
+
 static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
 {
     struct web_server *s = r->srv;
@@ -127,10 +146,11 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
     struct db_device *devs = NULL;
     struct web_live *live = NULL;
     size_t limit, n, nlive = 0;
-    char cursor[DB_IMEI_LEN + 1];
+    char cursor[DB_IMEI_LEN + 1], last[DB_IMEI_LEN + 1] = "";
     const char *state = arg(r, "state"), *hub = arg(r, "hub");
+    const char *phase = arg(r, "phase");
     json_t *items = NULL;
-    int personal, rc;
+    int personal, rc, more = 0;
 
     if (personal_arg(r, a, &personal) < 0)
         return;
@@ -146,6 +166,12 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
                           "state: absent, idle, upgrading or fault");
         return;
     }
+    if (phase && !phase_name_ok(phase)) {
+        web__answer_error(a, 400, "bad_query",
+                          "phase: download, check, flash, confirm, done, "
+                          "failed or idle (no job)");
+        return;
+    }
     if (hub) {
         if (strlen(hub) > DB_HUB_MAX) {
             web__answer_error(a, 400, "bad_query", "hub: too long");
@@ -153,16 +179,10 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
         }
         f.usb_hub = hub;
     }
-    /* One more than the page: its presence says whether a next exists. */
     devs = calloc(limit + 1, sizeof *devs);
     items = json_array();
     if (!devs || !items)
         goto oom;
-    rc = db_device_list(db, &f, cursor, devs, limit + 1, &n);
-    if (rc < 0) {
-        web__answer_rc(a, rc, "devices");
-        goto done;
-    }
     if (s->ops && s->ops->live_list) {
         live = calloc(WEB_LIVE_MAX, sizeof *live);
         if (!live)
@@ -171,23 +191,46 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
             nlive = 0;
         qsort(live, nlive, sizeof *live, live_cmp);
     }
-    for (size_t i = 0; i < n && i < limit; i++) {
-        struct web_live key, *lv = NULL;
-        json_t *doc;
-
-        if (nlive) {
-            memcpy(key.imei, devs[i].imei, sizeof key.imei);
-            lv = bsearch(&key, live, nlive, sizeof *live, live_cmp);
-        }
-        rc = web__device_doc(s, db, &devs[i], lv, personal, &doc);
+    /* Scan from the cursor until the page is full and one more match is
+     * seen (then there is a next page) or the devices end. Without a
+     * phase filter every device matches and one read of limit + 1 rows
+     * decides; with one, the scan may read further (O(devices)). */
+    for (;;) {
+        rc = db_device_list(db, &f, cursor, devs, limit + 1, &n);
         if (rc < 0) {
             web__answer_rc(a, rc, "devices");
             goto done;
         }
-        json_array_append_new(items, doc);
+        for (size_t i = 0; i < n && !more; i++) {
+            struct web_live key, *lv = NULL;
+            json_t *doc;
+
+            if (nlive) {
+                memcpy(key.imei, devs[i].imei, sizeof key.imei);
+                lv = bsearch(&key, live, nlive, sizeof *live, live_cmp);
+            }
+            rc = web__device_doc(s, db, &devs[i], lv, personal, &doc);
+            if (rc < 0) {
+                web__answer_rc(a, rc, "devices");
+                goto done;
+            }
+            if (phase && strcmp(phase, doc_phase(doc)) != 0) {
+                json_decref(doc);
+                continue;
+            }
+            if (json_array_size(items) == limit) {
+                json_decref(doc);
+                more = 1;
+                break;
+            }
+            json_array_append_new(items, doc);
+            memcpy(last, devs[i].imei, sizeof last);
+        }
+        if (more || n < limit + 1)
+            break;
+        memcpy(cursor, devs[n - 1].imei, sizeof cursor);
     }
-    a->json = page(items,
-                   n > limit ? json_string(devs[limit - 1].imei) : json_null());
+    a->json = page(items, more ? json_string(last) : json_null());
     items = NULL;
     goto done;
 oom:

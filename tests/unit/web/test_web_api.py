@@ -380,7 +380,20 @@ class Devices(unittest.TestCase):
         self.assertEqual(len(hub), 16)
         self.assertTrue(all(d["usb_hub"] == "1-1.2" for d in hub))
         self.assertEqual(all_devices(A, "&hub=9-9"), [])
-        for q in ("state=sleeping", "limit=0", "limit=1001", "limit=x",
+        every = all_devices(A, limit=1000)
+        for ph in ("download", "flash", "done", "failed", "check", "idle"):
+            want = [d["imei"] for d in every
+                    if (d["job"]["phase"] if d["job"] else "idle") == ph]
+            self.assertTrue(want, ph)
+            for lim in (1000, 3):
+                got = all_devices(A, "&phase=" + ph, limit=lim)
+                self.assertEqual([d["imei"] for d in got], want, (ph, lim))
+        st, doc, _, _ = A.request("GET", "/api/v1/devices?phase=flash&"
+                                  "limit=%d" % len([
+                                      d for d in every if d["job"] and
+                                      d["job"]["phase"] == "flash"]))
+        self.assertIsNone(doc["next"])    # exact: no empty last page
+        for q in ("phase=flashing", "phase=", "state=sleeping", "limit=0", "limit=1001", "limit=x",
                   "cursor=abc", "cursor=1%27%20OR%201=1", "personal=2"):
             st, doc, _, _ = A.request("GET", "/api/v1/devices?" + q)
             self.assertEqual(st, 400, q)
