@@ -1,0 +1,452 @@
+/* cmd_run.c: `sotagw run`, the daemon in the foreground.
+ *
+ * Start-up, in dependency order (each step's failure stops the start with
+ * a message): configuration (exit 2 on any error), state directory and
+ * staging directory (0700), database (a corrupt file or one from a newer
+ * sotagw is refused: exit 1), group commit, Modbus buses, supervisor.
+ *
+ * Shutdown on SIGTERM/SIGINT, in reverse: the supervisor stops every worker
+ * (each stores the chunk in hand, writes its checkpoint, closes its port);
+ * then the bus threads are joined (workers have withdrawn their requests;
+ * a flash still running stops between two requests and the device resumes
+ * from its `received`); then a final group commit; then the database is
+ * closed. SIGHUP re-reads the configuration and swaps it in only if it
+ * validates. Signals arrive through uv_signal: no handler runs in signal
+ * context. */
+#define GW_LOG_TAG "run"
+
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <uv.h>
+
+#include "app.h"
+#include "bus.h"
+#include "cli.h"
+#include "gw/err.h"
+#include "gw/log.h"
+#include "sup.h"
+
+#define RUN_RESPONSE_TIMEOUT_MS 1000   /* the profile's default */
+
+/* What the command line overrides in the config file. */
+struct run_opts {
+    const char *config;
+    const char *db;
+    const char *state_dir;
+    const char *listen;
+    const char *ports;
+    const char *log_level;
+};
+
+struct run {
+    struct app app;
+    struct run_opts opts;
+    struct gw_config *cfg;             /* owned; app.cfg points here */
+    uv_signal_t sig[3];                /* SIGTERM, SIGINT, SIGHUP */
+    int nsig;                          /* initialised */
+    int commit_ok;                     /* app_commit_init() done */
+    int exit_code;
+};
+
+static const char run_usage[] =
+    "usage: sotagw run --config FILE [--db PATH] [--state-dir DIR]\n"
+    "                  [--listen ADDR:PORT] [--ports GLOB[,GLOB...]]\n"
+    "                  [--log-level error|warn|info|debug]\n";
+
+static int parse_level(const char *s, enum gw_log_level *out)
+{
+    static const struct {
+        const char *name;
+        enum gw_log_level level;
+    } names[] = {{"error", GW_LOG_ERR}, {"err", GW_LOG_ERR},
+                 {"warn", GW_LOG_WARN}, {"info", GW_LOG_INFO},
+                 {"debug", GW_LOG_DEBUG}};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].level;
+            return 0;
+        }
+    }
+    return GW_E_INVAL;
+}
+
+static int copy_path(const char *what, const char *src, char *dst)
+{
+    if (src[0] != '/') {
+        fprintf(stderr, "sotagw: %s: want an absolute path: %s\n", what, src);
+        return GW_E_INVAL;
+    }
+    if (strlen(src) >= GW_CONFIG_PATH_MAX) {
+        fprintf(stderr, "sotagw: %s: longer than %d characters\n", what,
+                GW_CONFIG_PATH_MAX - 1);
+        return GW_E_TOOLONG;
+    }
+    snprintf(dst, GW_CONFIG_PATH_MAX, "%s", src);
+    return 0;
+}
+
+/* Apply the command line to a freshly parsed config (before anything else
+ * sees it; the config is immutable from then on). */
+static int apply_opts(const struct run_opts *o, struct gw_config *cfg)
+{
+    if (o->state_dir &&
+        copy_path("--state-dir", o->state_dir, cfg->gateway.state_dir) < 0)
+        return GW_E_INVAL;
+    if (o->db && copy_path("--db", o->db, cfg->gateway.db) < 0)
+        return GW_E_INVAL;
+    if (o->log_level && parse_level(o->log_level,
+                                    &cfg->gateway.log_level) < 0) {
+        fprintf(stderr, "sotagw: --log-level: want error, warn, info or "
+                "debug\n");
+        return GW_E_INVAL;
+    }
+    if (o->ports) {
+        const char *p = o->ports;
+
+        cfg->modems.nports = 0;
+        while (*p) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            char *dst;
+
+            if (cfg->modems.nports >= GW_CONFIG_PORTS_MAX) {
+                fprintf(stderr, "sotagw: --ports: at most %d globs\n",
+                        GW_CONFIG_PORTS_MAX);
+                return GW_E_RANGE;
+            }
+            if (len == 0 || p[0] != '/' || len >= GW_CONFIG_PATH_MAX) {
+                fprintf(stderr, "sotagw: --ports: '%.*s' is not an absolute "
+                        "glob (of < %d characters)\n", (int)len, p,
+                        GW_CONFIG_PATH_MAX);
+                return GW_E_INVAL;
+            }
+            dst = cfg->modems.ports[cfg->modems.nports++];
+            memcpy(dst, p, len);
+            dst[len] = '\0';
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        if (cfg->modems.nports == 0) {
+            fprintf(stderr, "sotagw: --ports: empty\n");
+            return GW_E_INVAL;
+        }
+    }
+    return 0;
+}
+
+/* Load the config file and apply the command line. Messages on stderr. */
+static int load_config(const struct run_opts *o, struct gw_config **out)
+{
+    struct gw_config *cfg;
+    int rc = cli_config_load(o->config, &cfg);
+
+    *out = NULL;
+    if (rc < 0)
+        return rc;
+    rc = apply_opts(o, cfg);
+    if (rc < 0) {
+        gw_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+/* A glob that is not a pattern of device paths would never match a modem:
+ * say so at start (a pattern that matches nothing yet is normal: modems
+ * are plugged in later). */
+static void report_globs(const struct gw_config *cfg)
+{
+    for (size_t i = 0; i < cfg->modems.nports; i++) {
+        glob_t g;
+        int rc = glob(cfg->modems.ports[i], GLOB_NOSORT, NULL, &g);
+
+        if (rc == GLOB_NOMATCH)
+            GW_LOG(GW_LOG_WARN, NULL, "ports: %s matches nothing yet",
+                   cfg->modems.ports[i]);
+        else if (rc != 0)
+            GW_LOG(GW_LOG_ERR, NULL, "ports: %s: cannot be read",
+                   cfg->modems.ports[i]);
+        else
+            GW_LOG(GW_LOG_INFO, NULL, "ports: %s matches %zu path%s now",
+                   cfg->modems.ports[i], g.gl_pathc,
+                   g.gl_pathc == 1 ? "" : "s");
+        globfree(&g);
+    }
+}
+
+/* mkdir -m 0700 unless it exists as a directory. */
+static int make_dir(const char *path)
+{
+    struct stat st;
+
+    if (mkdir(path, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        goto fail;
+    if (stat(path, &st) != 0)
+        goto fail;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        goto fail;
+    }
+    if (st.st_mode & 0077)
+        GW_LOG(GW_LOG_WARN, path, "readable by others (mode %03o): it holds "
+               "device identities and the API token",
+               (unsigned)(st.st_mode & 0777));
+    return 0;
+
+fail:
+    fprintf(stderr, "sotagw: %s: %s\n", path, strerror(errno));
+    return -errno;
+}
+
+/* ---- signals --------------------------------------------------------------- */
+
+static void close_signals(struct run *r)
+{
+    for (int i = 0; i < r->nsig; i++)
+        uv_close((uv_handle_t *)&r->sig[i], NULL);
+    r->nsig = 0;
+}
+
+/* Every worker has stopped: buses, final commit; the loop then ends. */
+static void on_workers_stopped(void *ctx)
+{
+    struct run *r = ctx;
+    int rc;
+
+    GW_LOG(GW_LOG_INFO, NULL, "stopping the Modbus buses");
+    bus_set_free(r->app.buses);
+    r->app.buses = NULL;
+    rc = app_commit_flush(&r->app);
+    if (rc < 0) {
+        GW_LOG(GW_LOG_ERR, NULL, "final commit failed: %s", gw_strerror(rc));
+        r->exit_code = CLI_EXIT_RUNTIME;
+    }
+    app_commit_cleanup(&r->app);
+    r->commit_ok = 0;
+    sup_free(r->app.sup);
+    r->app.sup = NULL;
+    close_signals(r);
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct run *r = h->data;
+
+    if (r->app.stopping) {
+        GW_LOG(GW_LOG_WARN, NULL, "%s: already stopping",
+               strsignal(signum));
+        return;
+    }
+    GW_LOG(GW_LOG_INFO, NULL, "%s: stopping", strsignal(signum));
+    r->app.stopping = 1;
+    sup_stop(r->app.sup, on_workers_stopped, r);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    struct run *r = h->data;
+    struct gw_config *cfg, *old;
+
+    (void)signum;
+    if (r->app.stopping)
+        return;
+    GW_LOG(GW_LOG_INFO, NULL, "SIGHUP: reloading %s", r->opts.config);
+    if (load_config(&r->opts, &cfg) < 0) {
+        /* the reason went to stderr with file:line */
+        GW_LOG(GW_LOG_ERR, NULL, "the new configuration is invalid; keeping "
+               "the running one");
+        return;
+    }
+    old = r->cfg;
+    if (strcmp(cfg->gateway.state_dir, old->gateway.state_dir) != 0 ||
+        strcmp(cfg->gateway.db, old->gateway.db) != 0 ||
+        cfg->gateway.log_level != old->gateway.log_level ||
+        cfg->policy.flash_per_bus != old->policy.flash_per_bus)
+        GW_LOG(GW_LOG_WARN, NULL, "state_dir, db, log_level and "
+               "flash_per_bus take effect at the next start");
+    /* Modules copy what they keep at _new (app.h): the old config can go. */
+    r->cfg = cfg;
+    r->app.cfg = cfg;
+    sup_config_changed(r->app.sup);
+    gw_config_free(old);
+    GW_LOG(GW_LOG_INFO, NULL, "configuration reloaded");
+}
+
+static int start_signals(struct run *r)
+{
+    static const uv_signal_cb cbs[] = {on_stop_signal, on_stop_signal,
+                                       on_hup};
+    static const int nums[] = {SIGTERM, SIGINT, SIGHUP};
+    int rc;
+
+    for (int i = 0; i < 3; i++) {
+        rc = uv_signal_init(r->app.loop, &r->sig[i]);
+        if (rc < 0)
+            return rc;
+        r->nsig++;
+        r->sig[i].data = r;
+        rc = uv_signal_start(&r->sig[i], cbs[i], nums[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"listen", required_argument, NULL, 'l'},
+        {"ports", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'd':
+            o->db = optarg;
+            break;
+        case 's':
+            o->state_dir = optarg;
+            break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'p':
+            o->ports = optarg;
+            break;
+        case 'L':
+            o->log_level = optarg;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 1;
+        default:
+            fputs(run_usage, stderr);
+            return GW_E_INVAL;
+        }
+    }
+    if (optind != argc || !o->config) {
+        fputs(run_usage, stderr);
+        return GW_E_INVAL;
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run r;
+    struct bus_policy pol;
+    uv_loop_t loop;
+    int rc, loop_ok = 0;
+
+    memset(&r, 0, sizeof r);
+    rc = parse_args(argc, argv, &r.opts);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (load_config(&r.opts, &r.cfg) < 0)
+        return CLI_EXIT_USAGE;
+    gw_log_set_sink(gw_log_sink_stderr, NULL, r.cfg->gateway.log_level);
+    GW_LOG(GW_LOG_INFO, NULL, "sotagw starting: config %s, state %s, db %s",
+           r.opts.config, r.cfg->gateway.state_dir, r.cfg->gateway.db);
+    if (r.opts.listen)
+        GW_LOG(GW_LOG_WARN, NULL, "--listen %s: web API not built yet",
+               r.opts.listen);
+    report_globs(r.cfg);
+    signal(SIGPIPE, SIG_IGN);
+
+    r.exit_code = CLI_EXIT_RUNTIME;
+    if (make_dir(r.cfg->gateway.state_dir) < 0)
+        goto out;
+    if ((size_t)snprintf(r.app.staging_dir, sizeof r.app.staging_dir,
+                         "%s/staging", r.cfg->gateway.state_dir) >=
+        sizeof r.app.staging_dir) {
+        fprintf(stderr, "sotagw: state_dir too long\n");
+        goto out;
+    }
+    if (make_dir(r.app.staging_dir) < 0)
+        goto out;
+    rc = db_open(&r.app.db, r.cfg->gateway.db, DB_OPEN_READWRITE);
+    if (rc < 0) {
+        fprintf(stderr, "sotagw: database %s: %s%s; not starting\n",
+                r.cfg->gateway.db, gw_strerror(rc),
+                rc == GW_E_UNKNOWN   ? " (written by a newer sotagw)"
+                : rc == GW_E_CORRUPT ? " (damaged: restore it from a backup "
+                                       "or move it away)"
+                                     : "");
+        goto out;
+    }
+    if (uv_loop_init(&loop) < 0)
+        goto out;
+    loop_ok = 1;
+    r.app.loop = &loop;
+    r.app.cfg = r.cfg;
+    rc = app_commit_init(&r.app);
+    if (rc < 0)
+        goto fail;
+    r.commit_ok = 1;
+    memset(&pol, 0, sizeof pol);
+    pol.flash_per_bus = r.cfg->policy.flash_per_bus;
+    pol.response_timeout_ms = RUN_RESPONSE_TIMEOUT_MS;
+    mb_flash_config_default(&pol.flash);
+    rc = bus_set_new(&r.app.buses, &loop, &pol);
+    if (rc < 0)
+        goto fail;
+    rc = sup_new(&r.app.sup, &r.app);
+    if (rc < 0)
+        goto fail;
+    rc = start_signals(&r);
+    if (rc < 0)
+        goto fail;
+    rc = sup_start(r.app.sup);
+    if (rc < 0)
+        goto fail;
+    GW_LOG(GW_LOG_INFO, NULL, "running");
+    r.exit_code = CLI_EXIT_OK;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    GW_LOG(GW_LOG_INFO, NULL, "stopped");
+    goto out;
+
+fail:
+    GW_LOG(GW_LOG_ERR, NULL, "start-up failed: %s", gw_strerror(rc));
+    r.exit_code = CLI_EXIT_RUNTIME;
+    /* Nothing has run yet: undo in reverse. */
+    if (r.app.sup) {
+        sup_stop(r.app.sup, NULL, NULL);
+        sup_free(r.app.sup);
+    }
+    bus_set_free(r.app.buses);
+    if (r.commit_ok)
+        app_commit_cleanup(&r.app);
+    close_signals(&r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+out:
+    if (loop_ok && uv_loop_close(&loop) != 0)
+        GW_LOG(GW_LOG_WARN, NULL, "handles left open at exit");
+    db_close(r.app.db);
+    gw_config_free(r.cfg);
+    return r.exit_code;
+}
