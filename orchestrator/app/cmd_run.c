@@ -10,7 +10,8 @@
  * then the bus threads are joined (workers have withdrawn their requests;
  * a flash still running stops between two requests and the device resumes
  * from its `received`); then a final group commit; then the database is
- * closed. SIGHUP re-reads the configuration and swaps it in only if it
+ * closed. The web server (its own threads and database connections) starts
+ * once the database is open and stops first. SIGHUP re-reads the configuration and swaps it in only if it
  * validates. Signals arrive through uv_signal: no handler runs in signal
  * context. */
 #define GW_LOG_TAG "run"
@@ -32,6 +33,7 @@
 #include "gw/err.h"
 #include "gw/log.h"
 #include "sup.h"
+#include "web/server.h"
 
 #define RUN_RESPONSE_TIMEOUT_MS 1000   /* the profile's default */
 
@@ -47,6 +49,9 @@ struct run_opts {
 
 struct run {
     struct app app;
+    struct web_server *web;
+    char listen_host[GW_CONFIG_HOST_MAX];
+    int listen_port;                   /* -1: the config's */
     struct run_opts opts;
     struct gw_config *cfg;             /* owned; app.cfg points here */
     uv_signal_t sig[3];                /* SIGTERM, SIGINT, SIGHUP */
@@ -140,6 +145,40 @@ static int apply_opts(const struct run_opts *o, struct gw_config *cfg)
             return GW_E_INVAL;
         }
     }
+    return 0;
+}
+
+/* --listen HOST:PORT or [IPv6]:PORT. */
+static int parse_listen(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon;
+    char *end;
+    size_t hl;
+    long v;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (!close || close[1] != ':')
+            return GW_E_INVAL;
+        s++;
+        hl = (size_t)(close - s);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s)))
+            return GW_E_INVAL;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= cap)
+        return GW_E_INVAL;
+    errno = 0;
+    v = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || v < 0 || v > 65535)
+        return GW_E_RANGE;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    *port = (int)v;
     return 0;
 }
 
@@ -251,6 +290,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     }
     GW_LOG(GW_LOG_INFO, NULL, "%s: stopping", strsignal(signum));
     r->app.stopping = 1;
+    web_server_stop(r->web);
+    r->web = NULL;
     sup_stop(r->app.sup, on_workers_stopped, r);
 }
 
@@ -363,17 +404,22 @@ int cmd_run(int argc, char **argv)
     int rc, loop_ok = 0;
 
     memset(&r, 0, sizeof r);
+    r.listen_port = -1;
     rc = parse_args(argc, argv, &r.opts);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (r.opts.listen && parse_listen(r.opts.listen, r.listen_host,
+                                      sizeof r.listen_host,
+                                      &r.listen_port) < 0) {
+        fprintf(stderr, "sotagw: --listen: want HOST:PORT or [IPv6]:PORT, "
+                "port 0..65535\n");
+        return CLI_EXIT_USAGE;
+    }
     if (load_config(&r.opts, &r.cfg) < 0)
         return CLI_EXIT_USAGE;
     gw_log_set_sink(gw_log_sink_stderr, NULL, r.cfg->gateway.log_level);
     GW_LOG(GW_LOG_INFO, NULL, "sotagw starting: config %s, state %s, db %s",
            r.opts.config, r.cfg->gateway.state_dir, r.cfg->gateway.db);
-    if (r.opts.listen)
-        GW_LOG(GW_LOG_WARN, NULL, "--listen %s: web API not built yet",
-               r.opts.listen);
     report_globs(r.cfg);
     signal(SIGPIPE, SIG_IGN);
 
@@ -398,6 +444,19 @@ int cmd_run(int argc, char **argv)
                                      : "");
         goto out;
     }
+    /* The live routes and operator actions need a backend on the loop
+     * (web/backend.h), which the daemon does not provide yet: they answer
+     * 503; the database routes work. */
+    rc = web_server_start_config(&r.web, r.cfg,
+                                 r.listen_host[0] ? r.listen_host : NULL,
+                                 r.listen_port, NULL, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "sotagw: web API: %s; not starting\n",
+                gw_strerror(rc));
+        goto out;
+    }
+    GW_LOG(GW_LOG_INFO, NULL, "web API on port %u (live data and actions "
+           "not attached yet)", (unsigned)web_server_port(r.web));
     if (uv_loop_init(&loop) < 0)
         goto out;
     loop_ok = 1;
@@ -444,6 +503,7 @@ fail:
     uv_run(&loop, UV_RUN_DEFAULT);
 
 out:
+    web_server_stop(r.web);
     if (loop_ok && uv_loop_close(&loop) != 0)
         GW_LOG(GW_LOG_WARN, NULL, "handles left open at exit");
     db_close(r.app.db);

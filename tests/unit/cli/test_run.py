@@ -4,7 +4,7 @@
 Checks exit codes (2 for a bad config or option, 1 for a database it must
 not use, 0 after SIGTERM), that the state and staging directories are
 created 0700, that a SIGHUP with an invalid file keeps the daemon running
-on the old configuration, and that --listen is reported, not ignored.
+on the old configuration, and that the web API starts on --listen.
 Waits are on log lines (with generous deadlines), never on sleeps."""
 import os
 import signal
@@ -74,6 +74,9 @@ def main():
               f"relative --ports: {p.returncode} {p.stderr!r}")
         p = run_once("--config", ini, "--log-level", "loud")
         check(p.returncode == 2, "bad --log-level")
+        for bad in ("127.0.0.1", "127.0.0.1:70000", ":80", "[::1]80"):
+            p = run_once("--config", ini, "--listen", bad)
+            check(p.returncode == 2, f"--listen {bad}: {p.returncode}")
         p = run_once("--config", os.path.join(tmp, "missing.ini"))
         check(p.returncode == 2, "missing config")
         check(not os.path.exists(os.path.join(tmp, "state")),
@@ -101,12 +104,12 @@ def main():
         check(p.returncode == 1, f"junk db: {p.returncode} {p.stderr!r}")
 
         # A clean start, a bad reload, a good reload, SIGTERM.
-        d = Daemon("--config", ini, "--listen", "127.0.0.1:9999",
+        d = Daemon("--config", ini, "--listen", "127.0.0.1:0",
                    "--log-level", "debug")
         check(d.wait_for("running"), "daemon did not start: "
               + "".join(d.log))
-        check(any("web API not built yet" in l for l in d.log),
-              "--listen is not reported")
+        check(any("web API on port" in l for l in d.log),
+              "the web API is not reported")
         staging = os.path.join(tmp, "state", "staging")
         check(os.path.isdir(staging) and
               stat.S_IMODE(os.stat(staging).st_mode) == 0o700,
