@@ -60,11 +60,16 @@ async function progressValues(page) {
             null, { timeout: 30000 });
         const title = await page.title();
         assert.strictEqual(title, 'sotagw');
-        // Every form control and progress bar has an accessible name.
+        // Every form control and progress bar has an accessible name: an
+        // enclosing <label>, a <label for=id>, or aria-label. (The markup
+        // is checked; Chromium's element.labels can lag behind cards
+        // replaced a moment ago.)
         const unlabelled = await page.$$eval(
             'input, textarea, select, progress', (els) => els
-                .filter((e) => !(e.labels && e.labels.length) &&
-                               !e.getAttribute('aria-label'))
+                .filter((e) => !e.closest('label') &&
+                    !(e.id && document.querySelector(
+                        'label[for="' + CSS.escape(e.id) + '"]')) &&
+                    !e.getAttribute('aria-label'))
                 .map((e) => e.outerHTML.slice(0, 80)));
         assert.deepStrictEqual(unlabelled, [], 'unlabelled controls');
 
