@@ -539,6 +539,19 @@ def check_no_sanitizer_report(fl):
         check(bad not in text, "sanitizer report in %s" % fl.gw_log)
 
 
+def run_sections(sections):
+    """Run every (title, fn) check section; report all that fail, so one
+    run shows every broken property, not just the first."""
+    failed = []
+    for title, fn in sections:
+        try:
+            fn()
+        except FleetError as e:
+            print("  %s: FAIL: %s" % (title, e))
+            failed.append(title)
+    check(not failed, "failed: " + ", ".join(failed))
+
+
 def run_test(name, body):
     """Run body(bins) and map the outcome to an exit status."""
     bins = parse_bins()

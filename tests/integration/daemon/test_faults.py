@@ -49,40 +49,65 @@ def faults_fleet(bins):
             print("module %d (%s): %s (%s), %d attempts, %d resends"
                   % (i, name, m["outcome"], m["reason"], m["attempts"],
                      m["resends"]))
-        for i in CLEAN:
-            fleet.check_module_clean(fl, i)
-            fleet.check_device_upgraded(fl, i)
-        for i in (0, 1, 2, 5):
-            fleet.check_module_sound(fl, i, "success")
-            fleet.check_device_upgraded(fl, i)
-        check(fl.module(0)["unplugs"] == 1, "module 0 was not unplugged")
-        check(fl.module(1)["reboots"] == 1, "module 1 did not reboot")
-        check(fl.module(5)["chunks"]["corrupted"] == 2,
-              "module 5: %s" % fl.module(5)["chunks"])
-        imei = {i: fl.module(i)["imei"] for i in range(8)}
         jobs = {}
         for j in fl.jobs():
             jobs.setdefault(j["device_imei"], []).append(j)
-        for i, want_state, want_err in ((3, 5, 6), (4, 5, 2)):
-            fleet.check_module_sound(fl, i, "failed")
-            st = fl.fs_state(i)
-            check(st["sw_version"] == fl.old_version,
-                  "unit %d version %s" % (i + 1, st["sw_version"]))
-            check(st["state"] == want_state and st["error"] == want_err,
-                  "unit %d state %d error %d" % (i + 1, st["state"],
-                                                 st["error"]))
-            js = jobs.get(imei[i], [])
-            check(js and js[-1]["phase"] == "failed" and
-                  "flash" in js[-1]["reason"],
-                  "module %d jobs %s" % (i, [(j["phase"], j["reason"])
-                                             for j in js]))
-        for i in (0, 1, 2, 5) + CLEAN:
-            check([j["phase"] for j in jobs.get(imei[i], [])][-1:] ==
-                  ["done"], "module %d job not done" % i)
-        fleet.stop_clean(fl)
+        sections = [("modem %d (%s)" % (i, FAULTY[i][0]),
+                     lambda i=i: check_upgraded(fl, jobs, i))
+                    for i in (0, 1, 2, 5)]
+        sections += [("modem %d (%s)" % (i, FAULTY[i][0]),
+                      lambda i=i, e=e: check_flash_failed(fl, jobs, i, e))
+                     for i, e in ((3, 6), (4, 2))]
+        sections += [("modem %d (no fault)" % i,
+                      lambda i=i: check_clean(fl, jobs, i)) for i in CLEAN]
+        sections.append(("clean stop", lambda: fleet.stop_clean(fl)))
+        fleet.run_sections(sections)
         ok = True
     finally:
         fl.close(ok)
+
+
+def last_job(fl, jobs, i):
+    js = jobs.get(fl.module(i)["imei"], [])
+    return js[-1] if js else None
+
+
+def check_clean(fl, jobs, i):
+    """A modem without a fault beside faulty ones: served as if alone."""
+    fleet.check_module_clean(fl, i)
+    fleet.check_device_upgraded(fl, i)
+    j = last_job(fl, jobs, i)
+    check(j is not None and j["phase"] == "done", "module %d job %s"
+          % (i, j))
+
+
+def check_upgraded(fl, jobs, i):
+    """The fault was recovered from: the upgrade completed."""
+    fleet.check_module_sound(fl, i, "success")
+    fleet.check_device_upgraded(fl, i)
+    m = fl.module(i)
+    if i == 0:
+        check(m["unplugs"] == 1, "module 0 was not unplugged")
+    if i == 1:
+        check(m["reboots"] == 1, "module 1 did not reboot")
+    if i == 5:
+        check(m["chunks"]["corrupted"] == 2, "module 5: %s" % m["chunks"])
+    j = last_job(fl, jobs, i)
+    check(j is not None and j["phase"] == "done", "module %d job %s"
+          % (i, j))
+
+
+def check_flash_failed(fl, jobs, i, want_err):
+    """The attempt failed and says why; the device kept its version."""
+    fleet.check_module_sound(fl, i, "failed")
+    st = fl.fs_state(i)
+    check(st["sw_version"] == fl.old_version,
+          "unit %d version %s" % (i + 1, st["sw_version"]))
+    check(st["state"] == 5 and st["error"] == want_err,
+          "unit %d state %d error %d" % (i + 1, st["state"], st["error"]))
+    j = last_job(fl, jobs, i)
+    check(j is not None and j["phase"] == "failed" and
+          "flash" in j["reason"], "module %d job %s" % (i, j))
 
 
 def full_staging(bins):

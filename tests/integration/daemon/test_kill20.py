@@ -40,7 +40,7 @@ def all_past(fl, phase):
     return all(PHASES.index(j["phase"]) > k for j in jobs)
 
 
-def progressed(fl, events, jid, k, nxt):
+def progressed(events, jid, k, nxt):
     """Did job jid record anything between kill k and the next kill? A job
     the next kill caught before its worker came back has nothing to show
     for that restart, and is checked at the following one."""
@@ -156,100 +156,115 @@ def body(bins):
             print("kill %2d: %s" % (len(kills), hit[0]))
             fl.start_gw()
         rep = fl.wait_msim(420)
-        by_hop = {h: sum(1 for k in kills if k["hop"] == h)
-                  for h in ("download", "check", "flash", "confirm")}
-        print("kills per hop: %s" % by_hop)
-        check(len(kills) >= 20, "only %d kills happened" % len(kills))
-        for h in ("download", "check", "flash"):
-            check(by_hop[h] >= 2, "only %d kills in %s" % (by_hop[h], h))
-
-        # every job completes
-        for i in range(MODEMS):
-            fleet.check_module_sound(fl, i, "success", killed=True)
-            fleet.check_device_upgraded(fl, i)
-        for j in fl.jobs():
-            check(j["phase"] == "done", "job %d %s (%s)"
-                  % (j["id"], j["phase"], j["reason"]))
-
-        # the modems: no acknowledged (durable) chunk downloaded again
-        hist = fl.chunk_history()
-        for i in range(MODEMS):
-            # A resend under the msgid just acknowledged crossed the
-            # answer on the wire (CoAP retransmission): not a new download.
-            acked, seen, pending, again = {}, set(), None, 0
-            imei = fl.module(i)["imei"]
-            durable_at_kills = {k["durable"].get(imei, 0) for k in kills}
-            for kind, off, msgid in hist[i]:
-                if kind == "resume":
-                    # a resume point is exactly what was durable at a kill
-                    check(off == 0 or off in durable_at_kills,
-                          "module %d: resume from %d, durable at the kills: "
-                          "%s" % (i, off, sorted(durable_at_kills)))
-                    continue
-                if kind == "ack":
-                    if pending is not None:
-                        acked[pending[0]] = pending[1]
-                    continue
-                check(off >= 0, "module %d: a chunk not from the package"
-                      % i)
-                check(acked.get(off, msgid) == msgid,
-                      "module %d: chunk at %d sent again after the gateway "
-                      "had acknowledged it" % (i, off))
-                if off in seen:
-                    again += 1
-                seen.add(off)
-                pending = (off, msgid)
-            check(len(acked) == fl.n_chunks, "module %d: %d of %d chunks "
-                  "acknowledged" % (i, len(acked), fl.n_chunks))
-            m = fl.module(i)
-            print("module %d: %d chunks, %d sends again (not yet durable), "
-                  "%d attempts, resumed %d chunks"
-                  % (i, fl.n_chunks, again, m["attempts"],
-                     m["chunks"]["resumed"]))
-
-        # the field devices: nothing acknowledged sent again
-        for i in range(MODEMS):
-            log = fl.fs_log_lines(i)
-            n_new = sum("BEGIN: new image" in ln for ln in log)
-            n_res = sum("BEGIN: resume at" in ln for ln in log)
-            n_apply = sum("APPLY: version" in ln for ln in log)
-            n_again = sum("retransmission" in ln for ln in log)
-            n_rej = sum("rejected" in ln for ln in log)
-            print("unit %d: %d new image, %d resumes, %d APPLY, %d blocks "
-                  "again, %d rejected" % (i + 1, n_new, n_res, n_apply,
-                                          n_again, n_rej))
-            check(n_new == 1, "unit %d: %d BEGINs of a new image"
-                  % (i + 1, n_new))
-            check(n_apply == 1, "unit %d: %d APPLYs" % (i + 1, n_apply))
-            check(n_again == 0 and n_rej == 0,
-                  "unit %d: blocks sent again after their ack" % (i + 1))
-
-        # the audit trail: after each kill, every job open at that kill is
-        # restarted from its checkpoint and resumed (sota.restart and
-        # job.resumed events of that job, after the kill's last event)
-        events = fl.events()
-        for n, k in enumerate(kills):
-            nxt = kills[n + 1]["event_id"] if n + 1 < len(kills) else 1 << 62
-            for jid in k["open"]:
-                for kind in ("sota.restart", "job.resumed"):
-                    check(any(e["kind"] == kind and e["job_id"] == jid and
-                              k["event_id"] < e["id"] <= nxt
-                              for e in events) or
-                          not progressed(fl, events, jid, k, nxt),
-                          "no %s event for job %d after kill %d (%s)"
-                          % (kind, jid, n + 1, k["what"]))
-        restarts = sum(e["kind"] == "sota.restart" for e in events)
-        print("events: %d sota.restart, %d job.resumed, %d sota.resume"
-              % (restarts, sum(e["kind"] == "job.resumed" for e in events),
-                 sum(e["kind"] == "sota.resume" for e in events)))
-        check(len({j["id"] for j in fl.jobs()}) == MODEMS,
-              "a kill made a new job")
-        fleet.stop_clean(fl)
+        fleet.run_sections([
+            ("kill points", lambda: check_kills(kills)),
+            ("outcomes", lambda: check_outcomes(fl)),
+            ("modem downloads", lambda: check_downloads(fl, kills)),
+            ("field device flashes", lambda: check_flashes(fl)),
+            ("audit trail", lambda: check_events(fl, kills)),
+            ("clean stop", lambda: fleet.stop_clean(fl))])
         print("kill20: %d kills, fleet done in %.1f s"
               % (len(kills), rep["elapsed_s"]))
         ok = True
     finally:
         fl.close(ok)
+
+
+def check_kills(kills):
+    by_hop = {h: sum(1 for k in kills if k["hop"] == h)
+              for h in ("download", "check", "flash", "confirm")}
+    print("kills per hop: %s" % by_hop)
+    check(len(kills) >= 20, "only %d kills happened" % len(kills))
+    for h in ("download", "check", "flash"):
+        check(by_hop[h] >= 2, "only %d kills in %s" % (by_hop[h], h))
+
+
+def check_outcomes(fl):
+    """Every job completes."""
+    for i in range(MODEMS):
+        fleet.check_module_sound(fl, i, "success", killed=True)
+        fleet.check_device_upgraded(fl, i)
+    for j in fl.jobs():
+        check(j["phase"] == "done", "job %d %s (%s)"
+              % (j["id"], j["phase"], j["reason"]))
+    check(len(fl.jobs()) == MODEMS, "a kill made a new job")
+
+
+def check_downloads(fl, kills):
+    """No acknowledged (so durable) chunk is downloaded again, and every
+    resume point is exactly what was durable at a kill."""
+    hist = fl.chunk_history()
+    for i in range(MODEMS):
+        # A resend under the msgid just acknowledged crossed the answer on
+        # the wire (CoAP retransmission): not a new download.
+        acked, seen, pending, again = {}, set(), None, 0
+        imei = fl.module(i)["imei"]
+        durable_at_kills = {k["durable"].get(imei, 0) for k in kills}
+        for kind, off, msgid in hist[i]:
+            if kind == "resume":
+                check(off == 0 or off in durable_at_kills,
+                      "module %d: resume from %d, durable at the kills: %s"
+                      % (i, off, sorted(durable_at_kills)))
+                continue
+            if kind == "ack":
+                if pending is not None:
+                    acked[pending[0]] = pending[1]
+                continue
+            check(off >= 0, "module %d: a chunk not from the package" % i)
+            if off in seen:
+                again += 1
+            check(acked.get(off, msgid) == msgid,
+                  "module %d: chunk at %d sent again after the gateway had "
+                  "acknowledged it (%d chunks sent again so far)"
+                  % (i, off, again))
+            seen.add(off)
+            pending = (off, msgid)
+        m = fl.module(i)
+        print("module %d: %d chunks, %d sent again (not yet durable), "
+              "%d attempts" % (i, fl.n_chunks, again, m["attempts"]))
+        check(len(acked) == fl.n_chunks, "module %d: %d of %d chunks "
+              "acknowledged" % (i, len(acked), fl.n_chunks))
+
+
+def check_flashes(fl):
+    """No block a field device had acknowledged is sent to it again: one
+    new image, resumes only, no retransmission or rejected block, one
+    APPLY."""
+    for i in range(MODEMS):
+        log = fl.fs_log_lines(i)
+        n_new = sum("BEGIN: new image" in ln for ln in log)
+        n_res = sum("BEGIN: resume at" in ln for ln in log)
+        n_apply = sum("APPLY: version" in ln for ln in log)
+        n_again = sum("retransmission" in ln for ln in log)
+        n_rej = sum("rejected" in ln for ln in log)
+        print("unit %d: %d new image, %d resumes, %d APPLY, %d blocks "
+              "again, %d rejected" % (i + 1, n_new, n_res, n_apply,
+                                      n_again, n_rej))
+        check(n_new == 1, "unit %d: %d BEGINs of a new image"
+              % (i + 1, n_new))
+        check(n_apply == 1, "unit %d: %d APPLYs" % (i + 1, n_apply))
+        check(n_again == 0 and n_rej == 0,
+              "unit %d: blocks sent again after their ack" % (i + 1))
+
+
+def check_events(fl, kills):
+    """After each kill, every job open at that kill is restarted from its
+    checkpoint and resumed: sota.restart and job.resumed events of that
+    job after the kill's last event."""
+    events = fl.events()
+    print("events: %d sota.restart, %d job.resumed, %d sota.resume"
+          % tuple(sum(e["kind"] == k for e in events)
+                  for k in ("sota.restart", "job.resumed", "sota.resume")))
+    for n, k in enumerate(kills):
+        nxt = kills[n + 1]["event_id"] if n + 1 < len(kills) else 1 << 62
+        for jid in k["open"]:
+            if not progressed(events, jid, k, nxt):
+                continue
+            for kind in ("sota.restart", "job.resumed"):
+                check(any(e["kind"] == kind and e["job_id"] == jid and
+                          k["event_id"] < e["id"] <= nxt for e in events),
+                      "no %s event for job %d after kill %d (%s)"
+                      % (kind, jid, n + 1, k["what"]))
 
 
 if __name__ == "__main__":
