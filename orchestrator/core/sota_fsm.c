@@ -141,6 +141,9 @@ const char *sota_event_kind_name(enum sota_event_kind kind)
     case SOTA_EV_TIMER: return "timer";
     case SOTA_EV_MODEM_RESET: return "modem-reset";
     case SOTA_EV_LOAD: return "load";
+    case SOTA_EV_PAUSE: return "pause";
+    case SOTA_EV_RESUME: return "resume";
+    case SOTA_EV_CANCEL: return "cancel";
     }
     return "?";
 }
@@ -432,7 +435,8 @@ static int phase_change_allowed(enum sota_phase from, enum sota_phase to)
         return to == SOTA_PHASE_DOWNLOADED || to == SOTA_PHASE_IDLE;
     case SOTA_PHASE_DOWNLOADED:
         return to == SOTA_PHASE_FLASHING || to == SOTA_PHASE_IDLE;
-    case SOTA_PHASE_FLASHING: return to == SOTA_PHASE_DONE;
+    case SOTA_PHASE_FLASHING: /* IDLE: only by an operator CANCEL */
+        return to == SOTA_PHASE_DONE || to == SOTA_PHASE_IDLE;
     case SOTA_PHASE_DONE: return to == SOTA_PHASE_IDLE;
     }
     return 0;
@@ -790,6 +794,10 @@ static void reg_lost(struct step *s, const char *why)
 
 static void start_flash(struct step *s)
 {
+    if (s->fsm->paused) {
+        note(s, SOTA_NOTE_IGNORED, "flash held: paused by the operator");
+        return;
+    }
     s->fsm->flash_running = 1;
     act_image(s, SOTA_ACT_FLASH, s->fsm->cp.image_size);
 }
@@ -1210,6 +1218,13 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
     int flag = u->u.write.flag;
     uint32_t offset;
 
+    if (fsm->paused) {
+        /* no store, no answer: the platform resends after the pause */
+        note(s, SOTA_NOTE_IGNORED,
+             "chunk msgid %" PRId32 " not answered: paused by the operator",
+             u->msgid);
+        return;
+    }
     if (fsm->store.active) {
         if (u->msgid == fsm->store.msgid)
             note(s, SOTA_NOTE_DUPLICATE,
@@ -1564,9 +1579,61 @@ static int event_valid(const struct sota_event *ev)
     case SOTA_EV_FLASHED:
     case SOTA_EV_DEVICE:
     case SOTA_EV_LOAD:
+    case SOTA_EV_PAUSE:
+    case SOTA_EV_RESUME:
+    case SOTA_EV_CANCEL:
     case SOTA_EV_MODEM_RESET: return 1;
     }
     return 0;
+}
+
+/* ---- operator actions (see the header) --------------------------------- */
+
+static void on_pause(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->paused) {
+        note(s, SOTA_NOTE_IGNORED, "pause: already paused");
+        return;
+    }
+    fsm->paused = 1;
+    if (fsm->flash_running) {
+        fsm->flash_running = 0; /* the shell stopped it between requests */
+        note(s, SOTA_NOTE_STATE, "paused by the operator; flash stopped");
+    } else {
+        note(s, SOTA_NOTE_STATE, "paused by the operator");
+    }
+}
+
+static void on_resume(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (!fsm->paused) {
+        note(s, SOTA_NOTE_IGNORED, "resume: not paused");
+        return;
+    }
+    fsm->paused = 0;
+    note(s, SOTA_NOTE_STATE, "resumed by the operator");
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING && !fsm->flash_running)
+        start_flash(s);
+}
+
+static void on_cancel(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->cp.phase == SOTA_PHASE_IDLE || fsm->cp.phase == SOTA_PHASE_DONE) {
+        note(s, SOTA_NOTE_IGNORED, "cancel: nothing to cancel while %s",
+             sota_phase_name(fsm->cp.phase));
+        return;
+    }
+    fsm->flash_running = 0; /* the shell stopped it between requests */
+    note(s, SOTA_NOTE_RESULT, "cancelled by the operator while %s",
+         sota_phase_name(fsm->cp.phase));
+    abandon(s, SOTA_RESULT_CANCELLED);
+    persist(s);
 }
 
 int sota_fsm_step(struct sota_fsm *fsm, const struct sota_event *ev,
@@ -1601,6 +1668,9 @@ int sota_fsm_step(struct sota_fsm *fsm, const struct sota_event *ev,
     case SOTA_EV_TIMER: on_timer(&s, ev->u.timer); break;
     case SOTA_EV_MODEM_RESET: on_modem_reset(&s); break;
     case SOTA_EV_LOAD: fsm->load = ev->u.load; break;
+    case SOTA_EV_PAUSE: on_pause(&s); break;
+    case SOTA_EV_RESUME: on_resume(&s); break;
+    case SOTA_EV_CANCEL: on_cancel(&s); break;
     }
     finish(&s);
     return s.overflow ? GW_E_FULL : 0;
@@ -1620,6 +1690,7 @@ void sota_fsm_snapshot(const struct sota_fsm *fsm, struct sota_snapshot *out)
     out->sota_mode = fsm->sota_mode;
     out->store_pending = fsm->store.active;
     out->flash_running = fsm->flash_running;
+    out->paused = fsm->paused;
     out->cmd_in_flight = fsm->has_inflight;
     out->cmds_queued = fsm->q_len;
 }

@@ -212,6 +212,21 @@ struct sota_load {
                                   this modem not counted */
 };
 
+/* Operator actions (the web API's pause, resume, cancel):
+ *   PAUSE   chunks are neither stored nor answered (the platform resends
+ *           them, as it does for a slow MCU), and a flash is not started.
+ *           A flash that is running must have been stopped by the shell
+ *           between two Modbus requests before PAUSE is fed (dio/mb_flash.h:
+ *           never inside VERIFY/APPLY); the machine stays FLASHING.
+ *   RESUME  answers resume from the durable offset; a held or stopped flash
+ *           is emitted again (it resumes from the device's received count).
+ *   CANCEL  ends the job with result 10 (cancelled), drops the staged image,
+ *           and reports state 0 / result 10 to the platform's next reads.
+ *           A running flash must have been stopped first, as for PAUSE.
+ *           Ignored (with a note) when idle, and after a flash (DONE: the
+ *           device already runs what it runs).
+ * sota_fsm_snapshot() tells the shell whether an action applies. */
+
 /* ---- events ------------------------------------------------------------ */
 
 enum sota_event_kind {
@@ -225,6 +240,9 @@ enum sota_event_kind {
     SOTA_EV_DEVICE,     /* fresh field-device data */
     SOTA_EV_TIMER,      /* an armed timer fired */
     SOTA_EV_LOAD,       /* the gateway's counts for the download policies */
+    SOTA_EV_PAUSE,      /* operator: withhold chunk answers, hold the flash */
+    SOTA_EV_RESUME,     /* operator: undo PAUSE */
+    SOTA_EV_CANCEL,     /* operator: end the job, result 10 (cancelled) */
     SOTA_EV_MODEM_RESET /* boot banner seen or port reopened */
 };
 
@@ -359,6 +377,7 @@ struct sota_fsm {
     struct sota_checkpoint cp; /* phase, result, bytes: the durable view */
     struct sota_device_info dev;
     struct sota_load load;         /* last SOTA_EV_LOAD */
+    int paused;                    /* operator PAUSE in force */
     enum sota_reg reg;
     unsigned reg_failures; /* consecutive, for the backoff */
     int create_cycles;     /* DELETE + CREATE after 602 */
@@ -395,6 +414,7 @@ struct sota_snapshot {
     int sota_mode;
     int store_pending;
     int flash_running;
+    int paused;
     int cmd_in_flight;
     size_t cmds_queued;
 };

@@ -1163,6 +1163,89 @@ static void resume_downloading(void **state)
     sent_ok(r, "AT+MIPLSOTA=1");
 }
 
+static void operator(struct rig *r, enum sota_event_kind kind)
+{
+    ev_simple(r, kind);
+}
+
+/* PAUSE withholds chunk answers (nothing stored) and holds the flash;
+ * RESUME goes on from the durable offset and starts the held flash. */
+static void operator_pause_resume(void **state)
+{
+    struct rig *r = *state;
+    struct sota_snapshot sn;
+
+    downloading_rig(r);
+    operator(r, SOTA_EV_PAUSE);
+    sota_fsm_snapshot(&r->fsm, &sn);
+    assert_true(sn.paused);
+    wr(r, 202, 2, 1024);
+    assert_null(find(r, SOTA_ACT_STORE_CHUNK));
+    expect_no_send(r);
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
+    read_state(r, 300, 1, 0, 2048); /* reads are still answered */
+    operator(r, SOTA_EV_PAUSE);      /* twice: ignored */
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
+    operator(r, SOTA_EV_RESUME);
+    wr(r, 202, 2, 1024); /* the platform's resend */
+    assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 2048);
+    stored(r, 202, 0);
+    sent_ok(r, "AT+MIPLSOTA=1");
+
+    /* a flash asked for while paused is held until RESUME */
+    downloaded_rig(r);
+    checked(r, SOTA_RESULT_SUCCESS);
+    operator(r, SOTA_EV_PAUSE);
+    ex(r, 400, 5, 2);
+    assert_null(find(r, SOTA_ACT_FLASH));
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,400,2");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_FLASHING);
+    operator(r, SOTA_EV_RESUME);
+    assert_non_null(find(r, SOTA_ACT_FLASH));
+
+    /* a running flash stopped by the shell for PAUSE starts again */
+    downloaded_rig(r);
+    checked(r, SOTA_RESULT_SUCCESS);
+    ex(r, 401, 5, 2);
+    assert_non_null(find(r, SOTA_ACT_FLASH));
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,401,2");
+    operator(r, SOTA_EV_PAUSE);
+    sota_fsm_snapshot(&r->fsm, &sn);
+    assert_false(sn.flash_running);
+    operator(r, SOTA_EV_RESUME);
+    assert_non_null(find(r, SOTA_ACT_FLASH));
+    flashed(r, SOTA_RESULT_SUCCESS, "test000");
+    expect_send(r, "AT+MIPLUPDATE=0,0,0");
+}
+
+/* CANCEL ends the job with result 10 and drops the staged image; the
+ * platform's next reads see state 0, result 10. Nothing to cancel when
+ * idle. */
+static void operator_cancel(void **state)
+{
+    struct rig *r = *state;
+
+    downloading_rig(r);
+    operator(r, SOTA_EV_CANCEL);
+    assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
+    assert_non_null(find(r, SOTA_ACT_PERSIST));
+    assert_int_equal(job_result(r), SOTA_RESULT_CANCELLED);
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    read_state(r, 500, 0, 10, 0);
+
+    operator(r, SOTA_EV_CANCEL); /* idle now */
+    assert_null(find(r, SOTA_ACT_JOB_END));
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
+
+    downloaded_rig(r);
+    checked(r, SOTA_RESULT_SUCCESS);
+    ex(r, 401, 5, 2);
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,401,2");
+    operator(r, SOTA_EV_CANCEL); /* during the flash */
+    assert_int_equal(job_result(r), SOTA_RESULT_CANCELLED);
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+}
+
 static void load(struct rig *r, unsigned failed, unsigned hub)
 {
     struct sota_event ev = {.kind = SOTA_EV_LOAD};
@@ -1437,6 +1520,8 @@ int main(void)
         T(empty_write_mid_download),
         T(first_chunk_restarts),
         T(download_policies),
+        T(operator_pause_resume),
+        T(operator_cancel),
         T(resume_downloading),
         T(resume_checking),
         T(resume_downloaded),
