@@ -44,11 +44,35 @@ async function progressValues(page) {
         Object.fromEntries(els.map((e) => [e.id, Number(e.value)])));
 }
 
+let noBackend = false;
+let ok = false;
+
+/* Screenshots, the packages page, the console check. resume: press Resume
+ * (the token is asked once per session: no dialog this time). */
+async function finish(page, resume) {
+    step('screenshots');
+    await page.screenshot({ path: path.join(outdir, 'device.png') });
+    if (resume) {
+        await page.click('button[data-action="resume"]');
+        await page.waitForFunction(() => /^resume(: done| refused)/.test(
+            document.getElementById('action-result').textContent),
+            null, { timeout: 30000 });
+        assert.strictEqual(await page.$('#token-dialog[open]'), null);
+    }
+    await page.goto(base + '/#/', { waitUntil: 'load' });
+    await page.waitForSelector('#hubs .modem');
+    await page.screenshot({ path: path.join(outdir, 'dashboard.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(outdir, 'phone.png') });
+    await page.goto(base + '/#/packages', { waitUntil: 'load' });
+    await page.waitForSelector('#packages tr');
+    ok = true;
+}
+
 (async () => {
     fs.mkdirSync(outdir, { recursive: true });
     const { browser, page, errors } = await launch({ width: 1366,
                                                      height: 900 });
-    let ok = false;
     try {
         step('load');
         await page.goto(base + '/', { waitUntil: 'load' });
@@ -110,36 +134,27 @@ async function progressValues(page) {
             document.getElementById('action-result').textContent),
             null, { timeout: 30000 });
         const result = await page.textContent('#action-result');
-        const dev = await api('/devices/' + imei);
-        const ev = await api('/devices/' + imei + '/events?limit=1000');
-        const pauses = ev.items.filter((e) => e.kind === 'action.pause');
-        assert.ok(pauses.length >= 1, 'the pause is in the audit trail');
-        assert.match(pauses[pauses.length - 1].actor, /^api:[0-9a-f]{8}$/);
-        if (result.startsWith('pause: done'))
-            assert.strictEqual(dev.paused, true, 'the API reads paused');
-        else
-            console.log('browser: the daemon refused the pause (' + result +
-                        '), recorded as ' +
-                        pauses[pauses.length - 1].detail.outcome);
-
-        step('screenshots');
-        await page.screenshot({ path: path.join(outdir, 'device.png') });
-        // The token is asked once per session: resume needs no dialog.
-        await page.click('button[data-action="resume"]');
-        await page.waitForFunction(() => /^resume(: done| refused)/.test(
-            document.getElementById('action-result').textContent),
-            null, { timeout: 30000 });
-        assert.strictEqual(await page.$('#token-dialog[open]'), null);
-        await page.goto(base + '/#/', { waitUntil: 'load' });
-        await page.waitForSelector('#hubs .modem');
-        await page.screenshot({ path: path.join(outdir, 'dashboard.png') });
-        await page.setViewportSize({ width: 390, height: 844 });
-        await page.screenshot({ path: path.join(outdir, 'phone.png') });
-        await page.goto(base + '/#/packages', { waitUntil: 'load' });
-        await page.waitForSelector('#packages tr');
-
-        assert.deepStrictEqual(errors, [], 'no console errors');
-        ok = true;
+        const health = await api('/healthz');
+        if (!health.daemon) {
+            // The server runs without the daemon's backend (web/backend.h):
+            // actions answer 503 and nothing can be paused. Everything
+            // else is checked; the pause cannot be, and that is said.
+            assert.match(result, /needs the running daemon/);
+            noBackend = true;
+        } else {
+            const dev = await api('/devices/' + imei);
+            const ev = await api('/devices/' + imei + '/events?limit=1000');
+            const pauses = ev.items.filter((e) => e.kind === 'action.pause');
+            assert.ok(pauses.length >= 1, 'the pause is in the audit trail');
+            assert.match(pauses[pauses.length - 1].actor, /^api:[0-9a-f]{8}$/);
+            if (result.startsWith('pause: done'))
+                assert.strictEqual(dev.paused, true, 'the API reads paused');
+            else
+                console.log('browser: the daemon refused the pause (' + result +
+                            '), recorded as ' +
+                            pauses[pauses.length - 1].detail.outcome);
+        }
+        await finish(page, !noBackend);
     } catch (e) {
         console.error('browser: FAILED: ' + (e && e.stack || e));
         try {
@@ -148,8 +163,18 @@ async function progressValues(page) {
     } finally {
         await browser.close();
     }
-    for (const e of errors) console.error('browser: console error: ' + e);
+    // The 503 of the refused action is the only error allowed, and only
+    // without a backend.
+    const real = errors.filter((e) => !(noBackend && /status of 503/.test(e)));
+    for (const e of real) console.error('browser: console error: ' + e);
+    if (real.length) ok = false;
     console.log('browser: screenshots in ' + outdir);
+    if (ok && noBackend) {
+        console.log('SKIPPED: the daemon serves the API without its backend ' +
+                    '(web/backend.h): the pause could not be checked; ' +
+                    'load, live progress, device page passed');
+        process.exit(77);
+    }
     console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
     process.exit(ok ? 0 : 1);
 })();
