@@ -188,7 +188,9 @@ function modemCard(d) {
                 j && j.overdue ? el('span', { class: 'badge flag',
                                               text: 'overdue' }) : null)),
         el('div', { class: 'meta' },
-            el('span', { text: d.usb_port ? 'port ' + d.usb_port : d.port }),
+            el('span', { text: d.usb_port ? 'port ' + d.usb_port :
+                               (d.port || '?').split('/').pop(),
+                         title: d.port || '' }),
             el('span', { text: signalText(d.rssi) }),
             el('span', { text: 'battery ' + (d.battery === null ? '?' :
                                              d.battery + '%') })),
@@ -316,6 +318,17 @@ function scheduleRender() {
     });
 }
 
+/* The tiles follow the cards: at most one /summary every 2 s while
+ * devices change, besides the periodic refresh. */
+let summaryTimer = null;
+function scheduleSummary() {
+    if (summaryTimer) return;
+    summaryTimer = setTimeout(() => {
+        summaryTimer = null;
+        loadSummary();
+    }, 2000);
+}
+
 async function loadSummary() {
     try {
         const s = await api('GET', '/summary');
@@ -400,6 +413,7 @@ function onMessage(raw) {
         st.devices.set(doc.imei, doc);
         st.dirty.add(doc.imei);
         scheduleRender();
+        scheduleSummary();
     } else if (kind === 'event') {
         noteEvent(doc);
         if (doc.imei) st.dirty.add(doc.imei);
