@@ -49,6 +49,24 @@ struct app_commit_waiter {
     int queued;                       /* private */
 };
 
+/* Counters since start, for /metrics (loop thread only; the web backend
+ * copies them on the loop). Answer times are from a platform request's
+ * URC to the completion (OK) of its answer, in seconds. */
+#define APP_ANSWER_BUCKETS 12
+struct app_stats {
+    uint64_t chunks_stored, bytes_stored, chunks_resent, chunks_bad;
+    uint64_t resumes, restarts;
+    uint64_t failures_by_result[12];
+    uint64_t flash_blocks, flash_retries;
+    uint64_t answer_buckets[APP_ANSWER_BUCKETS]; /* not cumulative */
+    uint64_t answer_count;
+    double answer_sum_s;
+};
+extern const double app_answer_bounds_s[APP_ANSWER_BUCKETS];
+
+/* Count one answer time. */
+void app_stats_answer(struct app_stats *st, double seconds);
+
 struct app {
     uv_loop_t *loop;
     const struct gw_config *cfg;      /* immutable; replaced whole on SIGHUP */
@@ -64,6 +82,7 @@ struct app {
     size_t ndirty;
     struct app_commit_waiter *waiters, **waiters_tail;
     uint64_t commits, commit_fsyncs;  /* counters for metrics */
+    struct app_stats stats;
 };
 
 /* Start the group-commit handle on app->loop. */

@@ -33,6 +33,7 @@
 #include "gw/err.h"
 #include "gw/log.h"
 #include "sup.h"
+#include "web_backend.h"
 #include "web/server.h"
 
 #define RUN_RESPONSE_TIMEOUT_MS 1000   /* the profile's default */
@@ -50,6 +51,7 @@ struct run_opts {
 struct run {
     struct app app;
     struct web_server *web;
+    struct web_backend *backend;
     char listen_host[GW_CONFIG_HOST_MAX];
     int listen_port;                   /* -1: the config's */
     struct run_opts opts;
@@ -290,8 +292,10 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     }
     GW_LOG(GW_LOG_INFO, NULL, "%s: stopping", strsignal(signum));
     r->app.stopping = 1;
-    web_server_stop(r->web);
+    web_server_stop(r->web); /* before the backend: its ops need the loop */
     r->web = NULL;
+    web_backend_close(r->backend);
+    r->backend = NULL;
     sup_stop(r->app.sup, on_workers_stopped, r);
 }
 
@@ -444,19 +448,6 @@ int cmd_run(int argc, char **argv)
                                      : "");
         goto out;
     }
-    /* The live routes and operator actions need a backend on the loop
-     * (web/backend.h), which the daemon does not provide yet: they answer
-     * 503; the database routes work. */
-    rc = web_server_start_config(&r.web, r.cfg,
-                                 r.listen_host[0] ? r.listen_host : NULL,
-                                 r.listen_port, NULL, NULL);
-    if (rc < 0) {
-        fprintf(stderr, "sotagw: web API: %s; not starting\n",
-                gw_strerror(rc));
-        goto out;
-    }
-    GW_LOG(GW_LOG_INFO, NULL, "web API on port %u (live data and actions "
-           "not attached yet)", (unsigned)web_server_port(r.web));
     if (uv_loop_init(&loop) < 0)
         goto out;
     loop_ok = 1;
@@ -476,6 +467,22 @@ int cmd_run(int argc, char **argv)
     rc = sup_new(&r.app.sup, &r.app);
     if (rc < 0)
         goto fail;
+    /* The web API: database routes through its own connections, live data
+     * and operator actions through the backend on this loop. */
+    rc = web_backend_new(&r.backend, &r.app);
+    if (rc < 0)
+        goto fail;
+    rc = web_server_start_config(&r.web, r.cfg,
+                                 r.listen_host[0] ? r.listen_host : NULL,
+                                 r.listen_port, &web_backend_daemon_ops,
+                                 r.backend);
+    if (rc < 0) {
+        fprintf(stderr, "sotagw: web API: %s; not starting\n",
+                gw_strerror(rc));
+        goto fail;
+    }
+    GW_LOG(GW_LOG_INFO, NULL, "web API on port %u",
+           (unsigned)web_server_port(r.web));
     rc = start_signals(&r);
     if (rc < 0)
         goto fail;
@@ -492,6 +499,10 @@ fail:
     GW_LOG(GW_LOG_ERR, NULL, "start-up failed: %s", gw_strerror(rc));
     r.exit_code = CLI_EXIT_RUNTIME;
     /* Nothing has run yet: undo in reverse. */
+    web_server_stop(r.web);
+    r.web = NULL;
+    web_backend_close(r.backend);
+    r.backend = NULL;
     if (r.app.sup) {
         sup_stop(r.app.sup, NULL, NULL);
         sup_free(r.app.sup);

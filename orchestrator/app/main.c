@@ -33,15 +33,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "decode") == 0)
         return cmd_decode(argc - 1, argv + 1);
-    if (strcmp(argv[1], "run") == 0) {
-#ifdef SOTAGW_HAVE_RUN
+    if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-#else
-        /* A tree without the worker (orchestrator/CMakeLists.txt). */
-        fprintf(stderr, "sotagw: run: not in this build (no worker)\n");
-        return 1;
-#endif
-    }
     if (strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 1, argv + 1);
     if (strcmp(argv[1], "events") == 0)

@@ -112,6 +112,19 @@ struct wk_cmd {
     struct worker *w;
     enum wk_cmd_kind kind;
     uint32_t gen;
+    int32_t answers;   /* msgid this command answers (last line of the
+                          answer); ANSWERS_SOTA: the oldest request answered
+                          by AT+MIPLSOTA; -1: not an answer */
+};
+#define ANSWERS_SOTA (-2)
+
+/* A platform request waiting for its answer, for the answer-time
+ * histogram (app_stats). */
+#define PENDING_REQ_MAX 16
+struct wk_req {
+    int32_t msgid;
+    int via_sota;      /* answered by AT+MIPLSOTA, not by an *RSP */
+    uint64_t at;       /* uv_now() when its URC arrived */
 };
 
 /* An action waiting for a commit (copied: the FSM's pointers expire). */
@@ -174,6 +187,7 @@ struct worker {
     struct app_commit_waiter store_w;
     int32_t store_msgid;
     int store_pending;
+    size_t store_len;
 
     /* job and staging */
     int has_job;
@@ -191,6 +205,9 @@ struct worker {
     int ident_running; /* bus_read_ident outstanding */
     int flash_running;
     uint32_t flash_acked;
+    int64_t retry_after_ms; /* operator retry: older failures not counted */
+    struct wk_req reqs[PENDING_REQ_MAX];
+    size_t nreqs;
     struct mb_flash flash_result; /* copied from the bus's done */
     int64_t progress_at;          /* loop time of the job's last progress */
 };
@@ -256,7 +273,79 @@ static struct wk_cmd *cmd_ctx(struct worker *w, enum wk_cmd_kind kind)
     c->w = w;
     c->kind = kind;
     c->gen = w->fsm_gen;
+    c->answers = -1;
     return c;
+}
+
+/* ---- answer times ------------------------------------------------------ */
+
+/* A platform request arrived (READ, WRITE, EXECUTE). The oldest pending
+ * one is dropped when the list is full: its answer time is then lost, not
+ * wrong. */
+static void req_arrived(struct worker *w, const struct m531x_urc *u)
+{
+    struct wk_req *r;
+
+    if (u->kind != M531X_URC_READ && u->kind != M531X_URC_WRITE &&
+        u->kind != M531X_URC_EXECUTE)
+        return;
+    if (w->nreqs == PENDING_REQ_MAX) {
+        memmove(&w->reqs[0], &w->reqs[1],
+                (PENDING_REQ_MAX - 1) * sizeof w->reqs[0]);
+        w->nreqs--;
+    }
+    r = &w->reqs[w->nreqs++];
+    r->msgid = u->msgid;
+    r->at = uv_now(w->app->loop);
+    r->via_sota = (u->kind == M531X_URC_WRITE && u->obj == 5 &&
+                   u->res == 0 && u->u.write.value_len > 0) ||
+                  (u->kind == M531X_URC_EXECUTE && u->obj == 5 &&
+                   u->res == 26501);
+}
+
+/* Which request does a command the FSM sends answer, if any? A READRSP
+ * with a value (11 fields: ...,<index>,<flag>) completes its answer only on
+ * its last line (flag 0); the error form (3 fields) completes it at once. */
+static int32_t answers_of(const char *text)
+{
+    static const char *const rsp[] = {"AT+MIPLREADRSP=", "AT+MIPLWRITERSP=",
+                                      "AT+MIPLEXECUTERSP="};
+    const char *p;
+    unsigned commas = 0;
+    long v;
+
+    if (strncmp(text, "AT+MIPLSOTA=", 12) == 0)
+        return ANSWERS_SOTA;
+    for (size_t i = 0; i < sizeof rsp / sizeof rsp[0]; i++) {
+        if (strncmp(text, rsp[i], strlen(rsp[i])) != 0)
+            continue;
+        p = strchr(text, ',');
+        if (p == NULL)
+            return -1;
+        v = strtol(p + 1, NULL, 10);
+        for (const char *q = text; *q; q++)
+            commas += *q == ',';
+        if (i == 0 && commas >= 10 && strcmp(strrchr(text, ','), ",0") != 0)
+            return -1; /* more READRSP lines follow */
+        return v >= 0 && v <= M531X_MSGID_MAX ? (int32_t)v : -1;
+    }
+    return -1;
+}
+
+static void req_answered(struct worker *w, int32_t answers)
+{
+    for (size_t i = 0; i < w->nreqs; i++) {
+        struct wk_req *r = &w->reqs[i];
+
+        if (answers == ANSWERS_SOTA ? !r->via_sota
+                                    : (r->via_sota || r->msgid != answers))
+            continue;
+        app_stats_answer(&w->app->stats,
+                         (double)(uv_now(w->app->loop) - r->at) / 1000.0);
+        memmove(r, r + 1, (w->nreqs - i - 1) * sizeof *r);
+        w->nreqs--;
+        return;
+    }
 }
 
 /* ---- device row -------------------------------------------------------- */
@@ -390,6 +479,8 @@ static void job_close(struct worker *w, enum sota_result result,
 
     if (!w->has_job)
         return;
+    if (result != SOTA_RESULT_SUCCESS && (unsigned)result < 12)
+        w->app->stats.failures_by_result[result]++;
     w->job.phase = result == SOTA_RESULT_SUCCESS ? DB_JOB_DONE : DB_JOB_FAILED;
     w->job.oma_result = (int)result;
     w->job.ended_ms = gw_wall_ms();
@@ -514,13 +605,19 @@ static void on_fsm_cmd(void *ctx, int rc, const struct at_reply *r)
     ev.kind = SOTA_EV_CMD_DONE;
     ev.u.cmd.status = cmd_status(r);
     ev.u.cmd.code = r->code;
+    if (c->answers != -1)
+        req_answered(w, c->answers);
     fsm_feed(w, &ev);
 }
 
 static void send_fsm(struct worker *w, const char *text)
 {
-    int rc = at_chan_send(w->ch, text, w->scfg.cmd_timeout_ms + CHAN_GUARD_MS,
-                          on_fsm_cmd, cmd_ctx(w, CMDK_FSM));
+    struct wk_cmd *c = cmd_ctx(w, CMDK_FSM);
+    int rc;
+
+    c->answers = answers_of(text);
+    rc = at_chan_send(w->ch, text, w->scfg.cmd_timeout_ms + CHAN_GUARD_MS,
+                      on_fsm_cmd, c);
 
     if (rc < 0)
         GW_LOG(GW_LOG_ERR, w->name, "cannot send %s: %s", text,
@@ -733,6 +830,8 @@ static void on_flash_done(void *ctx, const struct mb_flash *f)
     struct worker *w = ctx;
 
     w->flash_running = 0;
+    w->app->stats.flash_blocks += f->blocks_sent;
+    w->app->stats.flash_retries += f->retries;
     if (w->stage != WK_RUNNING)
         return;
     w->flash_result = *f;
@@ -851,6 +950,10 @@ static void on_store_commit(struct app_commit_waiter *cw, int rc)
         return;
     if (rc < 0 && w->stg != NULL)
         staging_recover(w->stg, &rec); /* the records were rolled back */
+    if (rc == 0) { /* a failure is counted by the FSM's bad-chunk note */
+        w->app->stats.chunks_stored++;
+        w->app->stats.bytes_stored += w->store_len;
+    }
     ev.kind = SOTA_EV_STORED;
     ev.u.stored.msgid = w->store_msgid;
     ev.u.stored.rc = rc;
@@ -876,6 +979,7 @@ static void do_store(struct worker *w, const struct sota_action *a)
     w->job.bytes_durable = staging_bytes(w->stg);
     w->progress_at = now_ms(w);
     w->store_msgid = a->u.store.msgid;
+    w->store_len = a->u.store.len;
     w->store_pending = 1;
     app_commit_after(w->app, &w->store_w, on_store_commit);
 }
@@ -1036,6 +1140,14 @@ static void exec_actions(struct worker *w, const struct sota_actions *acts)
 
             snprintf(kind, sizeof kind, "sota.%s",
                      sota_note_kind_name(a->u.note.kind));
+            if (a->u.note.kind == SOTA_NOTE_RESUME)
+                w->app->stats.resumes++;
+            else if (a->u.note.kind == SOTA_NOTE_RESTART)
+                w->app->stats.restarts++;
+            else if (a->u.note.kind == SOTA_NOTE_DUPLICATE)
+                w->app->stats.chunks_resent++;
+            else if (a->u.note.kind == SOTA_NOTE_BAD_CHUNK)
+                w->app->stats.chunks_bad++;
             GW_LOG(a->u.note.kind == SOTA_NOTE_STATE ? GW_LOG_INFO
                                                      : GW_LOG_DEBUG,
                    w->name, "%s: %s", kind, a->u.note.text);
@@ -1151,7 +1263,9 @@ static int failures_since_success(struct worker *w, unsigned *out)
         for (size_t i = 0; i < n; i++) {
             if (page[i].phase == DB_JOB_DONE)
                 *out = 0;
-            else if (page[i].phase == DB_JOB_FAILED)
+            else if (page[i].phase == DB_JOB_FAILED &&
+                     (w->retry_after_ms == 0 ||
+                      page[i].ended_ms > w->retry_after_ms))
                 (*out)++;
             after = page[i].id;
         }
@@ -1202,6 +1316,117 @@ static void feed_load(struct worker *w, const struct m531x_urc *u)
     fsm_feed(w, &ev);
 }
 
+/* The last operator retry of this device (event "worker.retry"), so a
+ * restarted daemon keeps not counting the failures before it. */
+static void retry_mark_load(struct worker *w)
+{
+    struct db_event *page = malloc(16 * sizeof *page);
+    int64_t after = 0;
+    size_t n;
+
+    if (page == NULL)
+        return;
+    do {
+        if (db_event_list(w->app->db, w->imei, after, page, 16, &n) < 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(page[i].kind, "worker.retry") == 0)
+                w->retry_after_ms = page[i].time_ms;
+            after = page[i].id;
+        }
+    } while (n == 16);
+    free(page);
+}
+
+/* ---- operator actions -------------------------------------------------- */
+
+/* Stop a running flash between two Modbus requests (bus.h: never leaves a
+ * device half-applied); the machine is told by the PAUSE or CANCEL that
+ * follows. */
+static void stop_flash(struct worker *w, const char *why)
+{
+    if (!w->flash_running || w->dev_h == NULL)
+        return;
+    bus_cancel(w->dev_h, w);
+    w->flash_running = 0;
+    w->ident_running = 0;
+    event_add(w, "flash.stop", "stopped between two requests: %s", why);
+}
+
+int worker_action(struct worker *w, enum worker_action a, const char *actor,
+                  char *why, size_t cap)
+{
+    struct sota_snapshot sn;
+    struct sota_event ev = {.kind = SOTA_EV_PAUSE};
+
+    snprintf(why, cap, "%s", "");
+    if (w->stage != WK_RUNNING || !w->fsm_ready) {
+        snprintf(why, cap, "the modem is still being brought up");
+        return GW_E_STATE;
+    }
+    sota_fsm_snapshot(&w->fsm, &sn);
+    switch (a) {
+    case WORKER_PAUSE:
+        if (sn.paused) {
+            snprintf(why, cap, "already paused");
+            return GW_E_STATE;
+        }
+        stop_flash(w, "paused by the operator");
+        ev.kind = SOTA_EV_PAUSE;
+        break;
+    case WORKER_RESUME:
+        if (!sn.paused) {
+            snprintf(why, cap, "not paused");
+            return GW_E_STATE;
+        }
+        ev.kind = SOTA_EV_RESUME;
+        break;
+    case WORKER_CANCEL:
+        if (sn.phase == SOTA_PHASE_IDLE) {
+            snprintf(why, cap, "no upgrade in progress");
+            return GW_E_STATE;
+        }
+        if (sn.phase == SOTA_PHASE_DONE) {
+            snprintf(why, cap, "the field device is already flashed; the "
+                               "job ends at the platform's final write");
+            return GW_E_STATE;
+        }
+        stop_flash(w, "cancelled by the operator");
+        ev.kind = SOTA_EV_CANCEL;
+        break;
+    case WORKER_RETRY:
+        w->retry_after_ms = gw_wall_ms();
+        event_add(w, "worker.retry",
+                  "failed attempts before now no longer count (%s)", actor);
+        return 0;
+    }
+    GW_LOG(GW_LOG_INFO, w->name, "operator %s: %s",
+           sota_event_kind_name(ev.kind), actor);
+    fsm_feed(w, &ev);
+    return 0;
+}
+
+void worker_target_changed(struct worker *w)
+{
+    if (w->stage != WK_RUNNING || w->imei[0] == '\0')
+        return;
+    if (w->flash_running) {
+        /* a flash already running keeps its target (docs/API.md) */
+        GW_LOG(GW_LOG_INFO, w->name,
+               "target changed: applies after the running flash");
+        return;
+    }
+    if (w->dev_h != NULL) {
+        bus_cancel(w->dev_h, w);
+        w->ident_running = 0;
+        bus_dev_put(w->dev_h);
+        w->dev_h = NULL;
+    }
+    target_resolve(w);
+    event_add(w, "target.changed", "target now %s",
+              w->has_target && w->dev_h ? bus_dev_name(w->dev_h) : "none");
+}
+
 /* ---- URCs -------------------------------------------------------------- */
 
 static void on_mipl(struct worker *w, const struct at_line *line)
@@ -1245,6 +1470,7 @@ static void on_mipl(struct worker *w, const struct at_line *line)
         return;
     }
     feed_load(w, &u);
+    req_arrived(w, &u);
     ev.kind = SOTA_EV_URC;
     ev.u.urc.urc = &u;
     ev.u.urc.data = n > 0 ? data : NULL;
@@ -1532,6 +1758,7 @@ static void on_identified(struct worker *w)
         return;
     }
     device_save(w, DB_DEVICE_IDLE);
+    retry_mark_load(w);
     target_resolve(w);
 }
 
@@ -1786,4 +2013,5 @@ void worker_info(const struct worker *w, struct worker_info *out)
         snprintf(out->target, sizeof out->target, "%s", bus_dev_name(w->dev_h));
     out->target_reachable = w->target_reachable;
     out->flash_acked = w->flash_acked;
+    out->paused = out->sota.paused;
 }

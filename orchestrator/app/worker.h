@@ -80,6 +80,25 @@ void worker_stop(struct worker *w);
 /* Free a worker that has exited. NULL-safe. */
 void worker_free(struct worker *w);
 
+/* Operator actions from the web API (docs/API.md says what each does).
+ * PAUSE and CANCEL stop a running flash between two Modbus requests
+ * first; the SOTA machine decides the rest (orch/sota_fsm.h). RETRY stops
+ * counting the failed attempts before now against the retry budget (kept
+ * across restarts as the event "worker.retry"). Returns 0, or GW_E_STATE
+ * with the reason in why when the action does not apply now. */
+enum worker_action {
+    WORKER_PAUSE,
+    WORKER_RESUME,
+    WORKER_CANCEL,
+    WORKER_RETRY
+};
+int worker_action(struct worker *w, enum worker_action a, const char *actor,
+                  char *why, size_t cap);
+
+/* The device's target URI was changed (API override): resolve it again.
+ * A flash already running keeps its target. */
+void worker_target_changed(struct worker *w);
+
 /* For status output and the web API (issue 5). */
 struct worker_info {
     char port[GW_CONFIG_PATH_MAX];
@@ -92,6 +111,7 @@ struct worker_info {
     char target[96];          /* bus_dev_name() or "" (no target) */
     int target_reachable;     /* last identity read succeeded */
     uint32_t flash_acked;     /* during FLASHING */
+    int paused;               /* operator PAUSE in force */
 };
 void worker_info(const struct worker *w, struct worker_info *out);
 
