@@ -80,7 +80,7 @@ class Fleet:
     def __init__(self, name, bins, modems, image_size=8192,
                  old_version="test0", target="test000", min_battery=20,
                  platform=None, modules=None, devices=None, policy=None,
-                 battery=90):
+                 battery=90, stagger_s=0):
         self.bins = bins
         self.n = modems
         self.image_size = image_size
@@ -99,6 +99,7 @@ class Fleet:
                        "retry_backoff_max": 5}
         self.policy.update(policy or {})
         self.battery = battery
+        self.stagger_s = stagger_s   # module i's task starts at i * this
         self.dir = tempfile.mkdtemp(prefix="sotagw-%s." % name)
         self.fs_dir = os.path.join(self.dir, "fs")
         self.sim_dir = os.path.join(self.dir, "sim")
@@ -119,6 +120,7 @@ class Fleet:
         self.pkg = {}
         self.report = None
         self.mounts = []
+        self._con = None
 
     # ---- set-up ---------------------------------------------------------
 
@@ -173,9 +175,12 @@ class Fleet:
                "software": [{"name": "fw", "target_version": self.target,
                              "package": {"file": self.package,
                                          "md5": self.pkg["md5"]}}],
-               "groups": [{"name": "g", "devices": "all"}],
-               "tasks": [{"name": "t", "group": "g", "software": "fw",
-                          "min_battery": self.min_battery, "start_s": 0}],
+               "groups": [{"name": "g%d" % i, "devices": [i]}
+                          for i in range(self.n)],
+               "tasks": [{"name": "t%d" % i, "group": "g%d" % i,
+                          "software": "fw", "min_battery": self.min_battery,
+                          "start_s": i * self.stagger_s}
+                         for i in range(self.n)],
                "module_defaults": dflt, "modules": mods}
         self.scenario = os.path.join(self.dir, "scenario.json")
         with open(self.scenario, "w") as f:
@@ -288,6 +293,9 @@ class Fleet:
         return True
 
     def close(self, ok):
+        if self._con is not None:
+            self._con.close()
+            self._con = None
         for p in (self.gw, self.msim, self.fieldsim):
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -307,41 +315,40 @@ class Fleet:
     # ---- what the programs left behind ----------------------------------
 
     def query(self, sql, args=()):
-        """Rows from the daemon's database, read-only (WAL readers do not
-        block the writer). [] while the database does not exist yet."""
-        if not os.path.exists(self.db_path):
-            return []
+        """Rows from the daemon's database through one read-only
+        connection (WAL: readers never block the writer, each query is its
+        own snapshot). [] while the database or its schema does not exist
+        yet."""
+        if self._con is None:
+            if not os.path.exists(self.db_path):
+                return []
+            try:
+                self._con = sqlite3.connect("file:%s?mode=ro" % self.db_path,
+                                            uri=True, timeout=10)
+            except sqlite3.OperationalError:
+                return []
+            self._con.row_factory = sqlite3.Row
         try:
-            con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True,
-                                  timeout=10)
-        except sqlite3.OperationalError:
-            return []
-        try:
-            con.row_factory = sqlite3.Row
-            return [dict(r) for r in con.execute(sql, args)]
+            return [dict(r) for r in self._con.execute(sql, args)]
         except sqlite3.OperationalError as e:
-            if "no such table" in str(e) or "locked" in str(e):
+            if "no such table" in str(e):
                 return []
             raise
-        finally:
-            con.close()
 
     def jobs(self):
         return self.query("SELECT * FROM jobs ORDER BY id")
 
     def durable_bytes(self):
-        """Per active job: the bytes its chunk records say are durable
-        (the contiguous prefix from offset 0)."""
+        """Per unfinished job's device: the bytes its chunk records say are
+        durable (the contiguous prefix from offset 0)."""
         out = {}
-        for j in self.query("SELECT id, device_imei FROM jobs WHERE phase "
-                            "NOT IN ('done', 'failed')"):
-            end = 0
-            for r in self.query("SELECT offset, length FROM progress WHERE "
-                                "job_id = ? ORDER BY idx", (j["id"],)):
-                if r["offset"] != end:
-                    break
-                end += r["length"]
-            out[j["device_imei"]] = end
+        for r in self.query("SELECT j.device_imei AS imei, p.offset AS off, "
+                            "p.length AS len FROM jobs j LEFT JOIN progress "
+                            "p ON p.job_id = j.id WHERE j.phase NOT IN "
+                            "('done', 'failed') ORDER BY j.id, p.idx"):
+            end = out.setdefault(r["imei"], 0)
+            if r["off"] is not None and r["off"] == end:
+                out[r["imei"]] = end + r["len"]
         return out
 
     def events(self, kind=None):
