@@ -508,22 +508,28 @@ static void queue_flush(struct sota_fsm *fsm)
     fsm->q_len = 0;
 }
 
-/* Remove queued answers to msgid (their first line already failed). */
-static void queue_drop_msgid(struct sota_fsm *fsm, int32_t msgid)
+#define ANY_MSGID INT32_MIN
+
+/* Remove queued answers to msgid (their first line already failed), or
+ * every queued answer (ANY_MSGID). Returns how many were removed. */
+static size_t queue_drop_answers(struct sota_fsm *fsm, int32_t msgid)
 {
     struct sota_cmd keep[SOTA_QUEUE_MAX];
-    size_t n = 0;
+    size_t n = 0, dropped;
 
     for (size_t i = 0; i < fsm->q_len; i++) {
         const struct sota_cmd *c =
             &fsm->queue[(fsm->q_head + i) % SOTA_QUEUE_MAX];
-        if (!(c->kind == SOTA_CMDK_ANSWER && c->msgid == msgid))
+        if (!(c->kind == SOTA_CMDK_ANSWER &&
+              (msgid == ANY_MSGID || c->msgid == msgid)))
             keep[n++] = *c;
     }
+    dropped = fsm->q_len - n;
     for (size_t i = 0; i < n; i++)
         fsm->queue[i] = keep[i];
     fsm->q_head = 0;
     fsm->q_len = n;
+    return dropped;
 }
 
 static int queue_has(const struct sota_fsm *fsm, enum sota_cmd_kind kind)
@@ -809,6 +815,10 @@ static void registered(struct step *s)
     timer_cancel(s, SOTA_TIMER_REGISTER);
     set_reg(s, SOTA_REG_REGISTERED);
     fsm->reg_failures = 0;
+    /* A new registration is a new attempt on the platform's side: its
+     * execute 5/0/2 has yet to come (oma_state). */
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING)
+        fsm->flash_msgid = -1;
     note(s, SOTA_NOTE_REGISTER, "registered");
     /* Killed while flashing: the shell resumes the device's transfer from
      * its received count. */
@@ -912,9 +922,17 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
         }
         return;
     case SOTA_CMDK_DELETE:
-        /* Whatever it said: create again; 602 again is counted. */
-        if (fsm->reg == SOTA_REG_DELETING)
+        /* Whatever it said: create again; 602 again is counted. Answers
+         * still queued are for requests of the deleted instance: the
+         * platform dropped them with it (reference 3.4), so they go too. */
+        if (fsm->reg == SOTA_REG_DELETING) {
+            size_t n = queue_drop_answers(fsm, ANY_MSGID);
+
+            if (n > 0)
+                note(s, SOTA_NOTE_IGNORED,
+                     "%zu answer(s) to the deleted instance dropped", n);
             reg_queue(s, SOTA_CMDK_CREATE);
+        }
         return;
     case SOTA_CMDK_SOTAVER:
         if (fsm->reg != SOTA_REG_VERSION)
@@ -944,7 +962,7 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
         return;
     case SOTA_CMDK_ANSWER:
         if (!ok && c.msgid >= 0)
-            queue_drop_msgid(fsm, c.msgid);
+            queue_drop_answers(fsm, c.msgid);
         return;
     }
 }
@@ -979,11 +997,24 @@ static int read_device(struct step *s, const struct m531x_urc *u)
     return 1;
 }
 
+/* The OMA state (5/0/3) reported to the platform. A flash in progress that
+ * this attempt has not asked for (no execute 5/0/2 since the instance was
+ * registered: the gateway restarted, or the module re-registered) reads as
+ * 2, downloaded with all bytes: reference 3.4 defines how the platform
+ * resumes from 1 and 2 only, and from 2 it skips the download and executes
+ * 5/0/2 again, which then continues the flash under way. */
+static int oma_state(const struct sota_fsm *fsm)
+{
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING && fsm->flash_msgid < 0)
+        return sota_phase_oma_state(SOTA_PHASE_DOWNLOADED);
+    return sota_phase_oma_state(fsm->cp.phase);
+}
+
 /* Object 5 resources; 0 if res is not one of them. */
 static int read_firmware(struct step *s, const struct m531x_urc *u)
 {
     struct sota_fsm *fsm = s->fsm;
-    int64_t state = sota_phase_oma_state(fsm->cp.phase);
+    int64_t state = oma_state(fsm);
     int64_t result = (int64_t)fsm->cp.result;
     int64_t bytes = (int64_t)fsm->cp.bytes; /* durable only */
 
@@ -1103,6 +1134,16 @@ static void on_update(struct step *s, int32_t msgid)
         set_state(s, SOTA_PHASE_FLASHING);
         persist(s); /* write-ahead: before the irreversible step */
         start_flash(s);
+        answer_execute(s, msgid, M531X_RESULT_CHANGED);
+        return;
+    }
+    if (fsm->cp.phase == SOTA_PHASE_FLASHING && fsm->flash_msgid < 0) {
+        /* A new attempt's 5/0/2 (see oma_state): the flash goes on. */
+        fsm->flash_msgid = msgid;
+        note(s, SOTA_NOTE_RESUME,
+             "execute 5/0/2 of a new attempt: the flash under way goes on");
+        if (!fsm->flash_running)
+            start_flash(s);
         answer_execute(s, msgid, M531X_RESULT_CHANGED);
         return;
     }
@@ -1682,7 +1723,7 @@ void sota_fsm_snapshot(const struct sota_fsm *fsm, struct sota_snapshot *out)
 {
     memset(out, 0, sizeof *out);
     out->phase = fsm->cp.phase;
-    out->oma_state = sota_phase_oma_state(fsm->cp.phase);
+    out->oma_state = oma_state(fsm);
     out->result = fsm->cp.result;
     out->bytes = fsm->cp.bytes;
     out->image_size = fsm->cp.image_size;

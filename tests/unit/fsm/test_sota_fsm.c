@@ -514,10 +514,16 @@ static void restart_with_cis_602(void **state)
     expect_send(r, "AT+MIPLCREATE");
     ev_done(r, SOTA_CMD_CIS_ERROR, 602);
     expect_send(r, "AT+MIPLDELETE=0");
+    /* the platform resends a request of the old attempt on the surviving
+     * instance; its answer must not go out after the instance is deleted
+     * (m531x-sim: "+CIS ERROR:601, waits for nothing") */
+    ex(r, 77, 5, 26550);
+    expect_no_send(r);
     /* some modules print event 15 before the OK of the delete */
     mevent(r, 15);
     assert_int_equal(r->fsm.reg, SOTA_REG_DELETING);
     ok(r);
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
     sent_ok(r, "AT+MIPLCREATE");
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
@@ -1347,7 +1353,15 @@ static void resume_flashing(void **state)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
     assert_int_equal(find(r, SOTA_ACT_FLASH)->u.image.size, 13658);
-    read_state(r, 1, 3, 0, 13658);
+    /* The platform's new attempt sees the image downloaded (reference 3.4:
+     * state 2 skips the download), and its execute 5/0/2 continues the
+     * flash under way: no second FLASH. */
+    read_state(r, 1, 2, 0, 13658);
+    ex(r, 3, 5, 2);
+    assert_null(find(r, SOTA_ACT_FLASH));
+    assert_true(has_note(r, SOTA_NOTE_RESUME));
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,3,2");
+    read_state(r, 4, 3, 0, 13658);
     flashed(r, SOTA_RESULT_SUCCESS, "test000");
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
     rd(r, 2, 3, 19);
