@@ -820,6 +820,18 @@ static void registered(struct step *s)
     if (fsm->cp.phase == SOTA_PHASE_FLASHING)
         fsm->flash_msgid = -1;
     note(s, SOTA_NOTE_REGISTER, "registered");
+    /* Flashed, then registered again (a restart, a module reboot): the
+     * attempt that would have sent the final empty write went with the old
+     * registration. The new one reads 3/0/19 and ends the task by it
+     * (reference 3.4), so the job ends here with the result it has. */
+    if (fsm->cp.phase == SOTA_PHASE_DONE) {
+        note(s, SOTA_NOTE_RESULT,
+             "registered again after the flash: the job ends with result "
+             "%d (%s); the platform judges by 3/0/19",
+             (int)fsm->cp.result, sota_result_name(fsm->cp.result));
+        set_state(s, SOTA_PHASE_IDLE);
+        persist(s);
+    }
     /* Killed while flashing: the shell resumes the device's transfer from
      * its received count. */
     if (fsm->cp.phase == SOTA_PHASE_FLASHING && !fsm->flash_running) {
@@ -994,6 +1006,18 @@ static int read_device(struct step *s, const struct m531x_urc *u)
         return 1;
     }
     answer_read(s, u, u->res, &v, 0, 0);
+    if (u->res == RES_DEV_VERSION && fsm->cp.phase == SOTA_PHASE_DONE &&
+        fsm->flash_msgid < 0) {
+        /* Flashed, but this attempt (registered after a restart or a
+         * reboot) never asked for it: it ends the task by the version it
+         * just read (reference 3.4) and sends no final write. */
+        note(s, SOTA_NOTE_RESULT,
+             "3/0/19 read by an attempt that did not ask for the flash: the "
+             "job ends with result %d (%s)",
+             (int)fsm->cp.result, sota_result_name(fsm->cp.result));
+        set_state(s, SOTA_PHASE_IDLE);
+        persist(s);
+    }
     return 1;
 }
 
@@ -1135,6 +1159,18 @@ static void on_update(struct step *s, int32_t msgid)
         persist(s); /* write-ahead: before the irreversible step */
         start_flash(s);
         answer_execute(s, msgid, M531X_RESULT_CHANGED);
+        return;
+    }
+    if (fsm->cp.phase == SOTA_PHASE_DONE && fsm->flash_msgid < 0) {
+        /* This attempt read state 2 while the flash went on, and asks for
+         * it now that it is over: report completion to this attempt. */
+        fsm->flash_msgid = msgid;
+        note(s, SOTA_NOTE_RESUME,
+             "execute 5/0/2 of a new attempt after the flash: completion "
+             "reported again");
+        answer_execute(s, msgid, M531X_RESULT_CHANGED);
+        if (fsm->reg == SOTA_REG_REGISTERED)
+            reg_queue(s, SOTA_CMDK_COMPLETE);
         return;
     }
     if (fsm->cp.phase == SOTA_PHASE_FLASHING && fsm->flash_msgid < 0) {

@@ -636,6 +636,8 @@ static void registration_lost_events(void **state)
     }
 }
 
+static void downloaded_rig(struct rig *r);
+
 static void keepalive_rules(void **state)
 {
     struct rig *r = *state;
@@ -656,8 +658,14 @@ static void keepalive_rules(void **state)
     mevent(r, 14);
     expect_no_send(r);
     assert_true(has_note(r, SOTA_NOTE_IGNORED));
-    rig_from(r, SOTA_PHASE_DONE, 100, SOTA_RESULT_UPDATE_FAILED, "");
-    rig_register(r, "test0");
+    /* flashed in this registration, waiting for the final write */
+    downloaded_rig(r);
+    checked(r, SOTA_RESULT_SUCCESS);
+    ex(r, 50, 5, 2);
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,50,2");
+    flashed(r, SOTA_RESULT_UPDATE_FAILED, "test0");
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
     mevent(r, 14);
     expect_no_send(r);
     assert_true(has_note(r, SOTA_NOTE_IGNORED));
@@ -1368,6 +1376,52 @@ static void resume_flashing(void **state)
     sent_ok(r, "AT+MIPLREADRSP=0,2,1,3,0,19,1,7,\"test000\",0,0");
 }
 
+/* Restarted mid-flash, the flash finishes before this attempt asks for
+ * it: the attempt reads 3/0/19 and ends the task by it (no final write),
+ * so the job ends there; or it asks for 5/0/2 after all, and gets the
+ * completion again. */
+static void flash_finished_unasked(void **state)
+{
+    struct rig *r = *state;
+
+    rig_from(r, SOTA_PHASE_FLASHING, 13658, SOTA_RESULT_INITIAL, "");
+    ev_simple(r, SOTA_EV_START);
+    ok(r);
+    device(r, "test0", 100, 256);
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 6);
+    assert_non_null(find(r, SOTA_ACT_FLASH));
+    flashed(r, SOTA_RESULT_SUCCESS, "test000");
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    rd(r, 1, 3, 19);
+    assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
+    sent_ok(r, "AT+MIPLREADRSP=0,1,1,3,0,19,1,7,\"test000\",0,0");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+
+    rig_from(r, SOTA_PHASE_FLASHING, 13658, SOTA_RESULT_INITIAL, "");
+    ev_simple(r, SOTA_EV_START);
+    ok(r);
+    device(r, "test0", 100, 256);
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 6);
+    read_state(r, 2, 2, 0, 13658); /* read while the flash went on */
+    flashed(r, SOTA_RESULT_SUCCESS, "test000");
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0");
+    ex(r, 3, 5, 2);
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,3,2");
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    rd(r, 4, 3, 19); /* now an attempt that asked: wait for the write */
+    sent_ok(r, "AT+MIPLREADRSP=0,4,1,3,0,19,1,7,\"test000\",0,0");
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    wr(r, 5, 0, 0);
+    assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
+    sent_ok(r, "AT+MIPLWRITERSP=0,5,2");
+}
+
 static void resume_done(void **state)
 {
     struct rig *r = *state;
@@ -1379,10 +1433,14 @@ static void resume_done(void **state)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
     expect_no_send(r); /* re-registering replaces the completion UPDATE */
+    /* the attempt that would send the final write is gone: the job ends
+     * now, and the platform's new attempt judges by 3/0/19 (reference
+     * 3.4) */
+    assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
+    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
     rd(r, 1, 3, 19);
     sent_ok(r, "AT+MIPLREADRSP=0,1,1,3,0,19,1,7,\"test000\",0,0");
-    wr(r, 2, 0, 0);
-    assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
+    wr(r, 2, 0, 0); /* a late final write is still answered */
     sent_ok(r, "AT+MIPLWRITERSP=0,2,2");
 }
 
@@ -1540,6 +1598,7 @@ int main(void)
         T(resume_checking),
         T(resume_downloaded),
         T(resume_flashing),
+        T(flash_finished_unasked),
         T(resume_done),
         T(modem_reset_mid_download),
         T(checkpoint_validation),
