@@ -977,6 +977,16 @@ static void do_store(struct worker *w, const struct sota_action *a)
         return;
     }
     w->job.bytes_durable = staging_bytes(w->stg);
+    if (a->u.store.last) {
+        /* In the same group as the last chunk's record (see sota_fsm.h). */
+        w->job.image_size = (int64_t)staging_bytes(w->stg);
+        rc = db_group_begin(w->app->db);
+        if (rc == 0)
+            rc = db_job_update(w->app->db, &w->job);
+        if (rc < 0)
+            GW_LOG(GW_LOG_WARN, w->name, "image size not recorded: %s",
+                   gw_strerror(rc));
+    }
     w->progress_at = now_ms(w);
     w->store_msgid = a->u.store.msgid;
     w->store_len = a->u.store.len;
@@ -1582,6 +1592,13 @@ static int resume_job(struct worker *w, struct sota_checkpoint *cp)
     case DB_JOB_CONFIRM: cp->phase = SOTA_PHASE_DONE; break;
     case DB_JOB_DONE:
     case DB_JOB_FAILED: cp->phase = SOTA_PHASE_IDLE; break;
+    }
+    if (cp->phase == SOTA_PHASE_DOWNLOADING && w->job.image_size > 0 &&
+        rec.bytes == w->job.image_size) {
+        /* Killed between the last chunk's commit and the checkpoint: the
+         * whole image is here; check it rather than report state 1 with
+         * every byte, which the platform reads as a download from 0. */
+        cp->phase = SOTA_PHASE_CHECKING;
     }
     if (cp->phase == SOTA_PHASE_CHECKING || cp->phase == SOTA_PHASE_FLASHING) {
         if (w->job.image_size <= 0 || rec.bytes != w->job.image_size) {

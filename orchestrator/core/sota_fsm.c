@@ -1397,6 +1397,7 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         a->u.store.data = data;
         a->u.store.len = len;
         a->u.store.msgid = u->msgid;
+        a->u.store.last = fsm->store.last;
     }
 }
 

@@ -328,6 +328,11 @@ struct sota_action {
             const uint8_t *data; /* into the URC event's data */
             size_t len;
             int32_t msgid;
+            int last;           /* the image's last chunk (flag 0): the
+                                   shell records the image size with it,
+                                   so a restart before the next PERSIST
+                                   resumes at the check, not as a
+                                   download of all bytes */
         } store;
         struct {
             uint32_t size; /* CHECK_IMAGE, FLASH */

@@ -1169,9 +1169,12 @@ static void resume_downloading(void **state)
     sent_ok(r, "AT+MIPLSOTA=3");
     wr(r, 4, 2, 1024);
     assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 2048);
+    assert_false(find(r, SOTA_ACT_STORE_CHUNK)->u.store.last);
     stored(r, 4, 0);
     sent_ok(r, "AT+MIPLSOTA=1");
     wr(r, 5, 0, 10);
+    /* the shell records the image size with the last chunk */
+    assert_true(find(r, SOTA_ACT_STORE_CHUNK)->u.store.last);
     stored(r, 5, 0);
     assert_int_equal(find(r, SOTA_ACT_CHECK_IMAGE)->u.image.size, 3082);
     sent_ok(r, "AT+MIPLSOTA=1");
