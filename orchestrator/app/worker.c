@@ -61,6 +61,7 @@
 #define BOOT_SETTLE_MS      1500  /* quiet time after a boot banner */
 #define CHAN_GUARD_MS       2000  /* channel backstop beyond the FSM timer */
 #define IDENT_PERIOD_MS     60000 /* device data refresh */
+#define IDENT_RETRY_MS      2000  /* while the device data is unknown */
 #define DEFERRED_MAX        32
 #define POSTED_MAX          8
 #define CMDS_MAX            (AT_CHAN_QUEUE_MAX + 1)
@@ -650,6 +651,8 @@ static void dev_from_ident(struct worker *w, const struct mb_ident *id,
     out->staging_free_kib = staging_room(w);
 }
 
+static void on_ident_timer(uv_timer_t *t);
+
 static void on_ident(void *ctx, int rc, const struct mb_ident *id)
 {
     struct worker *w = ctx;
@@ -677,6 +680,9 @@ static void on_ident(void *ctx, int rc, const struct mb_ident *id)
         bu_next(w);
         return;
     }
+    if (!w->dev.known && uv_is_active((uv_handle_t *)&w->ident_timer))
+        uv_timer_start(&w->ident_timer, on_ident_timer, IDENT_RETRY_MS,
+                       IDENT_PERIOD_MS); /* busy or silent: retry soon */
     if (w->dev.known) {
         ev.kind = SOTA_EV_DEVICE;
         ev.u.device = w->dev;
@@ -1687,7 +1693,10 @@ static void start_fsm(struct worker *w)
             fsm_feed(w, &ev);
         }
     }
-    uv_timer_start(&w->ident_timer, on_ident_timer, IDENT_PERIOD_MS,
+    /* Unknown device data blocks registration (the version must be
+     * reported first): retry soon, not at the next refresh. */
+    uv_timer_start(&w->ident_timer, on_ident_timer,
+                   w->dev.known ? IDENT_PERIOD_MS : IDENT_RETRY_MS,
                    IDENT_PERIOD_MS);
 }
 

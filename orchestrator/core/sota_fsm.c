@@ -808,6 +808,15 @@ static void start_flash(struct step *s)
     act_image(s, SOTA_ACT_FLASH, s->fsm->cp.image_size);
 }
 
+/* End a flashed job (DONE) with the result it has: the staged image goes,
+ * JOB_END follows from the change to IDLE. */
+static void end_done_job(struct step *s)
+{
+    drop_staging(s);
+    set_state(s, SOTA_PHASE_IDLE);
+    persist(s);
+}
+
 static void registered(struct step *s)
 {
     struct sota_fsm *fsm = s->fsm;
@@ -829,8 +838,7 @@ static void registered(struct step *s)
              "registered again after the flash: the job ends with result "
              "%d (%s); the platform judges by 3/0/19",
              (int)fsm->cp.result, sota_result_name(fsm->cp.result));
-        set_state(s, SOTA_PHASE_IDLE);
-        persist(s);
+        end_done_job(s);
     }
     /* Killed while flashing: the shell resumes the device's transfer from
      * its received count. */
@@ -926,8 +934,12 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
             reg_queue(s, SOTA_CMDK_SOTAVER);
         } else if (st == SOTA_CMD_CIS_ERROR && code == CIS_ERR_WRONG_STATE &&
                    fsm->create_cycles < fsm->cfg.create_retries) {
-            /* The instance survived a gateway restart (reference 3.4). */
+            /* The instance survived a gateway restart (reference 3.4).
+             * Deleting it drops the platform's attempt with it: nothing
+             * begun for that instance (a chunk being stored) is answered
+             * (epoch). */
             fsm->create_cycles++;
+            fsm->epoch++;
             reg_queue(s, SOTA_CMDK_DELETE);
         } else {
             reg_lost(s, "AT+MIPLCREATE failed");
@@ -1015,8 +1027,7 @@ static int read_device(struct step *s, const struct m531x_urc *u)
              "3/0/19 read by an attempt that did not ask for the flash: the "
              "job ends with result %d (%s)",
              (int)fsm->cp.result, sota_result_name(fsm->cp.result));
-        set_state(s, SOTA_PHASE_IDLE);
-        persist(s);
+        end_done_job(s);
     }
     return 1;
 }
@@ -1236,11 +1247,7 @@ static void on_empty_write(struct step *s, int32_t msgid)
     struct sota_fsm *fsm = s->fsm;
 
     switch (fsm->cp.phase) {
-    case SOTA_PHASE_DONE:
-        drop_staging(s);
-        set_state(s, SOTA_PHASE_IDLE); /* JOB_END with the result */
-        persist(s);
-        break;
+    case SOTA_PHASE_DONE: end_done_job(s); break; /* JOB_END, result */
     case SOTA_PHASE_DOWNLOADING:
     case SOTA_PHASE_CHECKING:
     case SOTA_PHASE_DOWNLOADED:
@@ -1424,6 +1431,23 @@ static void on_write(struct step *s, const struct sota_event *ev)
     on_chunk(s, u, ev->u.urc.data, ev->u.urc.data_len);
 }
 
+/* Platform requests belong to a registered instance. One that arrives
+ * before ours is registered comes from an instance that survived a restart
+ * and is about to be deleted (reference 3.4: deleting it drops the
+ * platform's attempt): storing or answering it would answer a request of
+ * an instance that no longer exists. */
+static int request_accepted(struct step *s, int32_t msgid)
+{
+    enum sota_reg reg = s->fsm->reg;
+
+    if (reg == SOTA_REG_REGISTERED || reg == SOTA_REG_WAIT_EVENT)
+        return 1;
+    note(s, SOTA_NOTE_IGNORED,
+         "request msgid %" PRId32 " while %s: an instance being replaced",
+         msgid, sota_reg_name(reg));
+    return 0;
+}
+
 static void on_urc(struct step *s, const struct sota_event *ev)
 {
     const struct m531x_urc *u = ev->u.urc.urc;
@@ -1433,6 +1457,10 @@ static void on_urc(struct step *s, const struct sota_event *ev)
              m531x_urc_kind_name(u->kind), u->ref);
         return;
     }
+    if ((u->kind == M531X_URC_READ || u->kind == M531X_URC_WRITE ||
+         u->kind == M531X_URC_EXECUTE) &&
+        !request_accepted(s, u->msgid))
+        return;
     switch (u->kind) {
     case M531X_URC_READ: on_read(s, u); return;
     case M531X_URC_WRITE: on_write(s, ev); return;
@@ -1455,6 +1483,8 @@ static void on_bad_urc(struct step *s, const struct sota_event *ev)
     struct sota_fsm *fsm = s->fsm;
     const char *why = ev->u.bad.reason ? ev->u.bad.reason : "undecodable";
 
+    if (!request_accepted(s, ev->u.bad.msgid))
+        return;
     /* AT+MIPLSOTA carries no msgid: while a store runs, a write-fail would
      * answer the block being stored. */
     if (fsm->store.active) {

@@ -200,6 +200,55 @@ static void random_device(struct model *m, struct sota_device_info *d)
     d->staging_free_kib = (int64_t)rnd(m, 60) - 2;
 }
 
+/* Requests count only on a registered instance (the machine ignores them
+ * otherwise), so half the time an unregistered machine is helped along:
+ * the command in flight succeeds, device data arrives, event 6 comes, the
+ * backoff timer fires. Returns 1 when it produced an event. */
+static int drive_registration(struct model *m, struct sota_event *ev,
+                              struct m531x_urc *u)
+{
+    memset(ev, 0, sizeof *ev);
+    if (m->in_flight) {
+        ev->kind = SOTA_EV_CMD_DONE;
+        ev->u.cmd.status = SOTA_CMD_OK;
+        ev->u.cmd.code = -1;
+        m->in_flight = 0;
+        return 1;
+    }
+    switch (m->fsm.reg) {
+    case SOTA_REG_WAIT_EVENT:
+        memset(u, 0, sizeof *u);
+        u->kind = M531X_URC_EVENT;
+        u->msgid = -1;
+        u->obj = u->ins = u->res = -1;
+        u->u.event.evt = 6;
+        ev->kind = SOTA_EV_URC;
+        ev->u.urc.urc = u;
+        return 1;
+    case SOTA_REG_WAIT_DEVICE:
+        ev->kind = SOTA_EV_DEVICE;
+        random_device(m, &ev->u.device);
+        ev->u.device.known = 1;
+        return 1;
+    case SOTA_REG_BACKOFF:
+        if (!m->fsm.timer_armed[SOTA_TIMER_BACKOFF])
+            return 0;
+        if (m->now < m->fsm.timer_at[SOTA_TIMER_BACKOFF])
+            m->now = m->fsm.timer_at[SOTA_TIMER_BACKOFF];
+        ev->kind = SOTA_EV_TIMER;
+        ev->u.timer = SOTA_TIMER_BACKOFF;
+        return 1;
+    case SOTA_REG_STOPPED:
+    case SOTA_REG_CREATING:
+    case SOTA_REG_DELETING:
+    case SOTA_REG_VERSION:
+    case SOTA_REG_OPENING:
+    case SOTA_REG_REGISTERED:
+        break;
+    }
+    return 0;
+}
+
 static void walk(uint32_t seed)
 {
     struct model *m = calloc(1, sizeof *m);
@@ -217,6 +266,11 @@ static void walk(uint32_t seed)
     for (int i = 0; i < STEPS; i++) {
         memset(&ev, 0, sizeof ev);
         m->now += rnd(m, 3000);
+        if (m->fsm.reg != SOTA_REG_REGISTERED && rnd(m, 2) == 0 &&
+            drive_registration(m, &ev, &u)) {
+            step(m, &ev);
+            continue;
+        }
         switch (rnd(m, 12)) {
         case 0:
         case 1:
