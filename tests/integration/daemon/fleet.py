@@ -164,6 +164,25 @@ class Fleet:
               "fieldsim serves %d endpoints, want %d" % (len(ports), self.n))
         self.ports = ports    # endpoint order is spec order
 
+    # One group and one task for the fleet; with stagger_s, one per module
+    # so module i's task starts at i * stagger_s (the simulator takes at
+    # most 16 tasks: a staggered fleet is at most 16 modules).
+    def groups(self):
+        if not self.stagger_s:
+            return [{"name": "g", "devices": "all"}]
+        return [{"name": "g%d" % i, "devices": [i]} for i in range(self.n)]
+
+    def tasks(self):
+        if not self.stagger_s:
+            return [{"name": "t", "group": "g", "software": "fw",
+                     "min_battery": self.min_battery}]
+        if self.n > 16:
+            raise FleetError("stagger_s needs one task per module: "
+                             "at most 16 modules")
+        return [{"name": "t%d" % i, "group": "g%d" % i, "software": "fw",
+                 "min_battery": self.min_battery,
+                 "start_s": i * self.stagger_s} for i in range(self.n)]
+
     def write_scenario(self):
         dflt = {"dialect": {"open_event_delays_ms": [10, 30, 10, 20]}}
         mods = []
@@ -175,12 +194,8 @@ class Fleet:
                "software": [{"name": "fw", "target_version": self.target,
                              "package": {"file": self.package,
                                          "md5": self.pkg["md5"]}}],
-               "groups": [{"name": "g%d" % i, "devices": [i]}
-                          for i in range(self.n)],
-               "tasks": [{"name": "t%d" % i, "group": "g%d" % i,
-                          "software": "fw", "min_battery": self.min_battery,
-                          "start_s": i * self.stagger_s}
-                         for i in range(self.n)],
+               "groups": self.groups(),
+               "tasks": self.tasks(),
                "module_defaults": dflt, "modules": mods}
         self.scenario = os.path.join(self.dir, "scenario.json")
         with open(self.scenario, "w") as f:
