@@ -26,6 +26,7 @@
 #include "db/db_packages.h"
 #include "gw/clock.h"
 #include "gw/err.h"
+#include "gw/mask.h"
 
 #define CLI_PAGE 64
 #define CLI_EVENTS_LIMIT_MAX 1000000
@@ -88,10 +89,8 @@ static void imei_show(const char *imei, int show, char *out, size_t cap)
 
     if (show || n == 0)
         snprintf(out, cap, "%s", n ? imei : "-");
-    else if (n <= 6)
-        snprintf(out, cap, "***");
     else
-        snprintf(out, cap, "%.2s...%s", imei, imei + n - 4);
+        gw_mask_id(imei, out, cap);
 }
 
 /* Print s with control and non-ASCII bytes as \xNN. */

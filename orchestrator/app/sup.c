@@ -40,6 +40,7 @@
 #include "gw/clock.h"
 #include "gw/err.h"
 #include "gw/log.h"
+#include "gw/mask.h"
 
 #define SUP_SCAN_INTERVAL_MS 2000   /* ptys have no udev event */
 #define SUP_PORTS_MAX 1024          /* port records, running or not */
@@ -134,17 +135,6 @@ static void port_set_state(struct sup_port *p, enum sup_port_state st)
     GW_LOG(GW_LOG_DEBUG, p->path, "port %s -> %s", port_state_name(p->state),
            port_state_name(st));
     p->state = st;
-}
-
-/* "86...1234": enough to tell modems apart in a log, not the identity. */
-static void imei_mask(const char *imei, char *out, size_t cap)
-{
-    size_t n = strlen(imei);
-
-    if (n <= 6)
-        snprintf(out, cap, "***");
-    else
-        snprintf(out, cap, "%.2s...%s", imei, imei + n - 4);
 }
 
 /* ---- USB location --------------------------------------------------------- */
@@ -297,7 +287,7 @@ static int on_identified(void *ctx, struct worker *w, const char *imei)
     char masked[24];
 
     (void)w;
-    imei_mask(imei, masked, sizeof masked);
+    gw_mask_id(imei, masked, sizeof masked);
     for (o = p->sup->ports; o; o = o->next) {
         if (o != p && o->state == SUP_PORT_RUNNING &&
             strcmp(o->imei, imei) == 0) {

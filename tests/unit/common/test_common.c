@@ -13,6 +13,7 @@
 #include "gw/err.h"
 #include "gw/hex.h"
 #include "gw/log.h"
+#include "gw/mask.h"
 
 static void hex_roundtrip(void **state)
 {
@@ -63,6 +64,21 @@ static void err_strings(void **state)
         assert_string_not_equal(gw_strerror(rc), "unknown error");
 }
 
+static void mask_ids(void **state)
+{
+    char out[24];
+
+    (void)state;
+    gw_mask_id("860000000001239", out, sizeof out);
+    assert_string_equal(out, "86...1239");
+    gw_mask_id("123456", out, sizeof out);
+    assert_string_equal(out, "***");
+    gw_mask_id("", out, sizeof out);
+    assert_string_equal(out, "***");
+    gw_mask_id("89860483162665728734", out, 6); /* bounded */
+    assert_string_equal(out, "89...");
+}
+
 struct captured {
     int calls;
     enum gw_log_level level;
@@ -102,6 +118,7 @@ int main(void)
         cmocka_unit_test(hex_roundtrip),
         cmocka_unit_test(hex_rejects),
         cmocka_unit_test(err_strings),
+        cmocka_unit_test(mask_ids),
         cmocka_unit_test(log_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
