@@ -560,6 +560,7 @@ static void cmd_prep(struct sota_cmd *c, enum sota_cmd_kind kind, int32_t msgid)
     memset(c, 0, sizeof *c);
     c->kind = kind;
     c->msgid = msgid;
+    c->completes = kind == SOTA_CMDK_ANSWER && msgid >= 0;
 }
 
 /* At the end of every step: send the next command if the line is free. */
@@ -576,6 +577,9 @@ static void finish(struct step *s)
         a = act_push(s, SOTA_ACT_SEND);
         a->u.send.text = fsm->inflight.text;
         a->u.send.len = strlen(fsm->inflight.text);
+        a->u.send.cmd = fsm->inflight.kind;
+        a->u.send.msgid = fsm->inflight.msgid;
+        a->u.send.completes = fsm->inflight.completes;
         timer_arm(s, SOTA_TIMER_CMD, s->now + fsm->cfg.cmd_timeout_ms);
     }
     if (!fsm->has_inflight)
@@ -584,11 +588,13 @@ static void finish(struct step *s)
 
 /* ---- answers ----------------------------------------------------------- */
 
-static void answer_sota(struct step *s, int value)
+/* AT+MIPLSOTA carries no msgid; msgid is the request it answers (the
+ * execute 5/0/26501 or the chunk), for the shell's answer times. */
+static void answer_sota(struct step *s, int32_t msgid, int value)
 {
     struct sota_cmd c;
 
-    cmd_prep(&c, SOTA_CMDK_ANSWER, -1);
+    cmd_prep(&c, SOTA_CMDK_ANSWER, msgid);
     queue_built(s, &c, m531x_build_sota(c.text, sizeof c.text, value));
 }
 
@@ -630,6 +636,7 @@ static void answer_read(struct step *s, const struct m531x_urc *u, int res,
     int n;
 
     cmd_prep(&c, SOTA_CMDK_ANSWER, u->msgid);
+    c.completes = flag == M531X_FLAG_LAST;
     n = m531x_build_readrsp(c.text, sizeof c.text, &fsm->cfg.dialect,
                             fsm->cfg.ref, u->msgid, M531X_RESULT_CONTENT,
                             u->obj, u->ins, res, v, index, flag);
@@ -1095,7 +1102,7 @@ static void abandon(struct step *s, enum sota_result r)
 /* The download policies: is a new download (not a resume) refused? Answers
  * the erase-fail value and notes why; the platform fails this attempt and
  * tries again later. */
-static int refuse_new_download(struct step *s)
+static int refuse_new_download(struct step *s, int32_t msgid)
 {
     struct sota_fsm *fsm = s->fsm;
     const struct sota_config *cfg = &fsm->cfg;
@@ -1113,12 +1120,12 @@ static int refuse_new_download(struct step *s)
              fsm->load.hub_downloads, cfg->downloads_per_hub);
     else
         return 0;
-    answer_sota(s, cfg->dialect.sota_erase_fail);
+    answer_sota(s, msgid, cfg->dialect.sota_erase_fail);
     return 1;
 }
 
 /* Execute 5/0/26501: prepare (erase) the staging area. */
-static void on_prepare(struct step *s)
+static void on_prepare(struct step *s, int32_t msgid)
 {
     struct sota_fsm *fsm = s->fsm;
     const struct m531x_dialect *d = &fsm->cfg.dialect;
@@ -1126,24 +1133,24 @@ static void on_prepare(struct step *s)
     if (fsm->cp.phase != SOTA_PHASE_FLASHING &&
         !(fsm->cp.phase == SOTA_PHASE_DOWNLOADING &&
           (fsm->store.active || fsm->cp.bytes > 0)) &&
-        refuse_new_download(s))
+        refuse_new_download(s, msgid))
         return;
     switch (fsm->cp.phase) {
     case SOTA_PHASE_FLASHING:
         note(s, SOTA_NOTE_REFUSED, "prepare while flashing");
-        answer_sota(s, d->sota_erase_fail);
+        answer_sota(s, msgid, d->sota_erase_fail);
         return;
     case SOTA_PHASE_DOWNLOADING:
         if (fsm->store.active) {
             note(s, SOTA_NOTE_REFUSED, "prepare while a chunk is stored");
-            answer_sota(s, d->sota_erase_fail);
+            answer_sota(s, msgid, d->sota_erase_fail);
             return;
         }
         if (fsm->cp.bytes > 0) {
             /* Reference 3.4: keep the bytes of this same image. */
             note(s, SOTA_NOTE_RESUME, "download resumes at %" PRIu32 " bytes",
                  fsm->cp.bytes);
-            answer_sota(s, d->sota_erase_ok);
+            answer_sota(s, msgid, d->sota_erase_ok);
             return;
         }
         abandon(s, SOTA_RESULT_CANCELLED);
@@ -1156,7 +1163,7 @@ static void on_prepare(struct step *s)
     fsm->cp.new_version[0] = '\0';
     set_result(s, SOTA_RESULT_INITIAL);
     persist(s);
-    answer_sota(s, d->sota_erase_ok);
+    answer_sota(s, msgid, d->sota_erase_ok);
 }
 
 /* Execute 5/0/2: flash, allowed only with a checked image. */
@@ -1216,7 +1223,7 @@ static void on_execute(struct step *s, const struct m531x_urc *u)
             answer_execute(s, u->msgid, M531X_RESULT_CHANGED);
             return;
         case RES_FW_PREPARE:
-            on_prepare(s); /* answered by AT+MIPLSOTA, no EXECUTERSP */
+            on_prepare(s, u->msgid); /* answered by AT+MIPLSOTA, no EXECUTERSP */
             return;
         case RES_FW_UPDATE: on_update(s, u->msgid); return;
         default: break;
@@ -1228,17 +1235,20 @@ static void on_execute(struct step *s, const struct m531x_urc *u)
     answer_execute(s, u->msgid, M531X_RESULT_NOT_FOUND);
 }
 
-static void bad_chunk(struct step *s, const char *fmt, ...) GW_PRINTF(2, 3);
+static void bad_chunk(struct step *s, int32_t msgid, const char *fmt, ...)
+    GW_PRINTF(3, 4);
 
 /* Refuse a chunk: nothing stored, write-fail; the resend is accepted. */
-static void bad_chunk(struct step *s, const char *fmt, ...)
+static void bad_chunk(struct step *s, int32_t msgid, const char *fmt, ...)
 {
+    char why[SOTA_NOTE_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    vnote(s, SOTA_NOTE_BAD_CHUNK, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    answer_sota(s, s->fsm->cfg.dialect.sota_write_fail);
+    note(s, SOTA_NOTE_BAD_CHUNK, "msgid %" PRId32 ": %s", msgid, why);
+    answer_sota(s, msgid, s->fsm->cfg.dialect.sota_write_fail);
 }
 
 /* The empty write: the final one after flashing, or a platform reset. */
@@ -1327,15 +1337,15 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
          * old bytes at the end of the image. */
         note(s, SOTA_NOTE_DUPLICATE, "chunk msgid %" PRId32 " already stored",
              u->msgid);
-        answer_sota(s, fsm->cfg.dialect.sota_write_ok);
+        answer_sota(s, u->msgid, fsm->cfg.dialect.sota_write_ok);
         return;
     }
     if (data == NULL || len == 0) {
-        bad_chunk(s, "msgid %" PRId32 ": no payload", u->msgid);
+        bad_chunk(s, u->msgid, "no payload");
         return;
     }
     if (len > fsm->cfg.chunk_max) {
-        bad_chunk(s, "msgid %" PRId32 ": %zu bytes, over %" PRIu32, u->msgid,
+        bad_chunk(s, u->msgid, "%zu bytes, over %" PRIu32,
                   len, fsm->cfg.chunk_max);
         return;
     }
@@ -1349,20 +1359,17 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
     } else if (fsm->cp.phase == SOTA_PHASE_DOWNLOADING && fsm->cp.bytes > 0) {
         offset = fsm->cp.bytes;
     } else {
-        bad_chunk(
-            s, "msgid %" PRId32 ": flag %d while %s with %" PRIu32 " bytes",
-            u->msgid, flag, sota_phase_name(fsm->cp.phase), fsm->cp.bytes);
+        bad_chunk(s, u->msgid, "flag %d while %s with %" PRIu32 " bytes", flag,
+                  sota_phase_name(fsm->cp.phase), fsm->cp.bytes);
         return;
     }
     if (fsm->cp.phase == SOTA_PHASE_FLASHING) {
-        bad_chunk(s, "msgid %" PRId32 ": chunk while flashing", u->msgid);
+        bad_chunk(s, u->msgid, "chunk while flashing");
         return;
     }
     if ((uint64_t)offset + len > chunk_room(fsm)) {
-        bad_chunk(s,
-                  "msgid %" PRId32 ": %" PRIu32 "+%zu bytes exceed the "
-                  "free space",
-                  u->msgid, offset, len);
+        bad_chunk(s, u->msgid, "%" PRIu32 "+%zu bytes exceed the free space",
+                  offset, len);
         if (fsm->cp.phase == SOTA_PHASE_IDLE)
             set_result(s, SOTA_RESULT_NO_SPACE);
         else
@@ -1420,7 +1427,7 @@ static void on_write(struct step *s, const struct sota_event *ev)
         return;
     }
     if (u->u.write.type != M531X_TYPE_OPAQUE) {
-        bad_chunk(s, "msgid %" PRId32 ": type %d, not opaque", u->msgid,
+        bad_chunk(s, u->msgid, "type %d, not opaque",
                   (int)u->u.write.type);
         return;
     }
@@ -1500,7 +1507,7 @@ static void on_bad_urc(struct step *s, const struct sota_event *ev)
              ev->u.bad.msgid, why, sota_phase_name(fsm->cp.phase));
         return;
     }
-    bad_chunk(s, "msgid %" PRId32 ": %s", ev->u.bad.msgid, why);
+    bad_chunk(s, ev->u.bad.msgid, "%s", why);
 }
 
 /* ---- results of the shell's work --------------------------------------- */
@@ -1520,8 +1527,8 @@ static void on_stored(struct step *s, const struct sota_event *ev)
     assert(fsm->store.offset == fsm->cp.bytes);
     if (ev->u.stored.rc < 0) {
         if (answer) {
-            bad_chunk(s, "msgid %" PRId32 ": store at %" PRIu32 " failed: %s",
-                      fsm->store.msgid, fsm->store.offset,
+            bad_chunk(s, fsm->store.msgid, "store at %" PRIu32 " failed: %s",
+                      fsm->store.offset,
                       gw_strerror(ev->u.stored.rc));
         } else {
             note(s, SOTA_NOTE_BAD_CHUNK, "store failed: %s",
@@ -1541,7 +1548,7 @@ static void on_stored(struct step *s, const struct sota_event *ev)
         persist(s);
     }
     if (answer)
-        answer_sota(s, fsm->cfg.dialect.sota_write_ok);
+        answer_sota(s, fsm->store.msgid, fsm->cfg.dialect.sota_write_ok);
     else
         note(s, SOTA_NOTE_IGNORED,
              "chunk stored after the instance was "

@@ -290,6 +290,18 @@ struct sota_event {
 
 /* ---- actions ----------------------------------------------------------- */
 
+/* What a command sent by the machine is for. */
+enum sota_cmd_kind {
+    SOTA_CMDK_CREATE,
+    SOTA_CMDK_DELETE,
+    SOTA_CMDK_SOTAVER,
+    SOTA_CMDK_OPEN,
+    SOTA_CMDK_KEEPALIVE, /* AT+MIPLUPDATE after event 14 */
+    SOTA_CMDK_COMPLETE,  /* AT+MIPLUPDATE after the flash (step 14) */
+    SOTA_CMDK_ANSWER     /* *RSP or AT+MIPLSOTA */
+};
+
+
 enum sota_action_kind {
     SOTA_ACT_SEND,
     SOTA_ACT_STORE_CHUNK,
@@ -322,6 +334,12 @@ struct sota_action {
         struct {
             const char *text; /* no CR; valid until the list is done */
             size_t len;
+            enum sota_cmd_kind cmd;
+            int32_t msgid;  /* ANSWER: the platform request it answers
+                               (AT+MIPLSOTA included), -1 otherwise */
+            int completes;  /* ANSWER: its OK completes the answer to
+                               msgid (0 for the leading lines of a
+                               multi-line READRSP) */
         } send;
         struct {
             uint32_t offset;
@@ -359,20 +377,10 @@ struct sota_actions {
 
 /* ---- the machine ------------------------------------------------------- */
 
-/* One queued or in-flight command. */
-enum sota_cmd_kind {
-    SOTA_CMDK_CREATE,
-    SOTA_CMDK_DELETE,
-    SOTA_CMDK_SOTAVER,
-    SOTA_CMDK_OPEN,
-    SOTA_CMDK_KEEPALIVE, /* AT+MIPLUPDATE after event 14 */
-    SOTA_CMDK_COMPLETE,  /* AT+MIPLUPDATE after the flash (step 14) */
-    SOTA_CMDK_ANSWER     /* *RSP or AT+MIPLSOTA */
-};
-
 struct sota_cmd {
     enum sota_cmd_kind kind;
     int32_t msgid; /* the request answered, -1 for others */
+    int completes; /* see the SEND action */
     char text[SOTA_CMD_TEXT_MAX];
 };
 
