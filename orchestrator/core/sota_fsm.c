@@ -46,15 +46,24 @@
 #define OBJ_FIRMWARE     5
 
 /* +MIPLEVENT codes (reference 2.6). */
-#define EVT_BOOTSTRAP_FAILED 3
-#define EVT_CONNECT_FAILED   5
-#define EVT_REG_SUCCESS      6
-#define EVT_REG_FAILED       7
-#define EVT_REG_TIMEOUT      8
-#define EVT_LIFETIME_TIMEOUT 9
-#define EVT_UPDATE_SUCCESS   11
-#define EVT_UPDATE_NEEDED    14
-#define EVT_UNREGISTERED     15
+#define EVT_BOOTSTRAP_START   1
+#define EVT_BOOTSTRAP_SUCCESS 2
+#define EVT_BOOTSTRAP_FAILED  3
+#define EVT_CONNECT_SUCCESS   4
+#define EVT_CONNECT_FAILED    5
+#define EVT_REG_SUCCESS       6
+#define EVT_REG_FAILED        7
+#define EVT_REG_TIMEOUT       8
+#define EVT_LIFETIME_TIMEOUT  9
+#define EVT_STATUS_HALT       10
+#define EVT_UPDATE_SUCCESS    11
+#define EVT_UPDATE_FAILED     12
+#define EVT_UPDATE_TIMEOUT    13
+#define EVT_UPDATE_NEEDED     14
+#define EVT_UNREGISTERED      15
+#define EVT_INSTANCE_DELETED  31 /* by the platform (OneOS M5311 only) */
+
+#define REG_FAILURES_CAP 1000 /* reg_failures stops counting here */
 
 #define CIS_ERR_WRONG_STATE 602
 
@@ -113,6 +122,8 @@ const char *sota_reg_name(enum sota_reg reg)
     case SOTA_REG_WAIT_EVENT: return "waiting for registration";
     case SOTA_REG_REGISTERED: return "registered";
     case SOTA_REG_BACKOFF: return "backoff";
+    case SOTA_REG_REBOOTING: return "rebooting";
+    case SOTA_REG_FAILED: return "failed";
     }
     return "?";
 }
@@ -123,6 +134,8 @@ const char *sota_timer_name(enum sota_timer timer)
     case SOTA_TIMER_CMD: return "command";
     case SOTA_TIMER_REGISTER: return "register";
     case SOTA_TIMER_BACKOFF: return "backoff";
+    case SOTA_TIMER_KEEPALIVE: return "keepalive";
+    case SOTA_TIMER_REBOOT: return "reboot";
     }
     return "?";
 }
@@ -178,6 +191,7 @@ const char *sota_note_kind_name(enum sota_note_kind kind)
     case SOTA_NOTE_REFUSED: return "refused";
     case SOTA_NOTE_CMD_FAILED: return "cmd-failed";
     case SOTA_NOTE_IGNORED: return "ignored";
+    case SOTA_NOTE_REG_FAILED: return "reg-failed";
     }
     return "?";
 }
@@ -210,6 +224,12 @@ void sota_config_default(struct sota_config *cfg)
     cfg->retry_min_ms = 5000;
     cfg->retry_max_ms = 300000;
     cfg->create_retries = 2;
+    cfg->reg_retries = 3;
+    cfg->keepalive_pct = 55;
+    cfg->late_event_ms = 60000;
+    snprintf(cfg->reboot_cmd, sizeof cfg->reboot_cmd, "AT+CMRB");
+    cfg->reboot_timeout_ms = 60000;
+    cfg->reg_fail_backoff_ms = 1800000;
     cfg->chunk_max = M531X_OPAQUE_MAX;
     cfg->image_max = 16u * 1024u * 1024u;
     cfg->unknown_read_result = M531X_RESULT_NOT_FOUND;
@@ -271,6 +291,23 @@ int sota_checkpoint_validate(const struct sota_checkpoint *cp,
     return 0;
 }
 
+/* "" or an AT command of printable characters without quotes. */
+static int reboot_cmd_valid(const struct sota_config *cfg)
+{
+    const char *c = cfg->reboot_cmd;
+
+    if (!str_terminated(c, sizeof cfg->reboot_cmd))
+        return 0;
+    if (c[0] == '\0')
+        return 1;
+    if (strncmp(c, "AT", 2) != 0)
+        return 0;
+    for (; *c != '\0'; c++)
+        if (*c <= ' ' || *c > '~' || *c == '"')
+            return 0;
+    return 1;
+}
+
 static int config_validate(const struct sota_config *cfg)
 {
     const char *reason = NULL;
@@ -287,7 +324,12 @@ static int config_validate(const struct sota_config *cfg)
     if (cfg->retry_min_ms < 100 || cfg->retry_max_ms < cfg->retry_min_ms ||
         cfg->retry_max_ms > 86400000)
         return GW_E_CONFIG;
-    if (cfg->create_retries < 0 || cfg->create_retries > 10)
+    if (cfg->create_retries < 0 || cfg->create_retries > 10 ||
+        cfg->reg_retries > 20 || cfg->keepalive_pct < 10 ||
+        cfg->keepalive_pct > 90 || cfg->late_event_ms < 0 ||
+        cfg->late_event_ms > 3600000 || cfg->reboot_timeout_ms < 1000 ||
+        cfg->reboot_timeout_ms > 600000 || cfg->reg_fail_backoff_ms < 1000 ||
+        cfg->reg_fail_backoff_ms > 86400000 || !reboot_cmd_valid(cfg))
         return GW_E_CONFIG;
     if (cfg->chunk_max < 1 || cfg->chunk_max > M531X_OPAQUE_MAX ||
         cfg->image_max < 1 || cfg->image_max > (1u << 30))
@@ -327,6 +369,7 @@ int sota_fsm_init(struct sota_fsm *fsm, const struct sota_config *cfg,
     fsm->dev.staging_free_kib = -1;
     fsm->reg = SOTA_REG_STOPPED;
     fsm->flash_msgid = -1;
+    fsm->deleted_at = INT64_MIN;
     return 0;
 }
 
@@ -563,12 +606,18 @@ static void cmd_prep(struct sota_cmd *c, enum sota_cmd_kind kind, int32_t msgid)
     c->completes = kind == SOTA_CMDK_ANSWER && msgid >= 0;
 }
 
-/* At the end of every step: send the next command if the line is free. */
+static int update_allowed(const struct sota_fsm *fsm);
+static void keepalive(struct step *s, const char *why);
+
+/* At the end of every step: a keep-alive held back goes out once it may,
+ * and the next command is sent if the line is free. */
 static void finish(struct step *s)
 {
     struct sota_fsm *fsm = s->fsm;
     struct sota_action *a;
 
+    if (fsm->keepalive_due && update_allowed(fsm))
+        keepalive(s, "held back before");
     if (!fsm->has_inflight && fsm->q_len > 0) {
         fsm->inflight = fsm->queue[fsm->q_head];
         fsm->q_head = (fsm->q_head + 1) % SOTA_QUEUE_MAX;
@@ -723,6 +772,13 @@ static void set_reg(struct step *s, enum sota_reg to)
     fsm->reg = to;
 }
 
+static const char *event_name(int32_t evt)
+{
+    const char *name = m531x_event_name(evt);
+
+    return name != NULL ? name : "?";
+}
+
 static void reg_lost(struct step *s, const char *why);
 
 static void reg_queue(struct step *s, enum sota_cmd_kind kind)
@@ -737,11 +793,13 @@ static void reg_queue(struct step *s, enum sota_cmd_kind kind)
     case SOTA_CMDK_CREATE:
         n = snprintf(c.text, sizeof c.text, "%s",
                      m531x_simple_cmd_text(M531X_CMD_CREATE));
+        fsm->instance_opened = 0;
         set_reg(s, SOTA_REG_CREATING);
         break;
     case SOTA_CMDK_DELETE:
         n = m531x_build_delete(c.text, sizeof c.text, &fsm->cfg.dialect,
                                fsm->cfg.ref);
+        fsm->instance_opened = 0;
         set_reg(s, SOTA_REG_DELETING);
         break;
     case SOTA_CMDK_SOTAVER:
@@ -756,11 +814,17 @@ static void reg_queue(struct step *s, enum sota_cmd_kind kind)
     case SOTA_CMDK_OPEN:
         n = m531x_build_open(c.text, sizeof c.text, fsm->cfg.ref,
                              fsm->cfg.lifetime_s, fsm->cfg.open_timeout_s);
+        fsm->instance_opened = 1;
         set_reg(s, SOTA_REG_OPENING);
         break;
     case SOTA_CMDK_KEEPALIVE:
     case SOTA_CMDK_COMPLETE:
         n = m531x_build_update(c.text, sizeof c.text, fsm->cfg.ref, 0, 0);
+        break;
+    case SOTA_CMDK_REBOOT:
+        n = snprintf(c.text, sizeof c.text, "%s", fsm->cfg.reboot_cmd);
+        fsm->instance_opened = 0;
+        set_reg(s, SOTA_REG_REBOOTING);
         break;
     case SOTA_CMDK_ANSWER: assert(!"sota: reg_queue with an answer"); return;
     }
@@ -786,23 +850,88 @@ static int64_t backoff_ms(const struct sota_config *cfg, unsigned failures)
     return d < cfg->retry_max_ms ? d : cfg->retry_max_ms;
 }
 
-/* The instance or its registration is gone: answers queued for it are
- * pointless, a chunk being stored will not be acknowledged to it. */
+/* The registration works: a platform request came, or an update was
+ * confirmed. The escalation starts from the bottom again. */
+static void reg_proven(struct sota_fsm *fsm)
+{
+    fsm->reg_failures = 0;
+    fsm->reg_reason[0] = '\0';
+}
+
+/* The escalation steps after the retries (see the header). */
+static unsigned reg_step_recreate(const struct sota_config *cfg)
+{
+    return cfg->reg_retries + 1;
+}
+
+static unsigned reg_step_reboot(const struct sota_config *cfg)
+{
+    return cfg->reg_retries + 2;
+}
+
+static unsigned reg_step_failed(const struct sota_config *cfg)
+{
+    return cfg->reg_retries + (cfg->reboot_cmd[0] != '\0' ? 3u : 2u);
+}
+
+/* The instance or its registration is gone, or an attempt failed: answers
+ * queued for it are pointless, a chunk being stored will not be
+ * acknowledged to it. Take the next step of the escalation. */
 static void reg_lost(struct step *s, const char *why)
 {
     struct sota_fsm *fsm = s->fsm;
-    int64_t delay = backoff_ms(&fsm->cfg, fsm->reg_failures);
+    const struct sota_config *cfg = &fsm->cfg;
+    unsigned n;
+    int64_t delay;
 
-    if (fsm->reg_failures < 32)
+    if (fsm->reg_failures < REG_FAILURES_CAP)
         fsm->reg_failures++;
+    n = fsm->reg_failures;
+    snprintf(fsm->reg_reason, sizeof fsm->reg_reason, "%s", why);
     fsm->epoch++;
     fsm->sota_mode = 0;
+    fsm->update_pending = 0;
+    fsm->keepalive_due = 0;
     queue_flush(fsm);
     timer_cancel(s, SOTA_TIMER_REGISTER);
+    timer_cancel(s, SOTA_TIMER_KEEPALIVE);
+    timer_cancel(s, SOTA_TIMER_REBOOT);
+    timer_cancel(s, SOTA_TIMER_BACKOFF);
+    if (n >= reg_step_failed(cfg)) {
+        set_reg(s, SOTA_REG_FAILED);
+        timer_arm(s, SOTA_TIMER_BACKOFF, s->now + cfg->reg_fail_backoff_ms);
+        note(s, SOTA_NOTE_REG_FAILED,
+             "%s; %u attempts failed, next try in %" PRId64 " s", why, n,
+             cfg->reg_fail_backoff_ms / 1000);
+        return;
+    }
+    if (n == reg_step_reboot(cfg)) {
+        note(s, SOTA_NOTE_REGISTER, "%s; %u attempts failed: rebooting (%s)",
+             why, n, cfg->reboot_cmd);
+        reg_queue(s, SOTA_CMDK_REBOOT);
+        timer_arm(s, SOTA_TIMER_REBOOT, s->now + cfg->reboot_timeout_ms);
+        return;
+    }
+    delay = backoff_ms(cfg, n - 1);
     set_reg(s, SOTA_REG_BACKOFF);
     timer_arm(s, SOTA_TIMER_BACKOFF, s->now + delay);
-    note(s, SOTA_NOTE_REGISTER, "%s; registering again in %" PRId64 " ms", why,
-         delay);
+    note(s, SOTA_NOTE_REGISTER, "%s; registering again in %" PRId64 " ms%s",
+         why, delay,
+         n == reg_step_recreate(cfg) ? ", deleting the instance first" : "");
+}
+
+/* The backoff is over: the next attempt, from CREATE, or from DELETE at
+ * the escalation step that replaces the instance. */
+static void reg_attempt(struct step *s)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->reg_failures == reg_step_recreate(&fsm->cfg)) {
+        fsm->create_cycles = 0;
+        reg_queue(s, SOTA_CMDK_DELETE);
+        return;
+    }
+    reg_start(s);
 }
 
 static void start_flash(struct step *s)
@@ -824,13 +953,54 @@ static void end_done_job(struct step *s)
     persist(s);
 }
 
+/* ---- keep-alive -------------------------------------------------------- */
+
+static int64_t keepalive_ms(const struct sota_config *cfg)
+{
+    return (int64_t)cfg->lifetime_s * 10 * cfg->keepalive_pct;
+}
+
+/* May AT+MIPLUPDATE=<ref>,0,0 go out as a keep-alive? Not between the
+ * flash and the final write, where it says "flashing finished". */
+static int update_allowed(const struct sota_fsm *fsm)
+{
+    return fsm->reg == SOTA_REG_REGISTERED &&
+           fsm->cp.phase != SOTA_PHASE_FLASHING &&
+           fsm->cp.phase != SOTA_PHASE_DONE;
+}
+
+/* Send a keep-alive (why: for the log), or hold it until it may go out. */
+static void keepalive(struct step *s, const char *why)
+{
+    struct sota_fsm *fsm = s->fsm;
+
+    if (fsm->reg != SOTA_REG_REGISTERED)
+        return;
+    if (!update_allowed(fsm)) {
+        if (!fsm->keepalive_due)
+            note(s, SOTA_NOTE_IGNORED, "keep-alive (%s) held back while %s",
+                 why, sota_phase_name(fsm->cp.phase));
+        fsm->keepalive_due = 1;
+        return;
+    }
+    fsm->keepalive_due = 0;
+    if (queue_has(fsm, SOTA_CMDK_KEEPALIVE) ||
+        queue_has(fsm, SOTA_CMDK_COMPLETE))
+        return;
+    GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "keep-alive: %s", why);
+    reg_queue(s, SOTA_CMDK_KEEPALIVE);
+}
+
 static void registered(struct step *s)
 {
     struct sota_fsm *fsm = s->fsm;
 
     timer_cancel(s, SOTA_TIMER_REGISTER);
+    timer_cancel(s, SOTA_TIMER_BACKOFF);
     set_reg(s, SOTA_REG_REGISTERED);
-    fsm->reg_failures = 0;
+    fsm->update_pending = 0;
+    fsm->keepalive_due = 0;
+    timer_arm(s, SOTA_TIMER_KEEPALIVE, s->now + keepalive_ms(&fsm->cfg));
     /* A new registration is a new attempt on the platform's side: its
      * execute 5/0/2 has yet to come (oma_state). */
     if (fsm->cp.phase == SOTA_PHASE_FLASHING)
@@ -856,6 +1026,45 @@ static void registered(struct step *s)
     }
 }
 
+/* ---- +MIPLEVENT -------------------------------------------------------- */
+
+/* Between AT+MIPLOPEN and its event 6: the only time a registration
+ * failure event can be this attempt's. */
+static int reg_opening(const struct sota_fsm *fsm)
+{
+    return fsm->reg == SOTA_REG_OPENING || fsm->reg == SOTA_REG_WAIT_EVENT;
+}
+
+/* An event that cannot belong to the registration being made (a deleted
+ * instance's, a late or repeated one): logged and ignored. */
+static void event_stale(struct step *s, int32_t evt, const char *why)
+{
+    note(s, SOTA_NOTE_IGNORED, "+MIPLEVENT %" PRId32 " (%s) while %s: %s", evt,
+         event_name(evt), sota_reg_name(s->fsm->reg), why);
+}
+
+/* A loss event while registered that may be an older instance's: the
+ * module is asked with AT+MIPLUPDATE (602 or event 12/13 then end the
+ * registration). Where no update may go out, the next one decides. */
+static void event_doubtful(struct step *s, int32_t evt)
+{
+    if (update_allowed(s->fsm)) {
+        event_stale(s, evt, "checked with AT+MIPLUPDATE");
+        keepalive(s, "check");
+    } else {
+        event_stale(s, evt, "no update may go out now");
+    }
+}
+
+static void event_lost(struct step *s, int32_t evt)
+{
+    char why[64];
+
+    snprintf(why, sizeof why, "+MIPLEVENT %" PRId32 " (%s)", evt,
+             event_name(evt));
+    reg_lost(s, why);
+}
+
 static void on_mipl_event(struct step *s, const struct m531x_urc *u)
 {
     struct sota_fsm *fsm = s->fsm;
@@ -863,52 +1072,77 @@ static void on_mipl_event(struct step *s, const struct m531x_urc *u)
 
     switch (evt) {
     case EVT_REG_SUCCESS:
-        if (fsm->reg == SOTA_REG_WAIT_EVENT || fsm->reg == SOTA_REG_OPENING)
+        if (reg_opening(fsm)) {
             registered(s);
-        else if (fsm->reg != SOTA_REG_REGISTERED)
-            note(s, SOTA_NOTE_IGNORED, "+MIPLEVENT 6 while %s",
-                 sota_reg_name(fsm->reg));
+        } else if (fsm->reg == SOTA_REG_BACKOFF && fsm->instance_opened) {
+            /* The instance we opened did register (after a timeout, or
+             * after an event that ended the attempt): use it. */
+            note(s, SOTA_NOTE_REGISTER, "late +MIPLEVENT 6 during backoff");
+            registered(s);
+        } else if (fsm->reg != SOTA_REG_REGISTERED) {
+            event_stale(s, evt, "not of the registration being made");
+        }
+        return;
+    case EVT_BOOTSTRAP_START:
+    case EVT_BOOTSTRAP_SUCCESS:
+    case EVT_CONNECT_SUCCESS:
+        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)", evt,
+               event_name(evt));
         return;
     case EVT_UPDATE_SUCCESS:
+        if (fsm->reg == SOTA_REG_REGISTERED) {
+            fsm->update_pending = 0;
+            reg_proven(fsm);
+        }
         GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "registration updated");
         return;
-    case EVT_UPDATE_NEEDED:
-        if (fsm->reg != SOTA_REG_REGISTERED)
-            return;
-        if (fsm->cp.phase == SOTA_PHASE_FLASHING ||
-            fsm->cp.phase == SOTA_PHASE_DONE) {
-            /* AT+MIPLUPDATE here would be read as "flashing finished". */
-            note(s, SOTA_NOTE_IGNORED, "keep-alive held back while %s",
-                 sota_phase_name(fsm->cp.phase));
-            return;
-        }
-        if (!queue_has(fsm, SOTA_CMDK_KEEPALIVE))
-            reg_queue(s, SOTA_CMDK_KEEPALIVE);
+    case EVT_UPDATE_FAILED:
+    case EVT_UPDATE_TIMEOUT:
+        if (fsm->reg == SOTA_REG_REGISTERED && fsm->update_pending)
+            event_lost(s, evt);
+        else
+            event_stale(s, evt, "no update of ours waits for it");
         return;
+    case EVT_UPDATE_NEEDED: keepalive(s, "+MIPLEVENT 14"); return;
     case EVT_UNREGISTERED:
-        /* Some modules print it before the OK of our own delete. */
-        if (fsm->reg == SOTA_REG_DELETING || fsm->reg == SOTA_REG_CREATING)
-            return;
-        break;
+        if (fsm->reg != SOTA_REG_REGISTERED)
+            event_stale(s, evt, "not of the registration being made");
+        else if (fsm->deleted_at != INT64_MIN &&
+                 s->now - fsm->deleted_at < fsm->cfg.late_event_ms)
+            event_stale(s, evt, "late, of the deleted instance");
+        else
+            event_doubtful(s, evt);
+        return;
     case EVT_BOOTSTRAP_FAILED:
     case EVT_CONNECT_FAILED:
     case EVT_REG_FAILED:
     case EVT_REG_TIMEOUT:
-    case EVT_LIFETIME_TIMEOUT: break;
+    case EVT_STATUS_HALT:
+        if (reg_opening(fsm))
+            event_lost(s, evt);
+        else if (fsm->reg == SOTA_REG_REGISTERED)
+            event_doubtful(s, evt);
+        else
+            event_stale(s, evt, "no registration of ours is being made");
+        return;
+    case EVT_LIFETIME_TIMEOUT:
+        if (fsm->reg == SOTA_REG_REGISTERED)
+            event_lost(s, evt);
+        else
+            event_stale(s, evt, "no registration of ours to lapse");
+        return;
+    case EVT_INSTANCE_DELETED:
+        if (fsm->reg == SOTA_REG_REGISTERED || reg_opening(fsm)) {
+            fsm->instance_opened = 0;
+            event_lost(s, evt);
+        } else {
+            event_stale(s, evt, "no instance of ours is open");
+        }
+        return;
     default:
         GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)", evt,
-               m531x_event_name(evt) ? m531x_event_name(evt) : "?");
+               event_name(evt));
         return;
-    }
-    if (fsm->reg == SOTA_REG_STOPPED || fsm->reg == SOTA_REG_BACKOFF)
-        return;
-    {
-        char why[64];
-        const char *name = m531x_event_name(evt);
-
-        snprintf(why, sizeof why, "+MIPLEVENT %" PRId32 " (%s)", evt,
-                 name ? name : "?");
-        reg_lost(s, why);
     }
 }
 
@@ -959,6 +1193,7 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
         if (fsm->reg == SOTA_REG_DELETING) {
             size_t n = queue_drop_answers(fsm, ANY_MSGID);
 
+            fsm->deleted_at = s->now; /* its event 15 may come late */
             if (n > 0)
                 note(s, SOTA_NOTE_IGNORED,
                      "%zu answer(s) to the deleted instance dropped", n);
@@ -988,8 +1223,26 @@ static void on_cmd_done(struct step *s, enum sota_cmd_status st, int code)
     case SOTA_CMDK_COMPLETE:
         if (ok && c.kind == SOTA_CMDK_COMPLETE)
             note(s, SOTA_NOTE_REGISTER, "completion reported");
-        if (!ok && fsm->reg == SOTA_REG_REGISTERED)
+        if (fsm->reg != SOTA_REG_REGISTERED)
+            return;
+        if (!ok) {
             reg_lost(s, "AT+MIPLUPDATE failed");
+            return;
+        }
+        /* the lifetime runs from this update (a completion counts: a
+         * keep-alive held back meanwhile is not needed); 11, 12 or 13
+         * tells whether it went through */
+        fsm->update_pending = 1;
+        fsm->keepalive_due = 0;
+        timer_arm(s, SOTA_TIMER_KEEPALIVE, s->now + keepalive_ms(&fsm->cfg));
+        return;
+    case SOTA_CMDK_REBOOT:
+        /* The banner (MODEM_RESET) or the reboot timer goes on from here;
+         * a module that refuses the command will not reboot. */
+        if (fsm->reg == SOTA_REG_REBOOTING && !ok && st != SOTA_CMD_TIMEOUT) {
+            timer_cancel(s, SOTA_TIMER_REBOOT);
+            reg_lost(s, "reboot command refused");
+        }
         return;
     case SOTA_CMDK_ANSWER:
         if (!ok && c.msgid >= 0)
@@ -1223,7 +1476,8 @@ static void on_execute(struct step *s, const struct m531x_urc *u)
             answer_execute(s, u->msgid, M531X_RESULT_CHANGED);
             return;
         case RES_FW_PREPARE:
-            on_prepare(s, u->msgid); /* answered by AT+MIPLSOTA, no EXECUTERSP */
+            on_prepare(s,
+                       u->msgid); /* answered by AT+MIPLSOTA, no EXECUTERSP */
             return;
         case RES_FW_UPDATE: on_update(s, u->msgid); return;
         default: break;
@@ -1345,8 +1599,8 @@ static void on_chunk(struct step *s, const struct m531x_urc *u,
         return;
     }
     if (len > fsm->cfg.chunk_max) {
-        bad_chunk(s, u->msgid, "%zu bytes, over %" PRIu32,
-                  len, fsm->cfg.chunk_max);
+        bad_chunk(s, u->msgid, "%zu bytes, over %" PRIu32, len,
+                  fsm->cfg.chunk_max);
         return;
     }
     if (flag == M531X_FLAG_FIRST) {
@@ -1427,8 +1681,7 @@ static void on_write(struct step *s, const struct sota_event *ev)
         return;
     }
     if (u->u.write.type != M531X_TYPE_OPAQUE) {
-        bad_chunk(s, u->msgid, "type %d, not opaque",
-                  (int)u->u.write.type);
+        bad_chunk(s, u->msgid, "type %d, not opaque", (int)u->u.write.type);
         return;
     }
     if (u->u.write.value_len == 0) {
@@ -1447,6 +1700,8 @@ static int request_accepted(struct step *s, int32_t msgid)
 {
     enum sota_reg reg = s->fsm->reg;
 
+    if (reg == SOTA_REG_REGISTERED)
+        reg_proven(s->fsm);
     if (reg == SOTA_REG_REGISTERED || reg == SOTA_REG_WAIT_EVENT)
         return 1;
     note(s, SOTA_NOTE_IGNORED,
@@ -1528,8 +1783,7 @@ static void on_stored(struct step *s, const struct sota_event *ev)
     if (ev->u.stored.rc < 0) {
         if (answer) {
             bad_chunk(s, fsm->store.msgid, "store at %" PRIu32 " failed: %s",
-                      fsm->store.offset,
-                      gw_strerror(ev->u.stored.rc));
+                      fsm->store.offset, gw_strerror(ev->u.stored.rc));
         } else {
             note(s, SOTA_NOTE_BAD_CHUNK, "store failed: %s",
                  gw_strerror(ev->u.stored.rc));
@@ -1644,16 +1898,33 @@ static void on_modem_reset(struct step *s)
 {
     struct sota_fsm *fsm = s->fsm;
 
-    /* No final will come for the command in flight. */
+    /* No final will come for the command in flight; the instance is gone. */
     fsm->has_inflight = 0;
-    if (fsm->reg == SOTA_REG_STOPPED) {
-        queue_flush(fsm);
-        return;
-    }
-    if (fsm->reg == SOTA_REG_BACKOFF) {
+    fsm->instance_opened = 0;
+    switch (fsm->reg) {
+    case SOTA_REG_STOPPED: queue_flush(fsm); return;
+    case SOTA_REG_BACKOFF:
+    case SOTA_REG_FAILED:
         fsm->epoch++;
         queue_flush(fsm);
         return; /* the backoff timer registers again */
+    case SOTA_REG_REBOOTING:
+        /* the reboot we asked for: not a failure */
+        timer_cancel(s, SOTA_TIMER_REBOOT);
+        queue_flush(fsm);
+        set_reg(s, SOTA_REG_BACKOFF);
+        timer_arm(s, SOTA_TIMER_BACKOFF, s->now + fsm->cfg.retry_min_ms);
+        note(s, SOTA_NOTE_REGISTER,
+             "module rebooted; registering in %" PRId64 " ms",
+             fsm->cfg.retry_min_ms);
+        return;
+    case SOTA_REG_CREATING:
+    case SOTA_REG_DELETING:
+    case SOTA_REG_WAIT_DEVICE:
+    case SOTA_REG_VERSION:
+    case SOTA_REG_OPENING:
+    case SOTA_REG_WAIT_EVENT:
+    case SOTA_REG_REGISTERED: break;
     }
     reg_lost(s, "modem reset");
 }
@@ -1675,8 +1946,20 @@ static void on_timer(struct step *s, enum sota_timer id)
             reg_lost(s, "no +MIPLEVENT 6 after AT+MIPLOPEN");
         return;
     case SOTA_TIMER_BACKOFF:
-        if (fsm->reg == SOTA_REG_BACKOFF)
+        if (fsm->reg == SOTA_REG_BACKOFF) {
+            reg_attempt(s);
+        } else if (fsm->reg == SOTA_REG_FAILED) {
+            note(s, SOTA_NOTE_REGISTER,
+                 "registration failed %u times before: trying again",
+                 fsm->reg_failures);
+            reg_proven(fsm); /* from the top */
             reg_start(s);
+        }
+        return;
+    case SOTA_TIMER_KEEPALIVE: keepalive(s, "timer"); return;
+    case SOTA_TIMER_REBOOT:
+        if (fsm->reg == SOTA_REG_REBOOTING)
+            reg_lost(s, "no boot banner after the reboot command");
         return;
     }
 }
@@ -1808,6 +2091,8 @@ void sota_fsm_snapshot(const struct sota_fsm *fsm, struct sota_snapshot *out)
     out->paused = fsm->paused;
     out->cmd_in_flight = fsm->has_inflight;
     out->cmds_queued = fsm->q_len;
+    out->reg_failures = fsm->reg_failures;
+    out->reg_reason = fsm->reg_reason;
 }
 
 void sota_fsm_checkpoint(const struct sota_fsm *fsm,

@@ -49,22 +49,44 @@
  * version is known yet it waits for a DEVICE event), OPEN, then
  * +MIPLEVENT 6 within register_timeout_ms. +CIS ERROR:602 on CREATE means
  * the instance survived a gateway restart (reference 3.4): the FSM deletes
- * it and creates it again, at most create_retries times. A failed command,
- * a registration timeout, +MIPLEVENT 3, 5, 7, 8, 9 or 15 (15 is ignored
- * while our own DELETE runs: some modules print it before the OK) and
- * MODEM_RESET start a new registration after an exponential backoff
- * (retry_min_ms doubling up to retry_max_ms). Losing the instance drops
- * the queued answers; a chunk stored afterwards is persisted but not
- * acknowledged to the new instance. A checkpoint in FLASHING emits FLASH
- * again once registered (the shell's flash resumes from the device's
- * received count); a checkpoint in CHECKING emits CHECK_IMAGE at START.
+ * it and creates it again, at most create_retries times. Losing the
+ * instance drops the queued answers; a chunk stored afterwards is
+ * persisted but not acknowledged to the new instance. A checkpoint in
+ * FLASHING emits FLASH again once registered (the shell's flash resumes
+ * from the device's received count); a checkpoint in CHECKING emits
+ * CHECK_IMAGE at START.
  *
- * Keep-alive: +MIPLEVENT 14 (update needed) is answered with
- * AT+MIPLUPDATE=<ref>,0,0, except while flashing or after flashing before
- * the final write (phases FLASHING and DONE): there AT+MIPLUPDATE=<ref>,0,0
- * is the completion signal of step 14, so the same text must not go out
- * early or twice. If the registration lapses meanwhile, the FSM registers
- * again, and the platform starts a new attempt that reads 3/0/19.
+ * URCs are asynchronous: a module may print one before, between or after
+ * the finals of the commands around it, late, or twice. Each +MIPLEVENT
+ * is judged by what it can mean in the registration state it arrives in
+ * (docs/PROTOCOL.md has the table), never by its position:
+ *   - 15 (unregistered) cannot belong to a registration that has not yet
+ *     seen its 6, nor, within late_event_ms of our own DELETE, to the new
+ *     one: ignored. Otherwise, when registered, AT+MIPLUPDATE checks it.
+ *   - 3, 5, 7, 8, 10 (failures) end the attempt only between OPEN and its
+ *     6; before OPEN they are a deleted instance's; once registered they
+ *     are checked with AT+MIPLUPDATE.
+ *   - 6 registers from OPENING or WAIT_EVENT, and during a backoff while
+ *     the instance we opened is still there (a late 6 is a registration).
+ *   - 9 (lifetime), 31 (deleted by the platform), and 12/13 after our
+ *     AT+MIPLUPDATE, lose a registration; 11 proves it.
+ *
+ * Every failed attempt counts (reg_failures, reset when the registration
+ * proves itself by a platform request or +MIPLEVENT 11). The escalation is
+ * bounded: reg_retries attempts after an exponential backoff (retry_min_ms
+ * doubling up to retry_max_ms); then DELETE and CREATE again; then the
+ * module reboot (reboot_cmd, its banner within reboot_timeout_ms); then
+ * SOTA_REG_FAILED with a SOTA_NOTE_REG_FAILED note giving the reason, and
+ * after reg_fail_backoff_ms the top again.
+ *
+ * Keep-alive: AT+MIPLUPDATE=<ref>,0,0 at keepalive_pct of the lifetime
+ * after registering or the last update, and at +MIPLEVENT 14 where a
+ * module prints it; not while flashing or after flashing before the final
+ * write (phases FLASHING and DONE): there AT+MIPLUPDATE=<ref>,0,0 is the
+ * completion signal of step 14, so the same text must not go out early or
+ * twice. A keep-alive due then goes out when the job leaves DONE. If the
+ * registration lapses meanwhile, the FSM registers again, and the
+ * platform starts a new attempt that reads 3/0/19.
  *
  * Readings (3/0/9, 3/0/19, 3/0/26261) come from the last DEVICE event, or
  * the device data FLASHED carries. The version falls back to the
@@ -132,21 +154,28 @@ enum sota_result {
 enum sota_reg {
     SOTA_REG_STOPPED,     /* START not seen yet */
     SOTA_REG_CREATING,    /* AT+MIPLCREATE queued or in flight */
-    SOTA_REG_DELETING,    /* +CIS ERROR:602: deleting the old instance */
+    SOTA_REG_DELETING,    /* deleting an old instance (602, escalation) */
     SOTA_REG_WAIT_DEVICE, /* created; no version to report yet */
     SOTA_REG_VERSION,     /* AT+MIPLSOTAVER */
     SOTA_REG_OPENING,     /* AT+MIPLOPEN */
     SOTA_REG_WAIT_EVENT,  /* OPEN said OK; waiting for +MIPLEVENT 6 */
     SOTA_REG_REGISTERED,
-    SOTA_REG_BACKOFF /* waiting to register again */
+    SOTA_REG_BACKOFF,   /* waiting to register again */
+    SOTA_REG_REBOOTING, /* escalation: module reboot sent, waiting for its
+                           boot banner (MODEM_RESET) */
+    SOTA_REG_FAILED     /* escalation exhausted: "failed: registration",
+                           the top is tried again after reg_fail_backoff */
 };
+#define SOTA_REG_COUNT 11
 
 enum sota_timer {
-    SOTA_TIMER_CMD,      /* the command in flight */
-    SOTA_TIMER_REGISTER, /* +MIPLEVENT 6 after OPEN */
-    SOTA_TIMER_BACKOFF   /* next registration attempt */
+    SOTA_TIMER_CMD,       /* the command in flight */
+    SOTA_TIMER_REGISTER,  /* +MIPLEVENT 6 after OPEN */
+    SOTA_TIMER_BACKOFF,   /* next registration attempt (also after FAILED) */
+    SOTA_TIMER_KEEPALIVE, /* AT+MIPLUPDATE before the lifetime runs out */
+    SOTA_TIMER_REBOOT     /* the boot banner after the reboot command */
 };
-#define SOTA_TIMER_COUNT 3
+#define SOTA_TIMER_COUNT 5
 
 /* Durable state: what PERSIST stores and sota_fsm_init() starts from. */
 struct sota_checkpoint {
@@ -183,6 +212,20 @@ struct sota_config {
     int64_t retry_min_ms;        /* first registration backoff, 5000 */
     int64_t retry_max_ms;        /* backoff cap, 300000 */
     int create_retries;          /* DELETE + CREATE cycles after 602, 2 */
+    unsigned reg_retries;        /* failed registrations retried after a
+                                    backoff before escalating, 3 */
+    int keepalive_pct;           /* AT+MIPLUPDATE at this share of the
+                                    lifetime after the last registration
+                                    or update, 55 (10..90) */
+    int64_t late_event_ms;       /* after our own AT+MIPLDELETE, a
+                                    +MIPLEVENT 15 this late still belongs
+                                    to the deleted instance, 60000 */
+    char reboot_cmd[24];         /* escalation: module reboot, "AT+CMRB"
+                                    (M5311; "AT+NRB" on M5310-A); "" skips
+                                    the reboot step */
+    int64_t reboot_timeout_ms;   /* reboot command to boot banner, 60000 */
+    int64_t reg_fail_backoff_ms; /* FAILED until the top is tried again,
+                                    1800000 */
     uint32_t chunk_max;          /* largest chunk in bytes, M531X_OPAQUE_MAX */
     uint32_t image_max;          /* largest image in bytes, 16 MiB */
     int unknown_read_result;     /* READRSP code when device data is unknown,
@@ -207,9 +250,9 @@ struct sota_config {
  * download policies of struct sota_config. The shell sends them before
  * every execute 5/0/26501 it feeds in; the machine decides. */
 struct sota_load {
-    unsigned failed_attempts;  /* failed jobs since the last success */
-    unsigned hub_downloads;    /* upgrades running on this modem's hub,
-                                  this modem not counted */
+    unsigned failed_attempts; /* failed jobs since the last success */
+    unsigned hub_downloads;   /* upgrades running on this modem's hub,
+                                 this modem not counted */
 };
 
 /* Operator actions (the web API's pause, resume, cancel):
@@ -296,11 +339,12 @@ enum sota_cmd_kind {
     SOTA_CMDK_DELETE,
     SOTA_CMDK_SOTAVER,
     SOTA_CMDK_OPEN,
-    SOTA_CMDK_KEEPALIVE, /* AT+MIPLUPDATE after event 14 */
+    SOTA_CMDK_KEEPALIVE, /* AT+MIPLUPDATE by timer, after event 14, or
+                            to check a doubtful registration */
     SOTA_CMDK_COMPLETE,  /* AT+MIPLUPDATE after the flash (step 14) */
-    SOTA_CMDK_ANSWER     /* *RSP or AT+MIPLSOTA */
+    SOTA_CMDK_ANSWER,    /* *RSP or AT+MIPLSOTA */
+    SOTA_CMDK_REBOOT     /* cfg.reboot_cmd (escalation) */
 };
-
 
 enum sota_action_kind {
     SOTA_ACT_SEND,
@@ -325,7 +369,9 @@ enum sota_note_kind {
     SOTA_NOTE_DUPLICATE,  /* a resent request answered again or ignored */
     SOTA_NOTE_REFUSED,    /* a request answered with an error code */
     SOTA_NOTE_CMD_FAILED, /* a command got an error or timed out */
-    SOTA_NOTE_IGNORED     /* an input that does not fit the state */
+    SOTA_NOTE_IGNORED,    /* an input that does not fit the state */
+    SOTA_NOTE_REG_FAILED  /* registration given up (SOTA_REG_FAILED): the
+                             text is the reason */
 };
 
 struct sota_action {
@@ -335,22 +381,22 @@ struct sota_action {
             const char *text; /* no CR; valid until the list is done */
             size_t len;
             enum sota_cmd_kind cmd;
-            int32_t msgid;  /* ANSWER: the platform request it answers
-                               (AT+MIPLSOTA included), -1 otherwise */
-            int completes;  /* ANSWER: its OK completes the answer to
-                               msgid (0 for the leading lines of a
-                               multi-line READRSP) */
+            int32_t msgid; /* ANSWER: the platform request it answers
+                              (AT+MIPLSOTA included), -1 otherwise */
+            int completes; /* ANSWER: its OK completes the answer to
+                              msgid (0 for the leading lines of a
+                              multi-line READRSP) */
         } send;
         struct {
             uint32_t offset;
             const uint8_t *data; /* into the URC event's data */
             size_t len;
             int32_t msgid;
-            int last;           /* the image's last chunk (flag 0): the
-                                   shell records the image size with it,
-                                   so a restart before the next PERSIST
-                                   resumes at the check, not as a
-                                   download of all bytes */
+            int last; /* the image's last chunk (flag 0): the
+                         shell records the image size with it,
+                         so a restart before the next PERSIST
+                         resumes at the check, not as a
+                         download of all bytes */
         } store;
         struct {
             uint32_t size; /* CHECK_IMAGE, FLASH */
@@ -389,15 +435,27 @@ struct sota_fsm {
     struct sota_config cfg;
     struct sota_checkpoint cp; /* phase, result, bytes: the durable view */
     struct sota_device_info dev;
-    struct sota_load load;         /* last SOTA_EV_LOAD */
-    int paused;                    /* operator PAUSE in force */
+    struct sota_load load; /* last SOTA_EV_LOAD */
+    int paused;            /* operator PAUSE in force */
     enum sota_reg reg;
-    unsigned reg_failures; /* consecutive, for the backoff */
-    int create_cycles;     /* DELETE + CREATE after 602 */
-    uint32_t epoch;        /* bumped when the instance is lost */
-    int sota_mode;         /* execute 26550 seen */
-    int flash_running;     /* FLASH emitted, FLASHED not seen */
-    int32_t flash_msgid;   /* msgid of the accepted execute 5/0/2 */
+    unsigned reg_failures;          /* since the registration last proved itself
+                                       (a platform request, +MIPLEVENT 11): the
+                                       backoff and the escalation step */
+    char reg_reason[SOTA_NOTE_MAX]; /* why the last registration failed */
+    int create_cycles;              /* DELETE + CREATE after 602 */
+    int instance_opened; /* AT+MIPLOPEN sent on the instance we created,
+                            not deleted or reset since */
+    int update_pending;  /* AT+MIPLUPDATE said OK, +MIPLEVENT 11/12/13
+                            not seen yet */
+    int keepalive_due;   /* the keep-alive fell due while it could not
+                            go out (flashing): send it when it can */
+    int64_t deleted_at;  /* when our last AT+MIPLDELETE ended (or START:
+                            the instance that survived a restart), for
+                            late event 15; INT64_MIN never */
+    uint32_t epoch;      /* bumped when the instance is lost */
+    int sota_mode;       /* execute 26550 seen */
+    int flash_running;   /* FLASH emitted, FLASHED not seen */
+    int32_t flash_msgid; /* msgid of the accepted execute 5/0/2 */
     struct {
         int active;
         int32_t msgid;
@@ -430,6 +488,9 @@ struct sota_snapshot {
     int paused;
     int cmd_in_flight;
     size_t cmds_queued;
+    unsigned reg_failures;  /* see struct sota_fsm */
+    const char *reg_reason; /* last failure, "" none; valid until the next
+                               sota_fsm_step() */
 };
 
 /* Defaults of every field (see struct sota_config), the seed's dialect. */

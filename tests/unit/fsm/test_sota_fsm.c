@@ -449,7 +449,9 @@ static void happy_path(void **state)
     sota_fsm_snapshot(&r->fsm, &snap);
     assert_int_equal(snap.phase, SOTA_PHASE_IDLE);
     assert_int_equal(snap.cmd_in_flight, 0);
-    assert_int_equal(sota_fsm_next_deadline(&r->fsm), INT64_MAX);
+    /* only the keep-alive is armed: the completion update restarted it */
+    assert_int_equal(sota_fsm_next_deadline(&r->fsm),
+                     r->fsm.timer_at[SOTA_TIMER_KEEPALIVE]);
 }
 
 /* One command at a time: a second request queues behind the first. */
@@ -583,6 +585,10 @@ static void registration_timeout_backs_off(void **state)
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
+    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    /* registered, but not yet proven: a platform request proves it */
+    assert_int_equal(r->fsm.reg_failures, 3);
+    rd(r, 1, 3, 9);
     assert_int_equal(r->fsm.reg_failures, 0);
 }
 
@@ -616,9 +622,10 @@ static void command_timeout(void **state)
     assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
 }
 
+/* Lifetime timeout and deletion by the platform end a registration. */
 static void registration_lost_events(void **state)
 {
-    static const int32_t lost[] = {3, 5, 7, 8, 9, 15};
+    static const int32_t lost[] = {9, 31};
     struct rig *r = *state;
 
     for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {
@@ -636,7 +643,274 @@ static void registration_lost_events(void **state)
     }
 }
 
+/* Failure and unregister events once registered may be an older
+ * instance's: AT+MIPLUPDATE asks the module, and its answer decides. */
+static void doubtful_events_checked(void **state)
+{
+    static const int32_t doubtful[] = {3, 5, 7, 8, 10, 15};
+    struct rig *r = *state;
+
+    for (size_t i = 0; i < sizeof doubtful / sizeof doubtful[0]; i++) {
+        rig_start(r, NULL);
+        rig_register(r, "test0");
+        rd(r, 1, 3, 9);
+        rd(r, 2, 3, 9);
+        mevent(r, doubtful[i]);
+        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        assert_true(has_note(r, SOTA_NOTE_IGNORED));
+        ok(r); /* the answer to 1; then 2's, then the check */
+        sent_ok(r, "AT+MIPLREADRSP=0,2,1,3,0,9,3,3,\"100\",0,0");
+        expect_send(r, "AT+MIPLUPDATE=0,0,0");
+        if (i % 2 == 0) {
+            /* still registered: OK and event 11 */
+            ok(r);
+            mevent(r, 11);
+            assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        } else if (i == 1) {
+            /* OK, then the update fails */
+            ok(r);
+            mevent(r, 12);
+            assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        } else {
+            ev_done(r, SOTA_CMD_CIS_ERROR, 602);
+            assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        }
+    }
+    /* while flashing no update may go out: the event is only logged */
+    rig_from(r, SOTA_PHASE_FLASHING, 100, SOTA_RESULT_INITIAL, "");
+    rig_register(r, "test0");
+    mevent(r, 15);
+    expect_no_send(r);
+    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+}
+
+/* The livelock an independent emulator found: after a restart the old
+ * instance is deleted, and its event 15 arrives after the next OPEN's OK,
+ * and after the new registration's event 6. */
+static void late_unregister_of_deleted_instance(void **state)
+{
+    struct rig *r = *state;
+
+    for (int late_after_6 = 0; late_after_6 < 2; late_after_6++) {
+        rig_start(r, NULL);
+        device(r, "test0", 100, 256);
+        ev_simple(r, SOTA_EV_START);
+        expect_send(r, "AT+MIPLCREATE");
+        ev_done(r, SOTA_CMD_CIS_ERROR, 602);
+        sent_ok(r, "AT+MIPLDELETE=0");
+        sent_ok(r, "AT+MIPLCREATE");
+        sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+        sent_ok(r, "AT+MIPLOPEN=0,600,60");
+        if (!late_after_6) {
+            mevent(r, 15);
+            assert_int_equal(r->fsm.reg, SOTA_REG_WAIT_EVENT);
+            assert_true(has_note(r, SOTA_NOTE_IGNORED));
+        }
+        mevent(r, 1);
+        mevent(r, 2);
+        mevent(r, 4);
+        mevent(r, 6);
+        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        r->now += 20;
+        mevent(r, 15);
+        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        expect_no_send(r); /* within late_event_ms: no check needed */
+        mevent(r, 15); /* and repeated */
+        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        rd(r, 5, 3, 9);
+        expect_send(r, "AT+MIPLREADRSP=0,5,1,3,0,9,3,3,\"100\",0,0");
+    }
+}
+
+/* Events before the new OPEN cannot be its own; event 6 may come before
+ * the OPEN's OK; failure events between OPEN and 6 end the attempt. */
+static void events_judged_by_state(void **state)
+{
+    static const int32_t stale[] = {3, 5, 6, 7, 8, 9, 12, 13, 15, 31};
+    struct rig *r = *state;
+
+    rig_start(r, NULL);
+    device(r, "test0", 100, 256);
+    ev_simple(r, SOTA_EV_START);
+    expect_send(r, "AT+MIPLCREATE");
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+        mevent(r, stale[i]);
+        assert_int_equal(r->fsm.reg, SOTA_REG_CREATING);
+        expect_no_send(r);
+    }
+    ok(r);
+    expect_send(r, "AT+MIPLSOTAVER=\"test0\"");
+    mevent(r, 7);
+    assert_int_equal(r->fsm.reg, SOTA_REG_VERSION);
+    ok(r);
+    expect_send(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 6); /* before the OPEN's OK */
+    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    ok(r); /* the OPEN's OK changes nothing */
+    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    expect_no_send(r);
+
+    /* a failure event of this OPEN ends the attempt */
+    rig_start(r, NULL);
+    device(r, "test0", 100, 256);
+    ev_simple(r, SOTA_EV_START);
+    sent_ok(r, "AT+MIPLCREATE");
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 8);
+    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    /* ... but if the instance registers after all, it is used */
+    mevent(r, 6);
+    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(sota_fsm_next_deadline(&r->fsm),
+                     r->fsm.timer_at[SOTA_TIMER_KEEPALIVE]);
+}
+
+/* Every retry is bounded: retries, then delete and create, then the
+ * module reboot, then "failed: registration"; the top again much later. */
+static void registration_escalates(void **state)
+{
+    struct rig *r = *state;
+    unsigned attempts = 0;
+
+    rig_start(r, NULL);
+    device(r, "test0", 100, 256);
+    ev_simple(r, SOTA_EV_START);
+    for (unsigned i = 0; i < r->cfg.reg_retries; i++) {
+        sent_ok(r, "AT+MIPLCREATE");
+        sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+        sent_ok(r, "AT+MIPLOPEN=0,600,60");
+        mevent(r, 7);
+        attempts++;
+        assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        r->now = sota_fsm_next_deadline(&r->fsm);
+        fire(r, SOTA_TIMER_BACKOFF);
+    }
+    /* the attempt after the retries failed too: delete first */
+    sent_ok(r, "AT+MIPLCREATE");
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    r->now += r->cfg.register_timeout_ms;
+    fire(r, SOTA_TIMER_REGISTER);
+    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    r->now = sota_fsm_next_deadline(&r->fsm);
+    fire(r, SOTA_TIMER_BACKOFF);
+    sent_ok(r, "AT+MIPLDELETE=0");
+    sent_ok(r, "AT+MIPLCREATE");
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    expect_send(r, "AT+MIPLOPEN=0,600,60");
+    ev_done(r, SOTA_CMD_CIS_ERROR, 651);
+    /* then the reboot, and its banner */
+    expect_send(r, "AT+CMRB");
+    assert_int_equal(r->fsm.reg, SOTA_REG_REBOOTING);
+    ok(r);
+    ev_simple(r, SOTA_EV_MODEM_RESET);
+    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    r->now = sota_fsm_next_deadline(&r->fsm);
+    fire(r, SOTA_TIMER_BACKOFF);
+    sent_ok(r, "AT+MIPLCREATE");
+    sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
+    sent_ok(r, "AT+MIPLOPEN=0,600,60");
+    mevent(r, 5);
+    /* then failed, with the reason, visibly */
+    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_true(has_note(r, SOTA_NOTE_REG_FAILED));
+    {
+        struct sota_snapshot sn;
+
+        sota_fsm_snapshot(&r->fsm, &sn);
+        assert_int_equal(sn.reg, SOTA_REG_FAILED);
+        assert_non_null(strstr(sn.reg_reason, "+MIPLEVENT 5"));
+    }
+    expect_no_send(r);
+    /* nothing happens until the long backoff is over */
+    mevent(r, 6);
+    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_int_equal(sota_fsm_next_deadline(&r->fsm),
+                     r->now + r->cfg.reg_fail_backoff_ms);
+    r->now += r->cfg.reg_fail_backoff_ms;
+    fire(r, SOTA_TIMER_BACKOFF);
+    expect_send(r, "AT+MIPLCREATE");
+    assert_int_equal(r->fsm.reg_failures, 0);
+
+    /* no reboot command configured: straight to failed; a reboot that
+     * never shows its banner counts as a failure */
+    rig_start(r, NULL);
+    r->cfg.reboot_cmd[0] = '\0';
+    assert_int_equal(sota_fsm_init(&r->fsm, &r->cfg, NULL, r->now), 0);
+    device(r, "test0", 100, 256);
+    ev_simple(r, SOTA_EV_START);
+    for (unsigned i = 0; i <= r->cfg.reg_retries + 1; i++) {
+        if (r->fsm.reg == SOTA_REG_BACKOFF) {
+            r->now = sota_fsm_next_deadline(&r->fsm);
+            fire(r, SOTA_TIMER_BACKOFF);
+        }
+        expect_send(r, r->fsm.reg == SOTA_REG_DELETING ? "AT+MIPLDELETE=0"
+                                                       : "AT+MIPLCREATE");
+        ev_done(r, SOTA_CMD_ERROR, -1);
+        if (r->fsm.reg == SOTA_REG_CREATING) {
+            expect_send(r, "AT+MIPLCREATE");
+            ev_done(r, SOTA_CMD_ERROR, -1);
+        }
+    }
+    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_true(attempts > 0);
+}
+
 static void downloaded_rig(struct rig *r);
+
+/* The keep-alive goes out by timer at keepalive_pct of the lifetime, and
+ * is held back between the flash and the final write. */
+static void keepalive_by_timer(void **state)
+{
+    struct rig *r = *state;
+    int64_t every;
+
+    rig_start(r, NULL);
+    rig_register(r, "test0");
+    every = (int64_t)r->cfg.lifetime_s * 10 * r->cfg.keepalive_pct;
+    assert_int_equal(sota_fsm_next_deadline(&r->fsm), r->now + every);
+    for (int i = 0; i < 3; i++) {
+        r->now += every;
+        fire(r, SOTA_TIMER_KEEPALIVE);
+        expect_send(r, "AT+MIPLUPDATE=0,0,0");
+        ok(r);
+        assert_int_equal(sota_fsm_next_deadline(&r->fsm), r->now + every);
+        mevent(r, 11);
+    }
+    /* the update fails: register again */
+    r->now += every;
+    fire(r, SOTA_TIMER_KEEPALIVE);
+    expect_send(r, "AT+MIPLUPDATE=0,0,0");
+    ok(r);
+    mevent(r, 13);
+    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+
+    /* flashing: held back, then sent once the job has ended */
+    rig_start(r, NULL);
+    rig_register(r, "test0");
+    downloaded_rig(r);
+    checked(r, SOTA_RESULT_SUCCESS);
+    ex(r, 50, 5, 2);
+    sent_ok(r, "AT+MIPLEXECUTERSP=0,50,2");
+    r->now = r->fsm.timer_at[SOTA_TIMER_KEEPALIVE];
+    fire(r, SOTA_TIMER_KEEPALIVE);
+    expect_no_send(r);
+    assert_true(has_note(r, SOTA_NOTE_IGNORED));
+    flashed(r, SOTA_RESULT_SUCCESS, "test000");
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0"); /* the completion, once */
+    mevent(r, 11);
+    mevent(r, 14);
+    expect_no_send(r);
+    wr(r, 60, 0, 0); /* the final write ends the job */
+    sent_ok(r, "AT+MIPLWRITERSP=0,60,2");
+    /* event 14 came while DONE: its update goes out now, once */
+    sent_ok(r, "AT+MIPLUPDATE=0,0,0");
+    expect_no_send(r);
+    r->now = r->fsm.timer_at[SOTA_TIMER_KEEPALIVE];
+    fire(r, SOTA_TIMER_KEEPALIVE);
+    expect_send(r, "AT+MIPLUPDATE=0,0,0");
+}
 
 static void keepalive_rules(void **state)
 {
@@ -1578,6 +1852,11 @@ int main(void)
         T(registration_timeout_backs_off),
         T(command_timeout),
         T(registration_lost_events),
+        T(doubtful_events_checked),
+        T(late_unregister_of_deleted_instance),
+        T(events_judged_by_state),
+        T(registration_escalates),
+        T(keepalive_by_timer),
         T(keepalive_rules),
         T(duplicate_chunks),
         T(out_of_order_chunks),

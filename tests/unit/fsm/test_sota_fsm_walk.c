@@ -230,7 +230,12 @@ static int drive_registration(struct model *m, struct sota_event *ev,
         random_device(m, &ev->u.device);
         ev->u.device.known = 1;
         return 1;
+    case SOTA_REG_REBOOTING: /* the boot banner */
+        ev->kind = SOTA_EV_MODEM_RESET;
+        m->in_flight = 0; /* no final will come */
+        return 1;
     case SOTA_REG_BACKOFF:
+    case SOTA_REG_FAILED:
         if (!m->fsm.timer_armed[SOTA_TIMER_BACKOFF])
             return 0;
         if (m->now < m->fsm.timer_at[SOTA_TIMER_BACKOFF])
