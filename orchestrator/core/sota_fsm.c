@@ -618,6 +618,15 @@ static void finish(struct step *s)
 
     if (fsm->keepalive_due && update_allowed(fsm))
         keepalive(s, "held back before");
+    /* A keep-alive queued before a flash began must not go out during it
+     * (it would say "flashing finished"): it waits for the job's end. */
+    while (!fsm->has_inflight && fsm->q_len > 0 &&
+           fsm->queue[fsm->q_head].kind == SOTA_CMDK_KEEPALIVE &&
+           !update_allowed(fsm)) {
+        fsm->q_head = (fsm->q_head + 1) % SOTA_QUEUE_MAX;
+        fsm->q_len--;
+        fsm->keepalive_due = fsm->reg == SOTA_REG_REGISTERED;
+    }
     if (!fsm->has_inflight && fsm->q_len > 0) {
         fsm->inflight = fsm->queue[fsm->q_head];
         fsm->q_head = (fsm->q_head + 1) % SOTA_QUEUE_MAX;
@@ -1079,6 +1088,8 @@ static void on_mipl_event(struct step *s, const struct m531x_urc *u)
              * after an event that ended the attempt): use it. */
             note(s, SOTA_NOTE_REGISTER, "late +MIPLEVENT 6 during backoff");
             registered(s);
+            /* it may also be a repeat of an older 6: ask the module */
+            keepalive(s, "check a late registration");
         } else if (fsm->reg != SOTA_REG_REGISTERED) {
             event_stale(s, evt, "not of the registration being made");
         }
