@@ -1651,6 +1651,18 @@ static void start_fsm(struct worker *w)
     w->scfg.dialect = w->app->cfg->dialect;
     w->scfg.lifetime_s = (int)w->app->cfg->modems.lifetime_s;
     w->scfg.open_timeout_s = (int)w->app->cfg->modems.open_timeout_s;
+    w->scfg.keepalive_pct = (int)w->app->cfg->modems.keepalive_pct;
+    w->scfg.reg_retries = w->app->cfg->modems.reg_retries;
+    w->scfg.late_event_ms = (int64_t)w->app->cfg->modems.late_event_s * 1000;
+    _Static_assert(sizeof w->scfg.reboot_cmd ==
+                       sizeof w->app->cfg->modems.reboot_cmd,
+                   "the reboot command is copied whole");
+    memcpy(w->scfg.reboot_cmd, w->app->cfg->modems.reboot_cmd,
+           sizeof w->scfg.reboot_cmd);
+    w->scfg.reboot_timeout_ms =
+        (int64_t)w->app->cfg->modems.reboot_timeout_s * 1000;
+    w->scfg.reg_fail_backoff_ms =
+        (int64_t)w->app->cfg->modems.reg_fail_backoff_s * 1000;
     w->scfg.retry_budget = w->app->cfg->policy.retry_budget;
     w->scfg.downloads_per_hub = w->app->cfg->policy.downloads_per_hub;
     rc = resume_job(w, &cp);

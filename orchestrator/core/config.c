@@ -507,6 +507,35 @@ static int parse_listen(const struct key_def *k, const char *v, void *dst,
                            &web->listen_port, 1, w, wcap);
 }
 
+/* The module reboot command of the registration escalation: "" or "none"
+ * for none, else AT followed by printable characters without quotes. */
+static int parse_reboot(const struct key_def *k, const char *v, void *dst,
+                        char *w, size_t wcap)
+{
+    char *out = dst;
+    size_t cap = sizeof((struct gw_config_modems *)0)->reboot_cmd;
+    size_t len = strlen(v);
+
+    GW_UNUSED(k);
+    if (len == 0 || strcmp(v, "none") == 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    if (len >= cap || strncmp(v, "AT", 2) != 0) {
+        snprintf(w, wcap,
+                 "not an AT command of at most %zu characters, or none",
+                 cap - 1);
+        return -1;
+    }
+    for (const char *c = v; *c != '\0'; c++)
+        if (*c <= ' ' || *c > '~' || *c == '"') {
+            snprintf(w, wcap, "blank, quote or control character");
+            return -1;
+        }
+    memcpy(out, v, len + 1);
+    return 0;
+}
+
 static const char *const log_level_names[] = {
     [GW_LOG_ERR] = "error", [GW_LOG_WARN] = "warn", [GW_LOG_INFO] = "info",
     [GW_LOG_DEBUG] = "debug",
@@ -546,6 +575,14 @@ static const struct key_def key_defs[] = {
     {SEC_MODEMS, "baud", parse_baud, OFF(modems.baud), 0, 0, NULL, 0},
     NUM(SEC_MODEMS, "lifetime", modems.lifetime_s, 60, 86400),
     NUM(SEC_MODEMS, "open_timeout", modems.open_timeout_s, 1, 600),
+    NUM(SEC_MODEMS, "keepalive", modems.keepalive_pct, 10, 90),
+    NUM(SEC_MODEMS, "reg_retries", modems.reg_retries, 0, 20),
+    NUM(SEC_MODEMS, "late_event", modems.late_event_s, 0, 3600),
+    {SEC_MODEMS, "reboot_command", parse_reboot, OFF(modems.reboot_cmd), 0, 0,
+     NULL, 0},
+    NUM(SEC_MODEMS, "reboot_timeout", modems.reboot_timeout_s, 1, 600),
+    NUM(SEC_MODEMS, "reg_fail_backoff", modems.reg_fail_backoff_s, 60,
+        86400),
 
     {SEC_DIALECT, "sota_erase_ok", parse_int,
      OFF(dialect.sota_erase_ok), 0, 255, NULL, 0},
@@ -590,6 +627,12 @@ static void set_defaults(struct gw_config *c)
     c->modems.baud = 115200;
     c->modems.lifetime_s = 600;
     c->modems.open_timeout_s = 60;
+    c->modems.keepalive_pct = 55;
+    c->modems.reg_retries = 3;
+    c->modems.late_event_s = 60;
+    snprintf(c->modems.reboot_cmd, sizeof c->modems.reboot_cmd, "AT+CMRB");
+    c->modems.reboot_timeout_s = 60;
+    c->modems.reg_fail_backoff_s = 1800;
     m531x_dialect_default(&c->dialect);
     snprintf(c->web.listen_host, sizeof c->web.listen_host, "127.0.0.1");
     c->web.listen_port = 8080;

@@ -87,6 +87,12 @@ struct gw_config_modems {
     unsigned baud;
     unsigned lifetime_s;
     unsigned open_timeout_s;
+    unsigned keepalive_pct;      /* AT+MIPLUPDATE at this share of lifetime */
+    unsigned reg_retries;        /* registration retries before escalating */
+    unsigned late_event_s;       /* a deleted instance's event 15 this late */
+    char reboot_cmd[24];         /* escalation reboot, "" none */
+    unsigned reboot_timeout_s;   /* reboot command to boot banner */
+    unsigned reg_fail_backoff_s; /* "failed: registration" to the next try */
 };
 
 struct gw_config_web {

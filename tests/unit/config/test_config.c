@@ -99,6 +99,10 @@ static void defaults(void **state)
     assert_int_equal(c->modems.baud, 115200);
     assert_int_equal(c->modems.lifetime_s, 600);
     assert_int_equal(c->modems.open_timeout_s, 60);
+    assert_int_equal(c->modems.keepalive_pct, 55);
+    assert_int_equal(c->modems.reg_retries, 3);
+    assert_string_equal(c->modems.reboot_cmd, "AT+CMRB");
+    assert_int_equal(c->modems.reg_fail_backoff_s, 1800);
     assert_memory_equal(&c->dialect, &d, sizeof d);
     assert_string_equal(c->web.listen_host, "127.0.0.1");
     assert_int_equal(c->web.listen_port, 8080);
@@ -129,6 +133,9 @@ static void every_key_set(void **state)
         "[modems]\n"
         "ports = /tmp/sim/ttyM*, /dev/serial/by-path/*-port0\t/dev/ttyUSB*\n"
         "baud = 9600\nlifetime = 3600\nopen_timeout = 30\n"
+        "keepalive = 50\nreg_retries = 0\nlate_event = 0\n"
+        "reboot_command = AT+NRB\nreboot_timeout = 30\n"
+        "reg_fail_backoff = 600\n"
         "[dialect]\nsota_erase_ok = 5\nsota_erase_fail = 6\n"
         "sota_write_ok = 7\nsota_write_fail = 8\nstring_len = quoted\n"
         "opaque_len = hex\ndelete_command = MIPLDEL\n"
@@ -149,6 +156,12 @@ static void every_key_set(void **state)
     assert_int_equal(c->modems.baud, 9600);
     assert_int_equal(c->modems.lifetime_s, 3600);
     assert_int_equal(c->modems.open_timeout_s, 30);
+    assert_int_equal(c->modems.keepalive_pct, 50);
+    assert_int_equal(c->modems.reg_retries, 0);
+    assert_int_equal(c->modems.late_event_s, 0);
+    assert_string_equal(c->modems.reboot_cmd, "AT+NRB");
+    assert_int_equal(c->modems.reboot_timeout_s, 30);
+    assert_int_equal(c->modems.reg_fail_backoff_s, 600);
     assert_int_equal(c->dialect.sota_erase_ok, 5);
     assert_int_equal(c->dialect.sota_write_fail, 8);
     assert_int_equal(c->dialect.strlen_mode, M531X_STRLEN_QUOTED);
@@ -188,6 +201,16 @@ static void bad_values(void **state)
          3, "60..86400"},
         {"[modems]\nports = /dev/ttyM*\nlifetime = 600s\n", 3, "whole number"},
         {"[modems]\nports = /dev/ttyM*\nopen_timeout = 0\n", 3, "1..600"},
+        {"[modems]\nports = /dev/ttyM*\nkeepalive = 95\n", 3, "10..90"},
+        {"[modems]\nports = /dev/ttyM*\nreboot_command = reboot\n", 3,
+         "not an AT command"},
+        {"[modems]\nports = /dev/ttyM*\nreboot_command = AT+CMRB;AT\"\n", 3,
+         "quote"},
+        {"[modems]\nports = /dev/ttyM*\nreboot_command = "
+         "AT+AVERYLONGREBOOTCOMMAND\n",
+         3, "at most 23"},
+        {"[modems]\nports = /dev/ttyM*\nreg_fail_backoff = 5\n", 3,
+         "60..86400"},
         {MIN_MODEMS "[dialect]\nsota_erase_ok = 256\n", 4, "0..255"},
         {MIN_MODEMS "[dialect]\nsota_write_ok = 4\n", 4, "share one value"},
         {MIN_MODEMS "[dialect]\nstring_len = bytes\n", 4, "chars or quoted"},
