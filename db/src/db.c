@@ -21,7 +21,8 @@
 
 #define DEVICE_COLS                                                       \
     "imei, state, port, usb_hub, usb_port, iccid, imsi, rssi, reg_status, " \
-    "target_uri, sw_version, battery, free_kib, first_seen_ms, last_seen_ms"
+    "target_uri, sw_version, battery, free_kib, first_seen_ms, "         \
+    "last_seen_ms, fault, readings_ms"
 #define JOB_COLS                                                          \
     "id, device_imei, IFNULL(package_id, 0), version, phase, oma_state, "  \
     "oma_result, bytes_durable, image_size, md5, sha256, staging_file, "   \
@@ -40,8 +41,9 @@ static const char *const stmt_sql[DB_ST_COUNT] = {
     [DB_ST_DEVICE_UPSERT] =
         "INSERT INTO devices (imei, state, port, usb_hub, usb_port, iccid,"
         " imsi, rssi, reg_status, sw_version, battery, free_kib,"
-        " first_seen_ms, last_seen_ms)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)"
+        " first_seen_ms, last_seen_ms, fault, readings_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13,"
+        " ?14, ?15)"
         " ON CONFLICT (imei) DO UPDATE SET state = excluded.state,"
         " port = excluded.port, usb_hub = excluded.usb_hub,"
         " usb_port = excluded.usb_port, iccid = excluded.iccid,"
@@ -49,7 +51,8 @@ static const char *const stmt_sql[DB_ST_COUNT] = {
         " reg_status = excluded.reg_status,"
         " sw_version = excluded.sw_version, battery = excluded.battery,"
         " free_kib = excluded.free_kib,"
-        " last_seen_ms = excluded.last_seen_ms",
+        " last_seen_ms = excluded.last_seen_ms, fault = excluded.fault,"
+        " readings_ms = excluded.readings_ms",
     [DB_ST_DEVICE_SET_TARGET] =
         "UPDATE devices SET target_uri = ?2 WHERE imei = ?1",
     [DB_ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE imei = ?1",

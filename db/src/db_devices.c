@@ -50,11 +50,13 @@ static int check_device(const struct db_device *d)
         || (rc = db__text_ok(d->usb_hub, DB_HUB_MAX)) < 0
         || (rc = db__text_ok(d->iccid, DB_ICCID_MAX)) < 0
         || (rc = db__text_ok(d->imsi, DB_IMSI_MAX)) < 0
-        || (rc = db__text_ok(d->sw_version, DB_VERSION_MAX)) < 0)
+        || (rc = db__text_ok(d->sw_version, DB_VERSION_MAX)) < 0
+        || (rc = db__text_ok(d->fault, DB_FAULT_MAX)) < 0)
         return rc;
     if (d->usb_port < 0 || d->usb_port > 255 || d->rssi < 0 || d->rssi > 99
         || d->reg_status < -1 || d->reg_status > 10 || d->battery < -1
-        || d->battery > 100 || d->free_kib < -1 || d->last_seen_ms < 0)
+        || d->battery > 100 || d->free_kib < -1 || d->last_seen_ms < 0
+        || d->readings_ms < 0)
         return GW_E_RANGE;
     return 0;
 }
@@ -79,7 +81,9 @@ int db_device_upsert(struct db *db, const struct db_device *d)
         || sqlite3_bind_text(st, 10, d->sw_version, -1, SQLITE_STATIC)
         || sqlite3_bind_int(st, 11, d->battery)
         || sqlite3_bind_int64(st, 12, d->free_kib)
-        || sqlite3_bind_int64(st, 13, d->last_seen_ms))
+        || sqlite3_bind_int64(st, 13, d->last_seen_ms)
+        || sqlite3_bind_text(st, 14, d->fault, -1, SQLITE_STATIC)
+        || sqlite3_bind_int64(st, 15, d->readings_ms))
         return db__err(db, sqlite3_errcode(db->conn), "device upsert bind");
     return db__exec_write(db, st, "device upsert");
 }
@@ -129,7 +133,9 @@ static int device_from_row(struct db *db, sqlite3_stmt *st, void *dst)
         || (rc = db__col_int(db, st, 11, -1, 100, &v[3])) < 0
         || (rc = db__col_int(db, st, 12, -1, INT64_MAX, &v[4])) < 0
         || (rc = db__col_int(db, st, 13, 0, INT64_MAX, &v[5])) < 0
-        || (rc = db__col_int(db, st, 14, 0, INT64_MAX, &v[6])) < 0)
+        || (rc = db__col_int(db, st, 14, 0, INT64_MAX, &v[6])) < 0
+        || (rc = db__col_text(db, st, 15, d->fault, sizeof d->fault)) < 0
+        || (rc = db__col_int(db, st, 16, 0, INT64_MAX, &v[7])) < 0)
         return rc;
     if (state_parse(state, &d->state) < 0)
         return GW_E_CORRUPT;
@@ -140,6 +146,7 @@ static int device_from_row(struct db *db, sqlite3_stmt *st, void *dst)
     d->free_kib = v[4];
     d->first_seen_ms = v[5];
     d->last_seen_ms = v[6];
+    d->readings_ms = v[7];
     return 0;
 }
 

@@ -260,6 +260,10 @@ int cmd_status(int argc, char **argv)
                    d->sw_version[0] ? d->sw_version : "-", batt, job, phase,
                    bytes);
             print_safe(stdout, result);
+            if (d->state == DB_DEVICE_FAULT && d->fault[0] != '\0') {
+                fputs("  fault: ", stdout);
+                print_safe(stdout, d->fault);
+            }
             putchar('\n');
         }
         total += n;

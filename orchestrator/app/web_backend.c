@@ -75,6 +75,11 @@ static void live_fill(struct web_live *l, const struct worker_info *wi)
     l->bytes = wi->sota.bytes;
     l->image_size = wi->sota.image_size;
     l->flash_acked = wi->flash_acked;
+    snprintf(l->registration, sizeof l->registration, "%s",
+             sota_reg_name(wi->sota.reg));
+    l->reg_failures = wi->sota.reg_failures;
+    snprintf(l->reg_reason, sizeof l->reg_reason, "%s",
+             wi->sota.reg_reason ? wi->sota.reg_reason : "");
 }
 
 struct wb_visit {
@@ -105,8 +110,15 @@ static void visit_find(void *ctx, struct worker *w)
 
 static void visit_count(void *ctx, struct worker *w)
 {
-    (void)w;
-    (*(unsigned *)ctx)++;
+    struct web_metrics *m = ctx;
+    struct worker_info wi;
+
+    m->ports_open++;
+    worker_info(w, &wi);
+    if (wi.sota.reg == SOTA_REG_REGISTERED)
+        m->modems_registered++;
+    else if (wi.sota.reg == SOTA_REG_FAILED)
+        m->modems_reg_failed++;
 }
 
 static const char *action_name(enum web_action a)
@@ -124,7 +136,6 @@ static void metrics_fill(const struct app *app, struct web_metrics *m)
 {
     const struct app_stats *st = &app->stats;
     uint64_t cum = 0;
-    unsigned ports = 0;
 
     memset(m, 0, sizeof *m);
     m->chunks_stored = st->chunks_stored;
@@ -147,8 +158,7 @@ static void metrics_fill(const struct app *app, struct web_metrics *m)
     m->group_commits = app->commits;
     m->fsyncs = app->commit_fsyncs;
     if (app->sup)
-        sup_foreach(app->sup, visit_count, &ports);
-    m->ports_open = ports;
+        sup_foreach(app->sup, visit_count, m);
 }
 
 static void run_call(struct web_backend *wb, struct wb_call *c)

@@ -90,6 +90,16 @@ static json_t *schemas(void)
             nstr, "usb_port", nint, "rssi", nint, "reg_status", nint,
             "sw_version", nstr, "battery", nint, "free_kib", nint, "target",
             "type", "object", "job", "oneOf", ref("Job"), "type", "null"));
+    {
+        json_t *props =
+            json_object_get(json_object_get(s, "Device"), "properties");
+
+        json_object_set(props, "fault", nstr);
+        json_object_set(props, "readings_ms", nint);
+        json_object_set_new(props, "registration",
+                            json_pack("{s:[{s:s},{s:s}]}", "oneOf", "type",
+                                      "object", "type", "null"));
+    }
     json_object_set_new(
         s, "Event",
         json_pack("{s:s,s:[s,s,s,s],s:{s:{s:s},s:{s:s},s:O,s:O,s:{s:s},s:{s:s},"

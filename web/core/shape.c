@@ -172,6 +172,17 @@ json_t *web_json_device(const struct db_device *d, const struct db_job *job,
                                          : json_null());
     json_object_set_new(v, "first_seen_ms", ms_or_null(d->first_seen_ms));
     json_object_set_new(v, "last_seen_ms", ms_or_null(d->last_seen_ms));
+    json_object_set_new(v, "readings_ms", ms_or_null(d->readings_ms));
+    json_object_set_new(v, "fault", str_or_null(d->fault));
+    if (live && live->registration[0]) {
+        json_object_set_new(
+            v, "registration",
+            json_pack("{s:s,s:i,s:o}", "state", live->registration,
+                      "failures", (int)live->reg_failures, "reason",
+                      str_or_null(live->reg_reason)));
+    } else {
+        json_object_set_new(v, "registration", json_null());
+    }
 
     target = json_object();
     if (d->target_uri[0]) {
@@ -647,6 +658,15 @@ int web_metrics_text(const struct web_tally *t, const struct web_metrics *m,
             "sotagw_ports{status=\"open\"} %u\n"
             "sotagw_ports{status=\"failed\"} %u\n",
             m->ports_open, m->ports_failed);
+        put(&o,
+            "# HELP sotagw_modems_registration Modems by OneNET "
+            "registration.\n"
+            "# TYPE sotagw_modems_registration gauge\n"
+            "sotagw_modems_registration{state=\"registered\"} %u\n"
+            "sotagw_modems_registration{state=\"failed\"} %u\n"
+            "sotagw_modems_registration{state=\"registering\"} %u\n",
+            m->modems_registered, m->modems_reg_failed,
+            m->ports_open - m->modems_registered - m->modems_reg_failed);
         put(&o, "# HELP sotagw_answer_seconds Time from a platform request "
                 "to the gateway's answer.\n"
                 "# TYPE sotagw_answer_seconds histogram\n");

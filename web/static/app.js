@@ -143,6 +143,21 @@ function fmtAgo(ms) {
     return Math.round(s / 3600) + ' h ago';
 }
 
+/* OneNET registration of the modem, from the daemon's live data. */
+function regFailed(d) {
+    return !!(d.registration && d.registration.state === 'failed');
+}
+
+function regText(d) {
+    const r = d.registration;
+    if (!r) return d.fault || '?';
+    let t = r.state;
+    if (r.failures) t += ', ' + r.failures + ' failed attempt' +
+                         (r.failures === 1 ? '' : 's');
+    if (r.reason) t += ': ' + r.reason;
+    return t;
+}
+
 function signalText(rssi) {
     if (rssi === null || rssi === undefined) return 'signal ?';
     /* +CSQ 0..31: -113 + 2n dBm */
@@ -186,7 +201,10 @@ function modemCard(d) {
                                         text: 'paused' }) : null, ' ',
                 el('span', { class: 'badge ' + phase, text: phase }),
                 j && j.overdue ? el('span', { class: 'badge flag',
-                                              text: 'overdue' }) : null)),
+                                              text: 'overdue' }) : null,
+                regFailed(d) ? el('span', { class: 'badge flag',
+                                            text: 'failed: registration',
+                                            title: regText(d) }) : null)),
         el('div', { class: 'meta' },
             el('span', { text: d.usb_port ? 'port ' + d.usb_port :
                                (d.port || '?').split('/').pop(),
@@ -504,8 +522,12 @@ function renderDevice() {
             (d.paused ? ' (paused)' : '')],
         ['Port', (d.port || '?') + (d.usb_hub ? ' · hub ' + d.usb_hub +
             ' port ' + d.usb_port : '')],
-        ['Signal', signalText(d.rssi)],
-        ['Registration', d.reg_status === null ? '?' : String(d.reg_status)],
+        ['Signal', signalText(d.rssi) + (d.readings_ms ?
+            ' (read ' + fmtAgo(d.readings_ms) + ')' : '')],
+        ['Network', d.reg_status === null ? '?' :
+            'CEREG ' + String(d.reg_status)],
+        ['OneNET', regText(d)],
+        ['Fault', d.fault || 'none'],
         ['Version', (d.sw_version || '?') + ' → ' + (j ? j.version : '–')],
         ['Battery', d.battery === null ? '?' : d.battery + '%'],
         ['Free space', d.free_kib === null ? '?' : d.free_kib + ' KiB'],

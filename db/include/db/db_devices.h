@@ -18,6 +18,7 @@
 #define DB_IMSI_MAX 15
 #define DB_URI_MAX 255
 #define DB_VERSION_MAX 32
+#define DB_FAULT_MAX 120
 
 enum db_device_state {
     DB_DEVICE_ABSENT,     /* not connected now */
@@ -42,6 +43,8 @@ struct db_device {
     int64_t free_kib;                  /* -1 unknown */
     int64_t first_seen_ms;             /* set by the first upsert */
     int64_t last_seen_ms;
+    char fault[DB_FAULT_MAX + 1];      /* state FAULT: what is wrong; "" */
+    int64_t readings_ms;               /* rssi, reg_status read; 0 never */
 };
 
 /* Filter for db_device_list(). */

@@ -97,8 +97,10 @@ def main():
                     "usb_port, sw_version, battery, first_seen_ms, "
                     "last_seen_ms) VALUES (?, 'upgrading', '/dev/ttyUSB3', "
                     "'1-1.2', 3, '1.0.0', 80, ?, ?)", (IMEI, now, now))
-        con.execute("INSERT INTO devices (imei, first_seen_ms, last_seen_ms)"
-                    " VALUES (?, ?, ?)", (IMEI2, now, now))
+        con.execute("INSERT INTO devices (imei, state, fault, first_seen_ms,"
+                    " last_seen_ms) VALUES (?, 'fault', ?, ?, ?)",
+                    (IMEI2, "registration: +MIPLEVENT 7 (register failed)",
+                     now, now))
         con.execute("INSERT INTO jobs (device_imei, package_id, version, "
                     "phase, bytes_durable, image_size, attempt, created_ms) "
                     "VALUES (?, 1, '2.0.0', 'download', 2048, 6000, 1, ?)",
@@ -127,6 +129,9 @@ def main():
             check(want in row, f"status row lacks {want!r}: {row!r}")
         row2 = next((l for l in lines if "35...3809" in l), "")
         check("failed" in row2 and "integrity: md5 mismatch" in row2, row2)
+        check(" fault " in row2 and
+              "fault: registration: +MIPLEVENT 7 (register failed)" in row2,
+              f"status shows the fault and why: {row2!r}")
         p = run("status", "--db", db, "--show-imei")
         check(IMEI in p.stdout and IMEI2 in p.stdout, p.stdout)
 

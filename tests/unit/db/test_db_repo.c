@@ -116,6 +116,17 @@ static void device_upsert_get(void **state)
     assert_int_equal(db_device_set_target(db, d.imei, NULL), 0);
     assert_int_equal(db_device_get(db, d.imei, &g), 0);
     assert_string_equal(g.target_uri, "");
+    /* a fault says why; the readings carry their time */
+    assert_string_equal(g.fault, "");
+    assert_int_equal(g.readings_ms, 0);
+    d.state = DB_DEVICE_FAULT;
+    snprintf(d.fault, sizeof d.fault, "registration: +MIPLEVENT 7");
+    d.readings_ms = 8500;
+    assert_int_equal(db_device_upsert(db, &d), 0);
+    assert_int_equal(db_device_get(db, d.imei, &g), 0);
+    assert_int_equal(g.state, DB_DEVICE_FAULT);
+    assert_string_equal(g.fault, "registration: +MIPLEVENT 7");
+    assert_int_equal(g.readings_ms, 8500);
 }
 
 static void device_bounds(void **state)
@@ -135,6 +146,12 @@ static void device_bounds(void **state)
     assert_int_equal(db_device_upsert(db, &d), GW_E_RANGE);
     fill_device(&d, 2);
     d.battery = 101;
+    assert_int_equal(db_device_upsert(db, &d), GW_E_RANGE);
+    fill_device(&d, 2);
+    memset(d.fault, 'f', sizeof d.fault); /* unterminated */
+    assert_int_equal(db_device_upsert(db, &d), GW_E_TOOLONG);
+    fill_device(&d, 2);
+    d.readings_ms = -1;
     assert_int_equal(db_device_upsert(db, &d), GW_E_RANGE);
     fill_device(&d, 2);
     d.state = (enum db_device_state)42;

@@ -113,8 +113,24 @@ static void test_device_live_wins(void **state)
     l.bytes = 2048;
     l.image_size = 4096;
     strcpy(l.target_uri, "modbus-tcp://10.0.0.2?unit=3");
+    strcpy(l.registration, "failed");
+    l.reg_failures = 6;
+    strcpy(l.reg_reason, "+MIPLEVENT 7 (register failed)");
+    d.state = DB_DEVICE_FAULT;
+    strcpy(d.fault, "registration: +MIPLEVENT 7 (register failed)");
+    d.readings_ms = 1700000000000;
     v = web_json_device(&d, &j, &l, &opts);
     assert_int_equal(json_integer_value(json_object_get(v, "rssi")), 17);
+    t = json_object_get(v, "registration");
+    assert_string_equal(json_string_value(json_object_get(t, "state")),
+                        "failed");
+    assert_int_equal(json_integer_value(json_object_get(t, "failures")), 6);
+    assert_string_equal(json_string_value(json_object_get(t, "reason")),
+                        l.reg_reason);
+    assert_string_equal(json_string_value(json_object_get(v, "fault")),
+                        d.fault);
+    assert_int_equal(json_integer_value(json_object_get(v, "readings_ms")),
+                     1700000000000);
     assert_true(json_is_true(json_object_get(v, "paused")));
     jv = json_object_get(v, "job");
     assert_int_equal(json_integer_value(json_object_get(jv, "bytes")), 2048);

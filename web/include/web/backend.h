@@ -40,6 +40,10 @@ struct web_live {
     uint32_t flash_acked;     /* bytes the field device acknowledged */
     char target_uri[256];     /* the effective target (database override
                                  or config), "" none */
+    char registration[24];    /* OneNET registration: "registered",
+                                 "backoff", "failed", ... */
+    unsigned reg_failures;    /* failed attempts since it last worked */
+    char reg_reason[112];     /* why the last attempt failed, "" */
 };
 
 /* Counters and the answer-time histogram for /metrics. Monotonic since
@@ -56,6 +60,8 @@ struct web_metrics {
     double answer_sum_s;
     uint64_t group_commits, fsyncs;
     unsigned ports_open, ports_failed;
+    unsigned modems_registered;  /* registered with OneNET now */
+    unsigned modems_reg_failed;  /* "failed: registration" */
 };
 
 struct web_backend_ops {

@@ -1,0 +1,12 @@
+-- 0002_device_fault_readings.sql: why a modem is in state 'fault', and when
+-- its signal and network registration were last read.
+--
+-- fault: '' unless state is 'fault'; then what is wrong, e.g.
+--   "registration: +MIPLEVENT 7 (register failed); 6 attempts failed".
+-- readings_ms: when rssi and reg_status were read (0 never), so that a
+-- reader can tell their age.
+
+ALTER TABLE devices ADD COLUMN fault TEXT NOT NULL DEFAULT ''
+    CHECK (length(fault) <= 120);
+ALTER TABLE devices ADD COLUMN readings_ms INTEGER NOT NULL DEFAULT 0
+    CHECK (readings_ms >= 0);
