@@ -1,0 +1,465 @@
+/* worker_fsm.c: the glue between a worker and its SOTA machine:
+ * feeding events, executing actions in order (deferred behind a
+ * commit when they must be), the FSM's commands and timers, URCs. */
+#define GW_LOG_TAG "worker"
+
+#include "worker_internal.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dio/at_chan.h"
+#include "dio/m531x.h"
+#include "gw/err.h"
+#include "staging.h"
+
+#include "gw/log.h"
+
+/* ---- answer times ------------------------------------------------------ */
+
+/* A platform request arrived (READ, WRITE, EXECUTE). The oldest pending
+ * one is dropped when the list is full: its answer time is then lost, not
+ * wrong. */
+static void req_arrived(struct worker *w, const struct m531x_urc *u)
+{
+    struct wk_req *r;
+
+    if (u->kind != M531X_URC_READ && u->kind != M531X_URC_WRITE &&
+        u->kind != M531X_URC_EXECUTE)
+        return;
+    if (w->nreqs == PENDING_REQ_MAX) {
+        memmove(&w->reqs[0], &w->reqs[1],
+                (PENDING_REQ_MAX - 1) * sizeof w->reqs[0]);
+        w->nreqs--;
+    }
+    r = &w->reqs[w->nreqs++];
+    r->msgid = u->msgid;
+    r->at = uv_now(w->app->loop);
+    r->via_sota =
+        (u->kind == M531X_URC_WRITE && u->obj == 5 && u->res == 0 &&
+         u->u.write.value_len > 0) ||
+        (u->kind == M531X_URC_EXECUTE && u->obj == 5 && u->res == 26501);
+}
+
+/* Which request does a command the FSM sends answer, if any? A READRSP
+ * with a value (11 fields: ...,<index>,<flag>) completes its answer only on
+ * its last line (flag 0); the error form (3 fields) completes it at once. */
+static int32_t answers_of(const char *text)
+{
+    static const char *const rsp[] = {
+        "AT+MIPLREADRSP=", "AT+MIPLWRITERSP=", "AT+MIPLEXECUTERSP="};
+    const char *p;
+    unsigned commas = 0;
+    long v;
+
+    if (strncmp(text, "AT+MIPLSOTA=", 12) == 0)
+        return ANSWERS_SOTA;
+    for (size_t i = 0; i < sizeof rsp / sizeof rsp[0]; i++) {
+        if (strncmp(text, rsp[i], strlen(rsp[i])) != 0)
+            continue;
+        p = strchr(text, ',');
+        if (p == NULL)
+            return -1;
+        v = strtol(p + 1, NULL, 10);
+        for (const char *q = text; *q; q++)
+            commas += *q == ',';
+        if (i == 0 && commas >= 10 && strcmp(strrchr(text, ','), ",0") != 0)
+            return -1; /* more READRSP lines follow */
+        return v >= 0 && v <= M531X_MSGID_MAX ? (int32_t)v : -1;
+    }
+    return -1;
+}
+
+static void req_answered(struct worker *w, int32_t answers)
+{
+    for (size_t i = 0; i < w->nreqs; i++) {
+        struct wk_req *r = &w->reqs[i];
+
+        if (answers == ANSWERS_SOTA ? !r->via_sota
+                                    : (r->via_sota || r->msgid != answers))
+            continue;
+        app_stats_answer(&w->app->stats,
+                         (double)(uv_now(w->app->loop) - r->at) / 1000.0);
+        memmove(r, r + 1, (w->nreqs - i - 1) * sizeof *r);
+        w->nreqs--;
+        return;
+    }
+}
+
+/* ---- posted events and deferred actions -------------------------------- */
+
+static void on_post(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+
+    while (w->p_len > 0 && w->stage == WK_RUNNING) {
+        struct sota_event ev = w->posted[0];
+
+        w->p_len--;
+        memmove(&w->posted[0], &w->posted[1], w->p_len * sizeof ev);
+        wk_fsm_feed(w, &ev);
+    }
+}
+
+void wk_post(struct worker *w, const struct sota_event *ev)
+{
+    if (w->p_len == POSTED_MAX) {
+        /* cannot happen: at most one store, check and flash at a time */
+        GW_LOG(GW_LOG_ERR, w->name, "posted events full: %s dropped",
+               sota_event_kind_name(ev->kind));
+        return;
+    }
+    w->posted[w->p_len++] = *ev;
+    uv_timer_start(&w->post_timer, on_post, 0, 0);
+}
+
+static void exec_outside(struct worker *w, const struct wk_deferred *d);
+
+static void on_barrier(struct app_commit_waiter *cw, int rc)
+{
+    struct worker *w =
+        (struct worker *)((char *)cw - offsetof(struct worker, barrier_w));
+
+    if (rc < 0) {
+        wk_exit(w, WORKER_EXIT_FAILED, "state not committed to the database");
+        return;
+    }
+    while (w->d_len > 0 && w->stage == WK_RUNNING &&
+           w->deferred[w->d_head].need <= w->app->commits) {
+        struct wk_deferred d = w->deferred[w->d_head];
+
+        w->d_head = (w->d_head + 1) % DEFERRED_MAX;
+        w->d_len--;
+        exec_outside(w, &d);
+    }
+    if (w->d_len > 0 && w->stage == WK_RUNNING)
+        app_commit_after(w->app, &w->barrier_w, on_barrier);
+}
+
+/* SEND, FLASH, JOB_END: now, or after the commit of a PERSIST before it. */
+void wk_outside(struct worker *w, const struct wk_deferred *d)
+{
+    struct wk_deferred *slot;
+
+    if (w->d_len == 0 && w->barrier_need <= w->app->commits) {
+        exec_outside(w, d);
+        return;
+    }
+    if (w->d_len == DEFERRED_MAX) {
+        wk_exit(w, WORKER_EXIT_FAILED, "deferred actions overflow");
+        return;
+    }
+    slot = &w->deferred[(w->d_head + w->d_len) % DEFERRED_MAX];
+    *slot = *d;
+    slot->need = w->barrier_need;
+    w->d_len++;
+    app_commit_after(w->app, &w->barrier_w, on_barrier);
+}
+
+/* ---- FSM commands ------------------------------------------------------ */
+
+static enum sota_cmd_status cmd_status(const struct at_reply *r)
+{
+    switch (r->final) {
+    case AT_FINAL_OK: return SOTA_CMD_OK;
+    case AT_FINAL_CIS_ERROR: return SOTA_CMD_CIS_ERROR;
+    case AT_FINAL_CME_ERROR: return SOTA_CMD_CME_ERROR;
+    case AT_FINAL_ERROR:
+    case AT_FINAL_CMS_ERROR:
+    case AT_FINAL_NONE: return SOTA_CMD_ERROR;
+    }
+    return SOTA_CMD_ERROR;
+}
+
+static void on_fsm_cmd(void *ctx, int rc, const struct at_reply *r)
+{
+    struct wk_cmd *c = ctx;
+    struct worker *w = c->w;
+    struct sota_event ev;
+
+    if (w->stage != WK_RUNNING || c->gen != w->fsm_gen)
+        return; /* given up by the FSM's timer, or a modem reset */
+    if (rc < 0) {
+        /* -ETIMEDOUT of the channel's backstop: the FSM's own timer
+         * fires first; anything else (reset, hang-up) is handled by the
+         * banner and hang-up paths. */
+        return;
+    }
+    ev.kind = SOTA_EV_CMD_DONE;
+    ev.u.cmd.status = cmd_status(r);
+    ev.u.cmd.code = r->code;
+    if (c->answers != -1)
+        req_answered(w, c->answers);
+    wk_fsm_feed(w, &ev);
+}
+
+static void send_fsm(struct worker *w, const char *text)
+{
+    struct wk_cmd *c = wk_cmd_ctx(w, CMDK_FSM);
+    int rc;
+
+    c->answers = answers_of(text);
+    rc = at_chan_send(w->ch, text, w->scfg.cmd_timeout_ms + CHAN_GUARD_MS,
+                      on_fsm_cmd, c);
+
+    if (rc < 0)
+        GW_LOG(GW_LOG_ERR, w->name, "cannot send %s: %s", text,
+               gw_strerror(rc));
+}
+
+/* ---- executing actions ------------------------------------------------- */
+
+static void exec_outside(struct worker *w, const struct wk_deferred *d)
+{
+    switch (d->kind) {
+    case SOTA_ACT_SEND: send_fsm(w, d->text); return;
+    case SOTA_ACT_FLASH: wk_do_flash(w, d->size); return;
+    case SOTA_ACT_JOB_END: {
+        char reason[DB_REASON_MAX + 1];
+
+        if (d->result == SOTA_RESULT_SUCCESS)
+            snprintf(reason, sizeof reason, "success");
+        else if (w->has_job && w->job.reason[0] != '\0')
+            snprintf(reason, sizeof reason, "%s", w->job.reason);
+        else
+            snprintf(reason, sizeof reason, "update result %d (%s)",
+                     (int)d->result, sota_result_name(d->result));
+        wk_job_close(w, d->result, reason);
+        return;
+    }
+    case SOTA_ACT_STORE_CHUNK:
+    case SOTA_ACT_RESET_STAGING:
+    case SOTA_ACT_CHECK_IMAGE:
+    case SOTA_ACT_PERSIST:
+    case SOTA_ACT_ARM_TIMER:
+    case SOTA_ACT_CANCEL_TIMER:
+    case SOTA_ACT_NOTE: return; /* never deferred */
+    }
+}
+
+static void timer_fired(uv_timer_t *t);
+
+static void exec_actions(struct worker *w, const struct sota_actions *acts)
+{
+    for (size_t i = 0; i < acts->n && w->stage == WK_RUNNING; i++) {
+        const struct sota_action *a = &acts->v[i];
+        struct wk_deferred d;
+
+        switch (a->kind) {
+        case SOTA_ACT_SEND:
+            memset(&d, 0, sizeof d);
+            d.kind = a->kind;
+            snprintf(d.text, sizeof d.text, "%.*s", (int)a->u.send.len,
+                     a->u.send.text);
+            wk_outside(w, &d);
+            break;
+        case SOTA_ACT_FLASH:
+        case SOTA_ACT_JOB_END:
+            memset(&d, 0, sizeof d);
+            d.kind = a->kind;
+            d.size = a->u.image.size;
+            if (a->kind == SOTA_ACT_JOB_END)
+                d.result = a->u.job_end.result;
+            wk_outside(w, &d);
+            break;
+        case SOTA_ACT_STORE_CHUNK: wk_do_store(w, a); break;
+        case SOTA_ACT_RESET_STAGING:
+            if (w->stg != NULL && staging_reset(w->stg) < 0)
+                GW_LOG(GW_LOG_ERR, w->name, "staging not reset");
+            w->have_crc = 0;
+            break;
+        case SOTA_ACT_CHECK_IMAGE: wk_do_check(w, a->u.image.size); break;
+        case SOTA_ACT_PERSIST: wk_do_persist(w, &a->u.persist); break;
+        case SOTA_ACT_ARM_TIMER: {
+            int64_t delay = a->u.timer.at - wk_now_ms(w);
+
+            uv_timer_start(&w->fsm_timer[a->u.timer.id], timer_fired,
+                           delay > 0 ? (uint64_t)delay : 0, 0);
+            break;
+        }
+        case SOTA_ACT_CANCEL_TIMER:
+            uv_timer_stop(&w->fsm_timer[a->u.timer.id]);
+            break;
+        case SOTA_ACT_NOTE: {
+            /* one event kind per note kind: "sota.resume", "sota.refused"..
+             * so the audit trail can be filtered */
+            char kind[32];
+
+            snprintf(kind, sizeof kind, "sota.%s",
+                     sota_note_kind_name(a->u.note.kind));
+            if (a->u.note.kind == SOTA_NOTE_RESUME)
+                w->app->stats.resumes++;
+            else if (a->u.note.kind == SOTA_NOTE_RESTART)
+                w->app->stats.restarts++;
+            else if (a->u.note.kind == SOTA_NOTE_DUPLICATE)
+                w->app->stats.chunks_resent++;
+            else if (a->u.note.kind == SOTA_NOTE_BAD_CHUNK)
+                w->app->stats.chunks_bad++;
+            GW_LOG(a->u.note.kind == SOTA_NOTE_STATE ? GW_LOG_INFO
+                                                     : GW_LOG_DEBUG,
+                   w->name, "%s: %s", kind, a->u.note.text);
+            wk_event_add(w, kind, "%s", a->u.note.text);
+            break;
+        }
+        }
+    }
+}
+
+void wk_fsm_feed(struct worker *w, const struct sota_event *ev)
+{
+    struct sota_actions acts;
+    int rc;
+
+    if (w->stage != WK_RUNNING || !w->fsm_ready)
+        return;
+    rc = sota_fsm_step(&w->fsm, ev, wk_now_ms(w), &acts);
+    if (rc < 0)
+        GW_LOG(GW_LOG_ERR, w->name, "%s: %s", sota_event_kind_name(ev->kind),
+               gw_strerror(rc));
+    exec_actions(w, &acts);
+}
+
+static void timer_fired(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    struct sota_event ev;
+    int id = (int)(t - w->fsm_timer);
+
+    ev.kind = SOTA_EV_TIMER;
+    ev.u.timer = (enum sota_timer)id;
+    if (id == SOTA_TIMER_CMD) {
+        /* the FSM gives up on its command: a late final is a stray */
+        w->fsm_gen++;
+        if (at_chan_busy(w->ch))
+            at_chan_expire(w->ch);
+    }
+    wk_fsm_feed(w, &ev);
+}
+
+/* ---- policies ---------------------------------------------------------- */
+
+/* Start the machine again from an idle checkpoint (the job was ended by a
+ * policy): commands, timers and waits of the old one are dropped. */
+void wk_fsm_restart_idle(struct worker *w)
+{
+    struct sota_checkpoint cp;
+    struct sota_event ev;
+
+    w->fsm_gen++;
+    for (int i = 0; i < SOTA_TIMER_COUNT; i++)
+        uv_timer_stop(&w->fsm_timer[i]);
+    app_commit_cancel(w->app, &w->barrier_w);
+    app_commit_cancel(w->app, &w->store_w);
+    w->store_pending = 0;
+    w->d_len = 0;
+    w->p_len = 0;
+    w->barrier_need = 0;
+    sota_fsm_cleanup(&w->fsm);
+    sota_checkpoint_init(&cp);
+    if (sota_fsm_init(&w->fsm, &w->scfg, &cp, wk_now_ms(w)) < 0) {
+        w->fsm_ready = 0;
+        wk_exit(w, WORKER_EXIT_FAILED, "state machine rebuild failed");
+        return;
+    }
+    w->last_cp = cp;
+    ev.kind = SOTA_EV_START;
+    wk_fsm_feed(w, &ev);
+    if (w->dev.known) {
+        ev.kind = SOTA_EV_DEVICE;
+        ev.u.device = w->dev;
+        wk_fsm_feed(w, &ev);
+    }
+}
+
+/* ---- URCs -------------------------------------------------------------- */
+
+static void on_mipl(struct worker *w, const struct at_line *line)
+{
+    static const char write_prefix[] = "+MIPLWRITE";
+    struct m531x_urc u;
+    struct sota_event ev;
+    uint8_t data[M531X_OPAQUE_MAX];
+    int rc, n = 0;
+
+    rc = m531x_decode_urc(line->text, line->len,
+                          w->app->cfg->dialect.opaque_len, &u);
+    if (rc == 0 && u.kind == M531X_URC_WRITE &&
+        u.u.write.type == M531X_TYPE_OPAQUE && u.u.write.value_len > 0) {
+        n = m531x_write_data(&u, data, sizeof data);
+        if (n < 0)
+            rc = n;
+    }
+    if (rc < 0) {
+        GW_LOG(GW_LOG_WARN, w->name, "undecodable URC (%s): %.60s",
+               u.reason != NULL ? u.reason : gw_strerror(rc), line->text);
+        if (strncmp(line->text, write_prefix, sizeof write_prefix - 1) != 0)
+            return;
+        ev.kind = SOTA_EV_BAD_URC;
+        ev.u.bad.msgid = -1;
+        ev.u.bad.reason = u.reason;
+        {
+            /* +MIPLWRITE:<ref>,<msgid>,...: the msgid, if it reads */
+            const char *p = strchr(line->text, ',');
+            char *end;
+            long v;
+
+            if (p != NULL) {
+                v = strtol(p + 1, &end, 10);
+                if (end != p + 1 && *end == ',' && v >= 0 &&
+                    v <= M531X_MSGID_MAX)
+                    ev.u.bad.msgid = (int32_t)v;
+            }
+        }
+        wk_fsm_feed(w, &ev);
+        return;
+    }
+    wk_feed_load(w, &u);
+    req_arrived(w, &u);
+    ev.kind = SOTA_EV_URC;
+    ev.u.urc.urc = &u;
+    ev.u.urc.data = n > 0 ? data : NULL;
+    ev.u.urc.data_len = (size_t)n;
+    wk_fsm_feed(w, &ev);
+}
+
+void wk_on_chan_line(void *ctx, const struct at_line *line)
+{
+    struct worker *w = ctx;
+    int stat;
+
+    switch (line->kind) {
+    case AT_LINE_URC:
+        if (m531x_is_mipl_urc(line->text, line->len)) {
+            if (w->stage == WK_RUNNING)
+                on_mipl(w, line);
+            else
+                GW_LOG(GW_LOG_DEBUG, w->name, "URC before start: %.60s",
+                       line->text);
+            return;
+        }
+        if (m531x_parse_cereg(line->text, line->len, 0, &stat) == 0) {
+            if (stat != w->reg_status)
+                GW_LOG(GW_LOG_INFO, w->name, "network registration %d -> %d",
+                       w->reg_status, stat);
+            w->reg_status = stat;
+            return;
+        }
+        GW_LOG(GW_LOG_DEBUG, w->name, "URC: %.60s", line->text);
+        return;
+    case AT_LINE_GARBAGE:
+    case AT_LINE_OVERLONG:
+        GW_LOG(GW_LOG_WARN, w->name, "%s line dropped (%zu bytes)",
+               at_line_kind_name(line->kind), line->len);
+        return;
+    case AT_LINE_COMMAND:
+    case AT_LINE_FINAL:
+    case AT_LINE_INFO:
+    case AT_LINE_UNKNOWN:
+        GW_LOG(GW_LOG_DEBUG, w->name, "unsolicited: %.60s", line->text);
+        return;
+    }
+}
