@@ -153,13 +153,7 @@ static void start_fsm(struct worker *w)
     wk_device_save(w, wk_device_state(w));
     GW_LOG(GW_LOG_INFO, w->name, "bring-up done -> running (%s)",
            sota_phase_name(cp.phase));
-    ev.kind = SOTA_EV_START;
-    wk_fsm_feed(w, &ev);
-    if (w->dev.known) {
-        ev.kind = SOTA_EV_DEVICE;
-        ev.u.device = w->dev;
-        wk_fsm_feed(w, &ev);
-    } else if (!w->has_target) {
+    if (!wk_fsm_start(w) && !w->has_target) {
         /* no device to ask: the last version it reported, if any, lets
          * the modem register; reads of battery and space say unknown */
         struct db_device d;

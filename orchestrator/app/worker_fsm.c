@@ -340,6 +340,19 @@ static void timer_fired(uv_timer_t *t)
     wk_fsm_feed(w, &ev);
 }
 
+int wk_fsm_start(struct worker *w)
+{
+    struct sota_event ev = {.kind = SOTA_EV_START};
+
+    wk_fsm_feed(w, &ev);
+    if (!w->dev.known)
+        return 0;
+    ev.kind = SOTA_EV_DEVICE;
+    ev.u.device = w->dev;
+    wk_fsm_feed(w, &ev);
+    return 1;
+}
+
 /* ---- policies ---------------------------------------------------------- */
 
 /* Start the machine again from an idle checkpoint (the job was ended by a
@@ -347,7 +360,6 @@ static void timer_fired(uv_timer_t *t)
 void wk_fsm_restart_idle(struct worker *w)
 {
     struct sota_checkpoint cp;
-    struct sota_event ev;
 
     w->fsm_gen++;
     for (int i = 0; i < SOTA_TIMER_COUNT; i++)
@@ -366,13 +378,7 @@ void wk_fsm_restart_idle(struct worker *w)
         return;
     }
     w->last_cp = cp;
-    ev.kind = SOTA_EV_START;
-    wk_fsm_feed(w, &ev);
-    if (w->dev.known) {
-        ev.kind = SOTA_EV_DEVICE;
-        ev.u.device = w->dev;
-        wk_fsm_feed(w, &ev);
-    }
+    wk_fsm_start(w);
 }
 
 /* ---- URCs -------------------------------------------------------------- */

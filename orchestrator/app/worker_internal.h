@@ -211,6 +211,8 @@ int wk_resume_job(struct worker *w, struct sota_checkpoint *cp);
 void wk_fsm_feed(struct worker *w, const struct sota_event *ev);
 void wk_post(struct worker *w, const struct sota_event *ev);
 void wk_outside(struct worker *w, const struct wk_deferred *d);
+/* START, then the device data when it is known: 1 if it was, else 0. */
+int wk_fsm_start(struct worker *w);
 void wk_fsm_restart_idle(struct worker *w);
 void wk_on_chan_line(void *ctx, const struct at_line *line);
 
