@@ -16,6 +16,7 @@
 #include "gw/clock.h"
 #include "gw/err.h"
 #include "image_check.h"
+#include "orch/sota_resume.h"
 #include "staging.h"
 
 #include "gw/log.h"
@@ -292,10 +293,24 @@ void wk_do_persist(struct worker *w, const struct sota_checkpoint *cp)
 
 /* ---- resume ------------------------------------------------------------ */
 
-/* Load the active job of this IMEI and build the checkpoint from it and
- * the verified staged bytes. */
+static enum sota_job_phase stored_phase_of(enum db_job_phase p)
+{
+    switch (p) {
+    case DB_JOB_DOWNLOAD: return SOTA_JOB_DOWNLOAD;
+    case DB_JOB_CHECK: return SOTA_JOB_CHECK;
+    case DB_JOB_FLASH: return SOTA_JOB_FLASH;
+    case DB_JOB_CONFIRM: return SOTA_JOB_CONFIRM;
+    case DB_JOB_DONE: return SOTA_JOB_DONE;
+    case DB_JOB_FAILED: break;
+    }
+    return SOTA_JOB_FAILED;
+}
+
+/* Load the active job of this IMEI, verify its staged bytes, and build the
+ * checkpoint from both (orch/sota_resume.h decides). */
 int wk_resume_job(struct worker *w, struct sota_checkpoint *cp)
 {
+    struct sota_stored_job sj;
     struct staging_recovered rec;
     char name[STAGING_NAME_MAX];
     int rc;
@@ -317,47 +332,19 @@ int wk_resume_job(struct worker *w, struct sota_checkpoint *cp)
         wk_job_close(w, SOTA_RESULT_UPDATE_FAILED, "staging unusable");
         return 0;
     }
-    cp->result = w->job.oma_result >= 0 && w->job.oma_result <= SOTA_RESULT_MAX
-                     ? (enum sota_result)w->job.oma_result
-                     : SOTA_RESULT_INITIAL;
-    cp->bytes = rec.bytes;
-    cp->last_msgid = rec.last_msgid;
-    switch (w->job.phase) {
-    case DB_JOB_DOWNLOAD: cp->phase = SOTA_PHASE_DOWNLOADING; break;
-    case DB_JOB_CHECK: cp->phase = SOTA_PHASE_CHECKING; break;
-    case DB_JOB_FLASH: cp->phase = SOTA_PHASE_FLASHING; break;
-    case DB_JOB_CONFIRM: cp->phase = SOTA_PHASE_DONE; break;
-    case DB_JOB_DONE:
-    case DB_JOB_FAILED: cp->phase = SOTA_PHASE_IDLE; break;
-    }
-    if (cp->phase == SOTA_PHASE_DOWNLOADING && w->job.image_size > 0 &&
-        rec.bytes == w->job.image_size) {
-        /* Killed between the last chunk's commit and the checkpoint: the
-         * whole image is here; check it rather than report state 1 with
-         * every byte, which the platform reads as a download from 0. */
-        cp->phase = SOTA_PHASE_CHECKING;
-    }
-    if (cp->phase == SOTA_PHASE_CHECKING || cp->phase == SOTA_PHASE_FLASHING) {
-        if (w->job.image_size <= 0 || rec.bytes != w->job.image_size) {
-            /* the staged image lost bytes: download the rest again */
-            cp->phase = SOTA_PHASE_DOWNLOADING;
-        } else {
-            cp->image_size = (uint32_t)w->job.image_size;
-        }
-    }
-    if (cp->phase == SOTA_PHASE_DONE) {
-        cp->image_size = rec.bytes;
-        if (cp->result == SOTA_RESULT_SUCCESS &&
-            strcmp(w->job.version, VERSION_UNKNOWN) != 0)
-            snprintf(cp->new_version, sizeof cp->new_version, "%s",
-                     w->job.version);
-    }
-    if (sota_checkpoint_validate(cp, w->scfg.image_max) < 0) {
+    sj.phase = stored_phase_of(w->job.phase);
+    sj.oma_result = w->job.oma_result;
+    sj.image_size = w->job.image_size;
+    sj.version =
+        strcmp(w->job.version, VERSION_UNKNOWN) != 0 ? w->job.version : NULL;
+    sj.staged_bytes = rec.bytes;
+    sj.staged_last_msgid = rec.last_msgid;
+    rc = sota_checkpoint_from_job(&sj, w->scfg.image_max, cp);
+    if (rc < 0) {
         GW_LOG(GW_LOG_ERR, w->name,
                "job %" PRId64 " cannot be resumed: checkpoint inconsistent",
                w->job.id);
         wk_job_close(w, SOTA_RESULT_UPDATE_FAILED, "checkpoint inconsistent");
-        sota_checkpoint_init(cp);
         return 0;
     }
     GW_LOG(GW_LOG_INFO, w->name,
