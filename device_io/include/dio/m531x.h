@@ -182,7 +182,12 @@ int m531x_is_mipl_urc(const char *line, size_t len);
  * over AT_LINE_MAX, an opaque value over M531X_OPAQUE_MAX bytes) or
  * GW_E_UNKNOWN (not a +MIPL URC we know).
  * out->reason says why in words. `opaque` selects what an opaque <len> may
- * count (dialect). */
+ * count (dialect).
+ * A refused request can still be answered: once the URC's name is
+ * recognised (any failure but GW_E_UNKNOWN and the whole-line checks, too
+ * long or a control byte, which no line from the framer fails), out->kind
+ * is its kind, and out->ref and out->msgid hold their values when they
+ * decoded before the failing field, -1 otherwise. */
 int m531x_decode_urc(const char *line, size_t len,
                      enum m531x_opaque_len opaque, struct m531x_urc *out);
 

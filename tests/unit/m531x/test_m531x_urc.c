@@ -507,6 +507,46 @@ static void prefix_sweep_never_overreads(void **state)
     }
 }
 
+/* A refused request keeps its kind and, when it decoded, its msgid: the
+ * machine answers a chunk it cannot decode with write-fail. */
+static void refused_request_keeps_msgid(void **state)
+{
+    static const struct {
+        const char *line;
+        int rc;
+        enum m531x_urc_kind kind;
+        int32_t msgid;
+    } cases[] = {
+        {"+MIPLWRITE:0,27496,5,0,0,2,4,0102X304,1", GW_E_INVAL, M531X_URC_WRITE,
+         27496},
+        {"+MIPLWRITE:0,27496,5,0,0,2,8", GW_E_TRUNC, M531X_URC_WRITE, 27496},
+        {"+MIPLWRITE: 0, 17507, 5, 0, 0, 9, 2, 0102, 0", GW_E_RANGE,
+         M531X_URC_WRITE, 17507},
+        {"+MIPLWRITE:0,x,5,0,0,2,2,0102,0", GW_E_INVAL, M531X_URC_WRITE, -1},
+        {"+MIPLWRITE:0,-5,5,0,0,2,2,0102,0", GW_E_RANGE, M531X_URC_WRITE, -1},
+        {"+MIPLWRITE:", GW_E_TRUNC, M531X_URC_WRITE, -1},
+        {"+MIPLREAD:0,77,3", GW_E_TRUNC, M531X_URC_READ, 77},
+        {"+MIPLEXECUTE:0,61,5,0,26501,0,\"a\"b\"", GW_E_INVAL,
+         M531X_URC_EXECUTE, 61},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < GW_ARRAY_LEN(cases); i++) {
+        size_t n = strlen(cases[i].line);
+        char *line = exact_copy(cases[i].line, n);
+        struct m531x_urc u;
+        int rc = m531x_decode_urc(line, n, M531X_OPAQUE_AUTO, &u);
+
+        if (rc != cases[i].rc || u.kind != cases[i].kind ||
+            u.msgid != cases[i].msgid)
+            fail_msg("\"%s\": rc %d kind %d msgid %d, want %d %d %d",
+                     cases[i].line, rc, (int)u.kind, (int)u.msgid, cases[i].rc,
+                     (int)cases[i].kind, (int)cases[i].msgid);
+        assert_non_null(u.reason);
+        free(line);
+    }
+}
+
 /* "+MIPLWRITE:0,1,5,0,0,2,<len>,<hex>,1" with nbytes of payload. */
 static char *make_write(size_t nbytes, long len, size_t *out_len)
 {
@@ -786,7 +826,7 @@ static void seed_replay_through_framer(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[GW_ARRAY_LEN(urc_cases) + 7];
+    struct CMUnitTest tests[GW_ARRAY_LEN(urc_cases) + 8];
     size_t n = 0;
 
     for (size_t i = 0; i < GW_ARRAY_LEN(urc_cases); i++) {
@@ -800,6 +840,8 @@ int main(void)
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(prefix_sweep_never_overreads);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(write_payload_limits);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(refused_request_keeps_msgid);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(write_data_decodes);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(is_mipl_urc_names);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(names);
