@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,52 +37,20 @@ static void req_arrived(struct worker *w, const struct m531x_urc *u)
     }
     r = &w->reqs[w->nreqs++];
     r->msgid = u->msgid;
-    r->at = uv_now(w->app->loop);
-    r->via_sota =
-        (u->kind == M531X_URC_WRITE && u->obj == 5 && u->res == 0 &&
-         u->u.write.value_len > 0) ||
-        (u->kind == M531X_URC_EXECUTE && u->obj == 5 && u->res == 26501);
+    r->at = wk_now_ms(w);
 }
 
-/* Which request does a command the FSM sends answer, if any? A READRSP
- * with a value (11 fields: ...,<index>,<flag>) completes its answer only on
- * its last line (flag 0); the error form (3 fields) completes it at once. */
-static int32_t answers_of(const char *text)
-{
-    static const char *const rsp[] = {
-        "AT+MIPLREADRSP=", "AT+MIPLWRITERSP=", "AT+MIPLEXECUTERSP="};
-    const char *p;
-    unsigned commas = 0;
-    long v;
-
-    if (strncmp(text, "AT+MIPLSOTA=", 12) == 0)
-        return ANSWERS_SOTA;
-    for (size_t i = 0; i < sizeof rsp / sizeof rsp[0]; i++) {
-        if (strncmp(text, rsp[i], strlen(rsp[i])) != 0)
-            continue;
-        p = strchr(text, ',');
-        if (p == NULL)
-            return -1;
-        v = strtol(p + 1, NULL, 10);
-        for (const char *q = text; *q; q++)
-            commas += *q == ',';
-        if (i == 0 && commas >= 10 && strcmp(strrchr(text, ','), ",0") != 0)
-            return -1; /* more READRSP lines follow */
-        return v >= 0 && v <= M531X_MSGID_MAX ? (int32_t)v : -1;
-    }
-    return -1;
-}
-
-static void req_answered(struct worker *w, int32_t answers)
+/* The answer to msgid is complete (the machine says which command
+ * completes which request: the SEND action's msgid and completes). */
+static void req_answered(struct worker *w, int32_t msgid)
 {
     for (size_t i = 0; i < w->nreqs; i++) {
         struct wk_req *r = &w->reqs[i];
 
-        if (answers == ANSWERS_SOTA ? !r->via_sota
-                                    : (r->via_sota || r->msgid != answers))
+        if (r->msgid != msgid)
             continue;
         app_stats_answer(&w->app->stats,
-                         (double)(uv_now(w->app->loop) - r->at) / 1000.0);
+                         (double)(wk_now_ms(w) - r->at) / 1000.0);
         memmove(r, r + 1, (w->nreqs - i - 1) * sizeof *r);
         w->nreqs--;
         return;
@@ -192,17 +159,18 @@ static void on_fsm_cmd(void *ctx, int rc, const struct at_reply *r)
     ev.kind = SOTA_EV_CMD_DONE;
     ev.u.cmd.status = cmd_status(r);
     ev.u.cmd.code = r->code;
-    if (c->answers != -1)
+    if (c->answers >= 0)
         req_answered(w, c->answers);
     wk_fsm_feed(w, &ev);
 }
 
-static void send_fsm(struct worker *w, const char *text)
+static void send_fsm(struct worker *w, const struct wk_deferred *d)
 {
     struct wk_cmd *c = wk_cmd_ctx(w, CMDK_FSM);
+    const char *text = d->text;
     int rc;
 
-    c->answers = answers_of(text);
+    c->answers = d->completes ? d->msgid : -1;
     rc = at_chan_send(w->ch, text, w->scfg.cmd_timeout_ms + CHAN_GUARD_MS,
                       on_fsm_cmd, c);
 
@@ -216,7 +184,7 @@ static void send_fsm(struct worker *w, const char *text)
 static void exec_outside(struct worker *w, const struct wk_deferred *d)
 {
     switch (d->kind) {
-    case SOTA_ACT_SEND: send_fsm(w, d->text); return;
+    case SOTA_ACT_SEND: send_fsm(w, d); return;
     case SOTA_ACT_FLASH: wk_do_flash(w, d->size); return;
     case SOTA_ACT_JOB_END: {
         char reason[DB_REASON_MAX + 1];
@@ -255,6 +223,8 @@ static void exec_actions(struct worker *w, const struct sota_actions *acts)
             d.kind = a->kind;
             snprintf(d.text, sizeof d.text, "%.*s", (int)a->u.send.len,
                      a->u.send.text);
+            d.msgid = a->u.send.msgid;
+            d.completes = a->u.send.completes;
             wk_outside(w, &d);
             break;
         case SOTA_ACT_FLASH:
@@ -385,7 +355,6 @@ void wk_fsm_restart_idle(struct worker *w)
 
 static void on_mipl(struct worker *w, const struct at_line *line)
 {
-    static const char write_prefix[] = "+MIPLWRITE";
     struct m531x_urc u;
     struct sota_event ev;
     uint8_t data[M531X_OPAQUE_MAX];
@@ -402,24 +371,13 @@ static void on_mipl(struct worker *w, const struct at_line *line)
     if (rc < 0) {
         GW_LOG(GW_LOG_WARN, w->name, "undecodable URC (%s): %.60s",
                u.reason != NULL ? u.reason : gw_strerror(rc), line->text);
-        if (strncmp(line->text, write_prefix, sizeof write_prefix - 1) != 0)
+        if (rc == GW_E_UNKNOWN || u.kind != M531X_URC_WRITE)
             return;
+        /* the decoder keeps the msgid of a refused request when it read
+         * (dio/m531x.h), so the machine can answer it write-fail */
         ev.kind = SOTA_EV_BAD_URC;
-        ev.u.bad.msgid = -1;
+        ev.u.bad.msgid = u.msgid;
         ev.u.bad.reason = u.reason;
-        {
-            /* +MIPLWRITE:<ref>,<msgid>,...: the msgid, if it reads */
-            const char *p = strchr(line->text, ',');
-            char *end;
-            long v;
-
-            if (p != NULL) {
-                v = strtol(p + 1, &end, 10);
-                if (end != p + 1 && *end == ',' && v >= 0 &&
-                    v <= M531X_MSGID_MAX)
-                    ev.u.bad.msgid = (int32_t)v;
-            }
-        }
         wk_fsm_feed(w, &ev);
         return;
     }

@@ -70,19 +70,16 @@ struct wk_cmd {
     struct worker *w;
     enum wk_cmd_kind kind;
     uint32_t gen;
-    int32_t answers; /* msgid this command answers (last line of the
-                        answer); ANSWERS_SOTA: the oldest request answered
-                        by AT+MIPLSOTA; -1: not an answer */
+    int32_t answers; /* msgid of the request whose answer this command
+                        completes, -1: none */
 };
-#define ANSWERS_SOTA (-2)
 
 /* A platform request waiting for its answer, for the answer-time
  * histogram (app_stats). */
 #define PENDING_REQ_MAX 16
 struct wk_req {
     int32_t msgid;
-    int via_sota; /* answered by AT+MIPLSOTA, not by an *RSP */
-    uint64_t at;  /* uv_now() when its URC arrived */
+    int64_t at; /* wk_now_ms() when its URC arrived */
 };
 
 /* An action waiting for a commit (copied: the FSM's pointers expire). */
@@ -90,6 +87,8 @@ struct wk_deferred {
     enum sota_action_kind kind; /* SEND, FLASH or JOB_END */
     uint64_t need;              /* app->commits that covers its PERSIST */
     char text[SOTA_CMD_TEXT_MAX];
+    int32_t msgid; /* SEND: the request it answers, -1 none */
+    int completes; /* SEND: its OK completes that answer */
     uint32_t size;
     enum sota_result result;
 };

@@ -106,7 +106,8 @@ void wk_job_close(struct worker *w, enum sota_result result, const char *reason)
 
     if (!w->has_job)
         return;
-    if (result != SOTA_RESULT_SUCCESS && (unsigned)result < 12)
+    if (result != SOTA_RESULT_SUCCESS &&
+        (size_t)result < GW_ARRAY_LEN(w->app->stats.failures_by_result))
         w->app->stats.failures_by_result[result]++;
     w->job.phase = result == SOTA_RESULT_SUCCESS ? DB_JOB_DONE : DB_JOB_FAILED;
     w->job.oma_result = (int)result;

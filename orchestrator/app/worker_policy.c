@@ -17,6 +17,7 @@
 #include "db/db_jobs.h"
 #include "gw/clock.h"
 #include "gw/err.h"
+#include "orch/oma.h"
 
 #include "gw/log.h"
 
@@ -101,8 +102,8 @@ void wk_feed_load(struct worker *w, const struct m531x_urc *u)
 {
     struct sota_event ev = {.kind = SOTA_EV_LOAD};
 
-    if (u->kind != M531X_URC_EXECUTE || u->obj != 5 || u->ins != 0 ||
-        u->res != 26501)
+    if (u->kind != M531X_URC_EXECUTE || u->obj != OMA_OBJ_FIRMWARE ||
+        u->ins != OMA_INSTANCE || u->res != OMA_RES_FW_PREPARE)
         return;
     if (failures_since_success(w, &ev.u.load.failed_attempts) < 0)
         GW_LOG(GW_LOG_WARN, w->name, "cannot count failed attempts");

@@ -281,6 +281,22 @@ static char *load_transcript(void)
     return buf;
 }
 
+/* Platform requests in a script: "< +MIPLREAD:", WRITE, EXECUTE lines. */
+static int count_requests(const char *script)
+{
+    static const char *const req[] = {
+        "< +MIPLREAD:", "< +MIPLWRITE:", "< +MIPLEXECUTE:"};
+    int n = 0;
+
+    for (const char *p = script; p != NULL && *p != '\0';) {
+        for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+            n += strncmp(p, req[i], strlen(req[i])) == 0;
+        p = strchr(p, '\n');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return n;
+}
+
 static void settle(struct fx *f, int turns)
 {
     for (int i = 0; i < turns; i++)
@@ -341,6 +357,8 @@ static void seed_upgrade_end_to_end(void **state)
     assert_int_equal(fake_bus_dev(f->app.buses)->flashes, 1);
     assert_string_equal(fake_bus_dev(f->app.buses)->id.sw_version, "test000");
     assert_int_equal(count_events(f, "job.done"), 1);
+    /* every platform request's answer was timed once, matched by msgid */
+    assert_int_equal(f->app.stats.answer_count, count_requests(tr));
     assert_int_equal(db_device_get(f->app.db, IMEI, &dev), 0);
     assert_string_equal(dev.sw_version, "test000");
     assert_string_equal(dev.imsi, "460040123456789");
