@@ -47,7 +47,63 @@
 
 int64_t wk_now_ms(const struct worker *w)
 {
+    if (w->ops->now_ms != NULL)
+        return w->ops->now_ms(w->ops_ctx);
     return (int64_t)uv_now(w->app->loop);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void on_uv_timer(uv_timer_t *h);
+
+/* Set the uv timer for what is left of t's deadline. */
+static void timer_wake(struct wk_timer *t)
+{
+    int64_t left = t->due - wk_now_ms(t->w);
+
+    uv_timer_start(&t->h, on_uv_timer, left > 0 ? (uint64_t)left : 0, 0);
+}
+
+static void on_uv_timer(uv_timer_t *h)
+{
+    struct wk_timer *t =
+        (struct wk_timer *)((char *)h - offsetof(struct wk_timer, h));
+    int64_t now = wk_now_ms(t->w);
+
+    if (!t->armed)
+        return;
+    if (now < t->due) {
+        timer_wake(t); /* a clock of its own that is not there yet */
+        return;
+    }
+    if (t->period > 0) {
+        t->due = now + t->period;
+        timer_wake(t);
+    } else {
+        t->armed = 0;
+    }
+    t->cb(t);
+}
+
+void wk_timer_start(struct wk_timer *t, wk_timer_cb *cb, int64_t delay_ms,
+                    int64_t period_ms)
+{
+    t->cb = cb;
+    t->due = wk_now_ms(t->w) + (delay_ms > 0 ? delay_ms : 0);
+    t->period = period_ms > 0 ? period_ms : 0;
+    t->armed = 1;
+    timer_wake(t);
+}
+
+void wk_timer_stop(struct wk_timer *t)
+{
+    t->armed = 0;
+    uv_timer_stop(&t->h);
+}
+
+int wk_timer_armed(const struct wk_timer *t)
+{
+    return t->armed;
 }
 
 static const char *port_base(const char *path)
@@ -128,7 +184,7 @@ static void on_chan_closed(void *ctx)
     handle_done(w);
 }
 
-static uv_timer_t *timer_at(struct worker *w, int i)
+static struct wk_timer *timer_at(struct worker *w, int i)
 {
     switch (i) {
     case 0: return &w->retry_timer;
@@ -162,8 +218,8 @@ void wk_exit(struct worker *w, enum worker_exit why, const char *detail)
     }
     app_commit_flush(w->app);
     for (int i = 0; i < TIMERS; i++) {
-        uv_timer_stop(timer_at(w, i));
-        uv_close((uv_handle_t *)timer_at(w, i), on_handle_closed);
+        wk_timer_stop(timer_at(w, i));
+        uv_close((uv_handle_t *)&timer_at(w, i)->h, on_handle_closed);
     }
     at_chan_close(w->ch, on_chan_closed, w);
 }
@@ -199,8 +255,11 @@ int worker_start(struct worker **out, struct app *app, const char *port_path,
         return rc;
     }
     for (int i = 0; i < TIMERS; i++) {
-        uv_timer_init(app->loop, timer_at(w, i));
-        timer_at(w, i)->data = w;
+        struct wk_timer *t = timer_at(w, i);
+
+        uv_timer_init(app->loop, &t->h);
+        t->h.data = w;
+        t->w = w;
     }
     w->handles_open = TIMERS + 1; /* + the channel */
     w->stage = WK_BRINGUP;
@@ -209,6 +268,15 @@ int worker_start(struct worker **out, struct app *app, const char *port_path,
     wk_bu_next(w);
     *out = w;
     return 0;
+}
+
+void worker_clock_moved(struct worker *w)
+{
+    if (w->stage == WK_CLOSING || w->stage == WK_EXITED)
+        return;
+    for (int i = 0; i < TIMERS; i++)
+        if (timer_at(w, i)->armed)
+            timer_wake(timer_at(w, i));
 }
 
 void worker_stop(struct worker *w)

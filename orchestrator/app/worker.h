@@ -15,7 +15,9 @@
  *   PERSIST       the job row, in the group transaction; any action that
  *                 tells the outside world something (SEND, FLASH, JOB_END)
  *                 after a PERSIST waits for the group commit;
- *   timers        uv_timer handles; NOTE: the events table; JOB_END: the job.
+ *   timers        deadlines on the worker's clock (worker_ops.now_ms), each
+ *                 woken by a uv_timer; NOTE: the events table; JOB_END:
+ *                 the job.
  *
  * Bring-up, before the machine starts: AT (until the module answers), ATE0,
  * AT+CGSN=1 (the IMEI, which keys the device's row and its progress),
@@ -43,16 +45,16 @@ struct worker;
 
 /* Where a modem sits on the USB tree ("" / 0 when unknown, e.g. a pty). */
 struct usb_location {
-    char hub[64];     /* e.g. "1-1.2" (sysfs name of the hub's port chain) */
-    int port;         /* port on that hub, 1-based */
+    char hub[64]; /* e.g. "1-1.2" (sysfs name of the hub's port chain) */
+    int port;     /* port on that hub, 1-based */
 };
 
 /* How a worker ended. */
 enum worker_exit {
-    WORKER_EXIT_STOPPED,    /* worker_stop(): clean */
-    WORKER_EXIT_UNPLUGGED,  /* the port went away (EIO, hang-up) */
-    WORKER_EXIT_DUPLICATE,  /* the IMEI is already served on another port */
-    WORKER_EXIT_FAILED      /* bring-up failed or a fatal error: see log */
+    WORKER_EXIT_STOPPED,   /* worker_stop(): clean */
+    WORKER_EXIT_UNPLUGGED, /* the port went away (EIO, hang-up) */
+    WORKER_EXIT_DUPLICATE, /* the IMEI is already served on another port */
+    WORKER_EXIT_FAILED     /* bring-up failed or a fatal error: see log */
 };
 
 struct worker_ops {
@@ -64,6 +66,12 @@ struct worker_ops {
      * callback's caller chain: defer with the loop). */
     void (*exited)(void *ctx, struct worker *w, enum worker_exit why,
                    const char *detail);
+    /* The worker's monotonic clock in ms (the `now` of its state machine,
+     * its timers, stall and answer times); NULL: the loop's (uv_now). A
+     * test passes a clock it moves by hand and calls worker_clock_moved():
+     * the worker's waits then take no real time. The AT channel's own
+     * command timeouts stay on the loop's clock. */
+    int64_t (*now_ms)(void *ctx);
 };
 
 /* Open port_path and start bring-up. GW_E_* / -errno when the port cannot
@@ -77,6 +85,10 @@ int worker_start(struct worker **out, struct app *app, const char *port_path,
  * (possibly later in the loop). */
 void worker_stop(struct worker *w);
 
+/* The clock of worker_ops.now_ms moved on: timers now due fire at the next
+ * loop turn. */
+void worker_clock_moved(struct worker *w);
+
 /* Free a worker that has exited. NULL-safe. */
 void worker_free(struct worker *w);
 
@@ -86,12 +98,7 @@ void worker_free(struct worker *w);
  * counting the failed attempts before now against the retry budget (kept
  * across restarts as the event "worker.retry"). Returns 0, or GW_E_STATE
  * with the reason in why when the action does not apply now. */
-enum worker_action {
-    WORKER_PAUSE,
-    WORKER_RESUME,
-    WORKER_CANCEL,
-    WORKER_RETRY
-};
+enum worker_action { WORKER_PAUSE, WORKER_RESUME, WORKER_CANCEL, WORKER_RETRY };
 int worker_action(struct worker *w, enum worker_action a, const char *actor,
                   char *why, size_t cap);
 
@@ -103,15 +110,15 @@ void worker_target_changed(struct worker *w);
 struct worker_info {
     char port[GW_CONFIG_PATH_MAX];
     struct usb_location loc;
-    char imei[16];            /* "" before identification */
-    int rssi;                 /* +CSQ, 99 unknown */
-    int reg_status;           /* +CEREG stat, -1 unknown */
+    char imei[16];  /* "" before identification */
+    int rssi;       /* +CSQ, 99 unknown */
+    int reg_status; /* +CEREG stat, -1 unknown */
     struct sota_snapshot sota;
-    int64_t job_id;           /* 0 when none */
-    char target[96];          /* bus_dev_name() or "" (no target) */
-    int target_reachable;     /* last identity read succeeded */
-    uint32_t flash_acked;     /* during FLASHING */
-    int paused;               /* operator PAUSE in force */
+    int64_t job_id;       /* 0 when none */
+    char target[96];      /* bus_dev_name() or "" (no target) */
+    int target_reachable; /* last identity read succeeded */
+    uint32_t flash_acked; /* during FLASHING */
+    int paused;           /* operator PAUSE in force */
 };
 void worker_info(const struct worker *w, struct worker_info *out);
 

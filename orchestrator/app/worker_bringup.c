@@ -99,17 +99,17 @@ static void bu_send(struct worker *w)
         wk_exit(w, WORKER_EXIT_FAILED, "bring-up command refused");
 }
 
-static void on_retry(uv_timer_t *t)
+static void on_retry(struct wk_timer *t)
 {
-    struct worker *w = t->data;
+    struct worker *w = t->w;
 
     if (w->stage == WK_BRINGUP)
         bu_send(w);
 }
 
-static void retry_later(struct worker *w, uint64_t ms)
+static void retry_later(struct worker *w, int64_t ms)
 {
-    uv_timer_start(&w->retry_timer, on_retry, ms, 0);
+    wk_timer_start(&w->retry_timer, on_retry, ms, 0);
 }
 
 static void start_fsm(struct worker *w)
@@ -173,7 +173,7 @@ static void start_fsm(struct worker *w)
     }
     /* Unknown device data blocks registration (the version must be
      * reported first): retry soon, not at the next refresh. */
-    uv_timer_start(&w->ident_timer, wk_on_ident_timer,
+    wk_timer_start(&w->ident_timer, wk_on_ident_timer,
                    w->dev.known ? IDENT_PERIOD_MS : IDENT_RETRY_MS,
                    IDENT_PERIOD_MS);
 }
@@ -332,9 +332,9 @@ static void on_settle_cmd(void *ctx, int rc, const struct at_reply *r)
         GW_LOG(GW_LOG_WARN, c->w->name, "after reboot: %s", gw_strerror(rc));
 }
 
-static void on_settled(uv_timer_t *t)
+static void on_settled(struct wk_timer *t)
 {
-    struct worker *w = t->data;
+    struct worker *w = t->w;
 
     w->settling = 0;
     if (w->stage == WK_BRINGUP) {
@@ -361,7 +361,7 @@ void wk_on_chan_boot(void *ctx, const char *text)
         wk_fsm_feed(w, &ev);
     }
     w->settling = 1;
-    uv_timer_start(&w->retry_timer, on_settled, BOOT_SETTLE_MS, 0);
+    wk_timer_start(&w->retry_timer, on_settled, BOOT_SETTLE_MS, 0);
 }
 
 void wk_on_chan_hangup(void *ctx, int err)

@@ -71,8 +71,8 @@ static void on_ident(void *ctx, int rc, const struct mb_ident *id)
         wk_bu_next(w);
         return;
     }
-    if (!w->dev.known && uv_is_active((uv_handle_t *)&w->ident_timer))
-        uv_timer_start(&w->ident_timer, wk_on_ident_timer, IDENT_RETRY_MS,
+    if (!w->dev.known && wk_timer_armed(&w->ident_timer))
+        wk_timer_start(&w->ident_timer, wk_on_ident_timer, IDENT_RETRY_MS,
                        IDENT_PERIOD_MS); /* busy or silent: retry soon */
     if (w->dev.known) {
         ev.kind = SOTA_EV_DEVICE;
@@ -100,9 +100,9 @@ void wk_read_ident(struct worker *w)
     w->ident_running = 1;
 }
 
-void wk_on_ident_timer(uv_timer_t *t)
+void wk_on_ident_timer(struct wk_timer *t)
 {
-    struct worker *w = t->data;
+    struct worker *w = t->w;
 
     if (w->stage != WK_RUNNING)
         return;

@@ -59,9 +59,9 @@ static void req_answered(struct worker *w, int32_t msgid)
 
 /* ---- posted events and deferred actions -------------------------------- */
 
-static void on_post(uv_timer_t *t)
+static void on_post(struct wk_timer *t)
 {
-    struct worker *w = t->data;
+    struct worker *w = t->w;
 
     while (w->p_len > 0 && w->stage == WK_RUNNING) {
         struct sota_event ev = w->posted[0];
@@ -81,7 +81,7 @@ void wk_post(struct worker *w, const struct sota_event *ev)
         return;
     }
     w->posted[w->p_len++] = *ev;
-    uv_timer_start(&w->post_timer, on_post, 0, 0);
+    wk_timer_start(&w->post_timer, on_post, 0, 0);
 }
 
 static void exec_outside(struct worker *w, const struct wk_deferred *d);
@@ -209,7 +209,7 @@ static void exec_outside(struct worker *w, const struct wk_deferred *d)
     }
 }
 
-static void timer_fired(uv_timer_t *t);
+static void timer_fired(struct wk_timer *t);
 
 static void exec_actions(struct worker *w, const struct sota_actions *acts)
 {
@@ -244,15 +244,12 @@ static void exec_actions(struct worker *w, const struct sota_actions *acts)
             break;
         case SOTA_ACT_CHECK_IMAGE: wk_do_check(w, a->u.image.size); break;
         case SOTA_ACT_PERSIST: wk_do_persist(w, &a->u.persist); break;
-        case SOTA_ACT_ARM_TIMER: {
-            int64_t delay = a->u.timer.at - wk_now_ms(w);
-
-            uv_timer_start(&w->fsm_timer[a->u.timer.id], timer_fired,
-                           delay > 0 ? (uint64_t)delay : 0, 0);
+        case SOTA_ACT_ARM_TIMER:
+            wk_timer_start(&w->fsm_timer[a->u.timer.id], timer_fired,
+                           a->u.timer.at - wk_now_ms(w), 0);
             break;
-        }
         case SOTA_ACT_CANCEL_TIMER:
-            uv_timer_stop(&w->fsm_timer[a->u.timer.id]);
+            wk_timer_stop(&w->fsm_timer[a->u.timer.id]);
             break;
         case SOTA_ACT_NOTE: {
             /* one event kind per note kind: "sota.resume", "sota.refused"..
@@ -293,9 +290,9 @@ void wk_fsm_feed(struct worker *w, const struct sota_event *ev)
     exec_actions(w, &acts);
 }
 
-static void timer_fired(uv_timer_t *t)
+static void timer_fired(struct wk_timer *t)
 {
-    struct worker *w = t->data;
+    struct worker *w = t->w;
     struct sota_event ev;
     int id = (int)(t - w->fsm_timer);
 
@@ -333,7 +330,7 @@ void wk_fsm_restart_idle(struct worker *w)
 
     w->fsm_gen++;
     for (int i = 0; i < SOTA_TIMER_COUNT; i++)
-        uv_timer_stop(&w->fsm_timer[i]);
+        wk_timer_stop(&w->fsm_timer[i]);
     app_commit_cancel(w->app, &w->barrier_w);
     app_commit_cancel(w->app, &w->store_w);
     w->store_pending = 0;

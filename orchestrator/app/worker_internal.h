@@ -93,6 +93,20 @@ struct wk_deferred {
     enum sota_result result;
 };
 
+/* A timer of the worker: a deadline on the worker's clock (wk_now_ms). The
+ * uv timer under it only wakes the loop; it is set again when the clock
+ * moved by more than the loop saw (worker_clock_moved). */
+struct wk_timer;
+typedef void wk_timer_cb(struct wk_timer *t);
+struct wk_timer {
+    uv_timer_t h; /* h.data: the worker (for the close) */
+    struct worker *w;
+    wk_timer_cb *cb;
+    int64_t due;    /* on the worker's clock */
+    int64_t period; /* 0: once */
+    int armed;
+};
+
 struct worker {
     struct app *app;
     const struct worker_ops *ops;
@@ -109,10 +123,10 @@ struct worker {
     size_t cmd_next;
     int handles_open;
 
-    uv_timer_t retry_timer; /* bring-up retries, boot settling */
-    uv_timer_t ident_timer; /* periodic device read */
-    uv_timer_t post_timer;  /* posted events */
-    uv_timer_t fsm_timer[SOTA_TIMER_COUNT];
+    struct wk_timer retry_timer; /* bring-up retries, boot settling */
+    struct wk_timer ident_timer; /* periodic device read */
+    struct wk_timer post_timer;  /* posted events */
+    struct wk_timer fsm_timer[SOTA_TIMER_COUNT];
 
     /* bring-up */
     enum bu_step step;
@@ -170,7 +184,14 @@ struct worker {
 };
 
 /* worker.c */
+/* The worker's monotonic clock, ms: worker_ops.now_ms, else the loop's. */
 int64_t wk_now_ms(const struct worker *w);
+/* Arm t to call cb delay_ms from now (<= 0: at the next loop turn), then
+ * every period_ms when that is > 0; replaces an earlier arming. */
+void wk_timer_start(struct wk_timer *t, wk_timer_cb *cb, int64_t delay_ms,
+                    int64_t period_ms);
+void wk_timer_stop(struct wk_timer *t);
+int wk_timer_armed(const struct wk_timer *t);
 void wk_set_name(struct worker *w);
 /* An audit event of this modem (and its job), in the group transaction. */
 void wk_event_add(struct worker *w, const char *kind, const char *fmt, ...)
@@ -188,7 +209,7 @@ void wk_on_chan_hangup(void *ctx, int err);
 /* worker_device.c */
 int64_t wk_staging_room(struct worker *w);
 void wk_read_ident(struct worker *w);
-void wk_on_ident_timer(uv_timer_t *t);
+void wk_on_ident_timer(struct wk_timer *t);
 void wk_target_resolve(struct worker *w);
 void wk_do_flash(struct worker *w, uint32_t size);
 void wk_stop_flash(struct worker *w, const char *why);

@@ -207,7 +207,8 @@ static void exited(void *ctx, struct worker *w, enum worker_exit why,
     sl->why = why;
 }
 
-static const struct worker_ops wops = {identified, exited};
+/* the loop's clock: the simulators run in real time */
+static const struct worker_ops wops = {identified, exited, NULL};
 
 static void check_report(const struct run *r, int strict_deadlines,
                          int want_resume)

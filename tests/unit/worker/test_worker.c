@@ -5,7 +5,9 @@
  * The test plays the module on the pty's master side: '>' lines are
  * commands the worker must send, byte for byte and in order; '<' lines are
  * what the module prints. The seed transcript (tests/data/seed) drives the
- * full upgrade. A 20 s guard per wait turns a hang into a failure. */
+ * full upgrade. The worker runs on a clock the test moves by hand
+ * (worker_ops.now_ms, "~ <ms>" in a script): its timers take no real time.
+ * A 20 s guard per wait turns a hang into a failure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,6 +54,7 @@ struct fx {
     enum worker_exit why;
     char inbuf[16384];
     size_t inlen;
+    int64_t now; /* the worker's clock, ms */
 };
 
 static const char bringup[] = "> AT\n< OK\n"
@@ -95,7 +98,12 @@ static void exited(void *ctx, struct worker *w, enum worker_exit why,
     f->why = why;
 }
 
-static const struct worker_ops wops = {identified, exited};
+static int64_t fx_now(void *ctx)
+{
+    return ((struct fx *)ctx)->now;
+}
+
+static const struct worker_ops wops = {identified, exited, fx_now};
 
 static void fx_config(struct fx *f, const char *extra)
 {
@@ -119,6 +127,7 @@ static struct fx *fx_new(const char *config_extra)
     int slave;
 
     assert_non_null(f);
+    f->now = 1000000;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_worker.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     fx_config(f, config_extra);
@@ -185,6 +194,14 @@ static void fx_start(struct fx *f)
 
 /* ---- the scripted module ----------------------------------------------- */
 
+/* Time passes on the worker's clock; timers now due run at once. */
+static void fx_advance(struct fx *f, int64_t ms)
+{
+    f->now += ms;
+    worker_clock_moved(f->w);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
 /* Run the loop until the worker wrote a whole command; compare it. */
 static void expect_cmd(struct fx *f, const char *want)
 {
@@ -236,7 +253,8 @@ static void module_says(struct fx *f, const char *text, size_t len)
     assert_int_equal(write(f->master, "\r\n", 2), 2);
 }
 
-/* Play lines of a script: "> cmd", "< text"; others are skipped. Stops
+/* Play lines of a script: "> cmd", "< text", "~ ms" (time passes); others
+ * are skipped. Stops
  * before the first line starting with `stop` (NULL: runs to the end). */
 static const char *play(struct fx *f, const char *script, const char *stop)
 {
@@ -261,6 +279,8 @@ static const char *play(struct fx *f, const char *script, const char *stop)
             const char *t = line + 1 + (line[1] == ' ');
 
             module_says(f, t, strlen(t));
+        } else if (line[0] == '~') {
+            fx_advance(f, strtoll(line + 1, NULL, 10));
         }
         p += len + (nl != NULL);
     }
@@ -321,6 +341,19 @@ static int count_events(struct fx *f, const char *kind)
     return count;
 }
 
+/* Run the loop until the events table holds n events of kind. */
+static void run_until_events(struct fx *f, const char *kind, int n)
+{
+    int64_t end = gw_now_ms() + GUARD_MS;
+
+    while (count_events(f, kind) < n) {
+        assert_false(f->exited);
+        if (gw_now_ms() > end)
+            fail_msg("timeout waiting for %d \"%s\" events", n, kind);
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+}
+
 static void last_job(struct fx *f, struct db_job *out)
 {
     struct db_job jobs[8];
@@ -332,6 +365,14 @@ static void last_job(struct fx *f, struct db_job *out)
 }
 
 /* ---- tests ------------------------------------------------------------- */
+
+/* A worker brought up and registered, the download prepared (erase ok). */
+static void fx_start_registered(struct fx *f)
+{
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, registration, NULL);
+}
 
 static const char target[] = "[target imei:" IMEI "]\n"
                              "uri = modbus-tcp://127.0.0.1:1502?unit=1\n";
@@ -476,9 +517,7 @@ static void bad_chunk_then_resend(void **state)
     struct db_job job;
 
     (void)state;
-    fx_start(f);
-    play(f, bringup, NULL);
-    play(f, registration, NULL);
+    fx_start_registered(f);
     play(f,
          "< +MIPLWRITE:0,3,5,0,0,2,4,0102X304,1\n"
          "> AT+MIPLSOTA=2\n< OK\n"
@@ -515,9 +554,7 @@ static void disk_full_is_write_fail(void **state)
             gw_config_parse(&f->cfg, "t.ini", text, strlen(text), &err), 0);
         f->app.cfg = f->cfg;
     }
-    fx_start(f);
-    play(f, bringup, NULL);
-    play(f, registration, NULL);
+    fx_start_registered(f);
     play(f,
          "< +MIPLWRITE:0,3,5,0,0,2,4,01020304,1\n"
          "> AT+MIPLSOTA=2\n< OK\n",
@@ -543,9 +580,7 @@ static void no_target_fails_clearly(void **state)
     d.battery = -1;
     d.free_kib = -1;
     assert_int_equal(db_device_upsert(f->app.db, &d), 0);
-    fx_start(f);
-    play(f, bringup, NULL);
-    play(f, registration, NULL);
+    fx_start_registered(f);
     play(f,
          "< +MIPLWRITE:0,3,5,0,0,2,4,01020304,1\n"
          "> AT+MIPLSOTA=1\n< OK\n"
@@ -724,12 +759,15 @@ static void reboot_banner_brings_up_again(void **state)
     struct fx *f = fx_new(target);
 
     (void)state;
-    fx_start(f);
-    play(f, bringup, NULL);
-    play(f, registration, NULL);
+    fx_start_registered(f);
+    play(f, "< REBOOTING..\n< *ATREADY: 1\n< +CFUN: 1\n", NULL);
+    run_until_events(f, "modem.reboot", 3);
+    /* quiet for BOOT_SETTLE_MS (1.5 s), then the registration backoff
+     * (retry_min_ms, 5 s from the reset) */
     play(f,
-         "< REBOOTING..\n< *ATREADY: 1\n< +CFUN: 1\n"
+         "~ 1500\n"
          "> ATE0\n< OK\n> AT+SM=LOCK\n< OK\n"
+         "~ 3500\n"
          "> AT+MIPLCREATE\n< OK\n"
          "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
          "> AT+MIPLOPEN=0,600,60\n< OK\n",
@@ -777,6 +815,53 @@ static void add_device(struct fx *f, const char *imei, const char *hub,
     d.battery = -1;
     d.free_kib = -1;
     assert_int_equal(db_device_upsert(f->app.db, &d), 0);
+}
+
+/* Run the loop until the device's last job is in phase want. */
+static void run_until_job(struct fx *f, enum db_job_phase want)
+{
+    int64_t end = gw_now_ms() + GUARD_MS;
+    struct db_job job;
+
+    for (last_job(f, &job); job.phase != want; last_job(f, &job)) {
+        assert_false(f->exited);
+        if (gw_now_ms() > end)
+            fail_msg("timeout waiting for job phase %s, it is %s",
+                     db_job_phase_name(want), db_job_phase_name(job.phase));
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+}
+
+/* job_stall_timeout 60 s: a download without progress for that long ends
+ * failed ("stalled"), checked at the device refresh (every 60 s), and the
+ * machine registers again from idle. One second short of it, nothing. */
+static void stalled_job_ends_failed(void **state)
+{
+    char extra[256];
+    struct fx *f;
+    struct db_job job;
+
+    (void)state;
+    snprintf(extra, sizeof extra, "job_stall_timeout = 60\n%s", target);
+    f = fx_new(extra);
+    fx_start_registered(f);
+    play(f,
+         "< +MIPLWRITE:0,3,5,0,0,2,4,01020304,1\n"
+         "> AT+MIPLSOTA=1\n< OK\n",
+         NULL);
+    settle(f, 5);
+    fx_advance(f, 59 * 1000);
+    settle(f, 5);
+    last_job(f, &job);
+    assert_int_equal(job.phase, DB_JOB_DOWNLOAD);
+    assert_int_equal(job.bytes_durable, 4);
+    fx_advance(f, 1000);
+    run_until_job(f, DB_JOB_FAILED);
+    last_job(f, &job);
+    assert_int_equal(job.oma_result, 8);
+    assert_non_null(strstr(job.reason, "stalled"));
+    play(f, "> AT+MIPLCREATE\n< OK\n", NULL);
+    fx_free(f);
 }
 
 /* retry_budget 1: two failed jobs since the last success refuse a new
@@ -837,6 +922,7 @@ int main(void)
         cmocka_unit_test(disk_full_is_write_fail),
         cmocka_unit_test(no_target_fails_clearly),
         cmocka_unit_test(reboot_banner_brings_up_again),
+        cmocka_unit_test(stalled_job_ends_failed),
         cmocka_unit_test(retry_budget_refuses_download),
         cmocka_unit_test(hub_budget_refuses_download),
     };
