@@ -209,6 +209,47 @@ static void exec_outside(struct worker *w, const struct wk_deferred *d)
     }
 }
 
+/* How loud a note of the machine is logged: progress is INFO; a refusal,
+ * a failure, a resend, an input out of place or a registration given up
+ * is WARN. */
+static enum gw_log_level note_level(enum sota_note_kind kind)
+{
+    switch (kind) {
+    case SOTA_NOTE_RESTART:
+    case SOTA_NOTE_RESUME:
+    case SOTA_NOTE_STATE:
+    case SOTA_NOTE_RESULT:
+    case SOTA_NOTE_REGISTER: return GW_LOG_INFO;
+    case SOTA_NOTE_BAD_CHUNK:
+    case SOTA_NOTE_DUPLICATE:
+    case SOTA_NOTE_REFUSED:
+    case SOTA_NOTE_CMD_FAILED:
+    case SOTA_NOTE_IGNORED:
+    case SOTA_NOTE_REG_FAILED: break;
+    }
+    return GW_LOG_WARN;
+}
+
+/* NOTE: the one log line of a note (the machine logs none), its audit
+ * event and its counter. One event kind per note kind, "sota.resume",
+ * "sota.refused"..., so the audit trail can be filtered. */
+static void do_note(struct worker *w, enum sota_note_kind nk, const char *text)
+{
+    char kind[32];
+
+    snprintf(kind, sizeof kind, "sota.%s", sota_note_kind_name(nk));
+    if (nk == SOTA_NOTE_RESUME)
+        w->app->stats.resumes++;
+    else if (nk == SOTA_NOTE_RESTART)
+        w->app->stats.restarts++;
+    else if (nk == SOTA_NOTE_DUPLICATE)
+        w->app->stats.chunks_resent++;
+    else if (nk == SOTA_NOTE_BAD_CHUNK)
+        w->app->stats.chunks_bad++;
+    GW_LOG(note_level(nk), w->name, "%s: %s", kind, text);
+    wk_event_add(w, kind, "%s", text);
+}
+
 static void timer_fired(struct wk_timer *t);
 
 static void exec_actions(struct worker *w, const struct sota_actions *acts)
@@ -251,27 +292,7 @@ static void exec_actions(struct worker *w, const struct sota_actions *acts)
         case SOTA_ACT_CANCEL_TIMER:
             wk_timer_stop(&w->fsm_timer[a->u.timer.id]);
             break;
-        case SOTA_ACT_NOTE: {
-            /* one event kind per note kind: "sota.resume", "sota.refused"..
-             * so the audit trail can be filtered */
-            char kind[32];
-
-            snprintf(kind, sizeof kind, "sota.%s",
-                     sota_note_kind_name(a->u.note.kind));
-            if (a->u.note.kind == SOTA_NOTE_RESUME)
-                w->app->stats.resumes++;
-            else if (a->u.note.kind == SOTA_NOTE_RESTART)
-                w->app->stats.restarts++;
-            else if (a->u.note.kind == SOTA_NOTE_DUPLICATE)
-                w->app->stats.chunks_resent++;
-            else if (a->u.note.kind == SOTA_NOTE_BAD_CHUNK)
-                w->app->stats.chunks_bad++;
-            GW_LOG(a->u.note.kind == SOTA_NOTE_STATE ? GW_LOG_INFO
-                                                     : GW_LOG_DEBUG,
-                   w->name, "%s: %s", kind, a->u.note.text);
-            wk_event_add(w, kind, "%s", a->u.note.text);
-            break;
-        }
+        case SOTA_ACT_NOTE: do_note(w, a->u.note.kind, a->u.note.text); break;
         }
     }
 }
