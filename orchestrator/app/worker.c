@@ -45,6 +45,8 @@
 
 #include "gw/log.h"
 
+#define ACTOR "daemon" /* of the audit events the worker records */
+
 int64_t wk_now_ms(const struct worker *w)
 {
     if (w->ops->now_ms != NULL)

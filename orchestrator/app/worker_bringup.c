@@ -19,6 +19,13 @@
 
 #include "gw/log.h"
 
+#define CMD_TIMEOUT_MS      5000 /* bring-up commands */
+#define AT_PROBE_TIMEOUT_MS 1000
+#define AT_PROBE_TRIES      10
+#define RETRY_DELAY_MS      1000 /* between AT probes */
+#define ATTACH_RETRY_MS     2000 /* AT+CGATT? until attached */
+#define BOOT_SETTLE_MS      1500 /* quiet time after a boot banner */
+
 /* The bring-up table: command, timeout, and whether an error stops. */
 static const struct {
     enum m531x_simple_cmd cmd;

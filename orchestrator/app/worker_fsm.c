@@ -18,6 +18,8 @@
 
 #include "gw/log.h"
 
+#define CHAN_GUARD_MS 2000 /* channel backstop beyond the FSM timer */
+
 /* ---- answer times ------------------------------------------------------ */
 
 /* A platform request arrived (READ, WRITE, EXECUTE). The oldest pending

@@ -29,19 +29,11 @@
 struct bus_dev;
 struct staging;
 
-#define CMD_TIMEOUT_MS      5000 /* bring-up commands */
-#define AT_PROBE_TIMEOUT_MS 1000
-#define AT_PROBE_TRIES      10
-#define RETRY_DELAY_MS      1000  /* between AT probes */
-#define ATTACH_RETRY_MS     2000  /* AT+CGATT? until attached */
-#define BOOT_SETTLE_MS      1500  /* quiet time after a boot banner */
-#define CHAN_GUARD_MS       2000  /* channel backstop beyond the FSM timer */
-#define IDENT_PERIOD_MS     60000 /* device data refresh */
-#define IDENT_RETRY_MS      2000  /* while the device data is unknown */
-#define DEFERRED_MAX        32
-#define POSTED_MAX          8
-#define CMDS_MAX            (AT_CHAN_QUEUE_MAX + 1)
-#define ACTOR               "daemon"
+#define IDENT_PERIOD_MS 60000 /* device data refresh */
+#define IDENT_RETRY_MS  2000  /* while the device data is unknown */
+#define DEFERRED_MAX    32
+#define POSTED_MAX      8
+#define CMDS_MAX        (AT_CHAN_QUEUE_MAX + 1)
 
 /* A job's version before the image matches a package or the device reports
  * its new version: the schema wants 1..32 characters. */
@@ -180,7 +172,7 @@ struct worker {
     struct wk_req reqs[PENDING_REQ_MAX];
     size_t nreqs;
     struct mb_flash flash_result; /* copied from the bus's done */
-    int64_t progress_at;          /* loop time of the job's last progress */
+    int64_t progress_at;          /* wk_now_ms() of the job's last progress */
 };
 
 /* worker.c */
