@@ -30,20 +30,7 @@
 #include "gw/compiler.h"
 #include "gw/err.h"
 #include "gw/log.h"
-
-/* OneNET resources (reference 3.1). */
-#define RES_DEV_VERSION  19
-#define RES_DEV_BATTERY  9
-#define RES_DEV_FREE     26261
-#define RES_FW_PACKAGE   0
-#define RES_FW_UPDATE    2
-#define RES_FW_STATE     3
-#define RES_FW_RESULT    5
-#define RES_FW_BYTES     26500
-#define RES_FW_PREPARE   26501
-#define RES_FW_SOTA_MODE 26550
-#define OBJ_DEVICE       3
-#define OBJ_FIRMWARE     5
+#include "orch/oma.h"
 
 /* +MIPLEVENT codes (reference 2.6). */
 #define EVT_BOOTSTRAP_START   1
@@ -404,16 +391,10 @@ static void vnote(struct step *s, enum sota_note_kind kind, const char *fmt,
                   va_list ap)
 {
     struct sota_action *a = act_push(s, SOTA_ACT_NOTE);
-    enum gw_log_level level = GW_LOG_WARN;
 
+    /* The shell logs each note once, with the audit event it writes. */
     a->u.note.kind = kind;
     vsnprintf(a->u.note.text, sizeof a->u.note.text, fmt, ap);
-    if (kind == SOTA_NOTE_STATE || kind == SOTA_NOTE_RESULT ||
-        kind == SOTA_NOTE_REGISTER || kind == SOTA_NOTE_RESTART ||
-        kind == SOTA_NOTE_RESUME)
-        level = GW_LOG_INFO;
-    GW_LOG(level, s->fsm->cfg.name, "%s: %s", sota_note_kind_name(kind),
-           a->u.note.text);
 }
 
 static void note(struct step *s, enum sota_note_kind kind, const char *fmt, ...)
@@ -1271,11 +1252,11 @@ static int read_device(struct step *s, const struct m531x_urc *u)
     struct m531x_value v = {.type = M531X_TYPE_INTEGER, .num = -1};
 
     switch (u->res) {
-    case RES_DEV_FREE: v.num = report_free_kib(fsm); break;
-    case RES_DEV_BATTERY:
+    case OMA_RES_DEV_FREE: v.num = report_free_kib(fsm); break;
+    case OMA_RES_DEV_BATTERY:
         v.num = fsm->dev.known ? fsm->dev.battery_pct : -1;
         break;
-    case RES_DEV_VERSION:
+    case OMA_RES_DEV_VERSION:
         v.type = M531X_TYPE_STRING;
         v.str = report_version(fsm);
         break;
@@ -1289,7 +1270,7 @@ static int read_device(struct step *s, const struct m531x_urc *u)
         return 1;
     }
     answer_read(s, u, u->res, &v, 0, 0);
-    if (u->res == RES_DEV_VERSION && fsm->cp.phase == SOTA_PHASE_DONE &&
+    if (u->res == OMA_RES_DEV_VERSION && fsm->cp.phase == SOTA_PHASE_DONE &&
         fsm->flash_msgid < 0) {
         /* Flashed, but this attempt (registered after a restart or a
          * reboot) never asked for it: it ends the task by the version it
@@ -1331,22 +1312,25 @@ static int read_firmware(struct step *s, const struct m531x_urc *u)
             return 1;
         }
         /* The seed's order and (index, flag) pairs. */
-        answer_read_int(s, u, RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
-        answer_read_int(s, u, RES_FW_RESULT, result, 1, M531X_FLAG_MIDDLE);
-        answer_read_int(s, u, RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
+        answer_read_int(s, u, OMA_RES_FW_STATE, state, 2, M531X_FLAG_FIRST);
+        answer_read_int(s, u, OMA_RES_FW_RESULT, result, 1, M531X_FLAG_MIDDLE);
+        answer_read_int(s, u, OMA_RES_FW_BYTES, bytes, 0, M531X_FLAG_LAST);
         return 1;
-    case RES_FW_STATE: answer_read_int(s, u, u->res, state, 0, 0); return 1;
-    case RES_FW_RESULT: answer_read_int(s, u, u->res, result, 0, 0); return 1;
-    case RES_FW_BYTES: answer_read_int(s, u, u->res, bytes, 0, 0); return 1;
+    case OMA_RES_FW_STATE: answer_read_int(s, u, u->res, state, 0, 0); return 1;
+    case OMA_RES_FW_RESULT:
+        answer_read_int(s, u, u->res, result, 0, 0);
+        return 1;
+    case OMA_RES_FW_BYTES: answer_read_int(s, u, u->res, bytes, 0, 0); return 1;
     default: return 0;
     }
 }
 
 static void on_read(struct step *s, const struct m531x_urc *u)
 {
-    if (u->ins == 0 && u->obj == OBJ_DEVICE && read_device(s, u))
+    if (u->ins == OMA_INSTANCE && u->obj == OMA_OBJ_DEVICE && read_device(s, u))
         return;
-    if (u->ins == 0 && u->obj == OBJ_FIRMWARE && read_firmware(s, u))
+    if (u->ins == OMA_INSTANCE && u->obj == OMA_OBJ_FIRMWARE &&
+        read_firmware(s, u))
         return;
     note(s, SOTA_NOTE_REFUSED,
          "read %" PRId32 "/%" PRId32 "/%" PRId32 ": no such resource", u->obj,
@@ -1480,17 +1464,17 @@ static void on_update(struct step *s, int32_t msgid)
 
 static void on_execute(struct step *s, const struct m531x_urc *u)
 {
-    if (u->obj == OBJ_FIRMWARE && u->ins == 0) {
+    if (u->obj == OMA_OBJ_FIRMWARE && u->ins == OMA_INSTANCE) {
         switch (u->res) {
-        case RES_FW_SOTA_MODE:
+        case OMA_RES_FW_SOTA_MODE:
             s->fsm->sota_mode = 1;
             answer_execute(s, u->msgid, M531X_RESULT_CHANGED);
             return;
-        case RES_FW_PREPARE:
+        case OMA_RES_FW_PREPARE:
             on_prepare(s,
                        u->msgid); /* answered by AT+MIPLSOTA, no EXECUTERSP */
             return;
-        case RES_FW_UPDATE: on_update(s, u->msgid); return;
+        case OMA_RES_FW_UPDATE: on_update(s, u->msgid); return;
         default: break;
         }
     }
@@ -1684,7 +1668,8 @@ static void on_write(struct step *s, const struct sota_event *ev)
 {
     const struct m531x_urc *u = ev->u.urc.urc;
 
-    if (u->obj != OBJ_FIRMWARE || u->ins != 0 || u->res != RES_FW_PACKAGE) {
+    if (u->obj != OMA_OBJ_FIRMWARE || u->ins != OMA_INSTANCE ||
+        u->res != OMA_RES_FW_PACKAGE) {
         note(s, SOTA_NOTE_REFUSED,
              "write %" PRId32 "/%" PRId32 "/%" PRId32 ": not writable", u->obj,
              u->ins, u->res);
