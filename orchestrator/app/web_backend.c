@@ -69,6 +69,7 @@ static void live_fill(struct web_live *l, const struct worker_info *wi)
     l->paused = wi->paused;
     l->rssi = wi->rssi;
     l->reg_status = wi->reg_status;
+    l->readings_ms = wi->readings_ms;
     l->target_reachable = wi->target[0] ? wi->target_reachable : -1;
     snprintf(l->phase, sizeof l->phase, "%s",
              sota_phase_name(wi->sota.phase));

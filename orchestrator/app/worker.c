@@ -192,11 +192,12 @@ static struct wk_timer *timer_at(struct worker *w, int i)
     case 0: return &w->retry_timer;
     case 1: return &w->ident_timer;
     case 2: return &w->post_timer;
-    default: return &w->fsm_timer[i - 3];
+    case 3: return &w->readings_timer;
+    default: return &w->fsm_timer[i - 4];
     }
 }
 
-#define TIMERS (3 + SOTA_TIMER_COUNT)
+#define TIMERS (4 + SOTA_TIMER_COUNT)
 
 void wk_exit(struct worker *w, enum worker_exit why, const char *detail)
 {
@@ -305,6 +306,7 @@ void worker_info(const struct worker *w, struct worker_info *out)
     memcpy(out->imei, w->imei, sizeof out->imei);
     out->rssi = w->rssi;
     out->reg_status = w->reg_status;
+    out->readings_ms = w->readings_ms;
     if (w->fsm_ready)
         sota_fsm_snapshot(&w->fsm, &out->sota);
     out->job_id = w->has_job ? w->job.id : 0;

@@ -113,6 +113,7 @@ struct worker_info {
     char imei[16];  /* "" before identification */
     int rssi;       /* +CSQ, 99 unknown */
     int reg_status; /* +CEREG stat, -1 unknown */
+    int64_t readings_ms; /* wall time of those readings, 0 never */
     struct sota_snapshot sota;
     int64_t job_id;       /* 0 when none */
     char target[96];      /* bus_dev_name() or "" (no target) */

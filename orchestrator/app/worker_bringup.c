@@ -77,6 +77,14 @@ void wk_device_save(struct worker *w, enum db_device_state state)
             memcpy(d.sw_version, old.sw_version, sizeof d.sw_version);
     }
     d.last_seen_ms = gw_wall_ms();
+    d.readings_ms = w->readings_ms;
+    if (state == DB_DEVICE_FAULT && w->fsm_ready) {
+        struct sota_snapshot sn;
+
+        sota_fsm_snapshot(&w->fsm, &sn);
+        snprintf(d.fault, sizeof d.fault, "registration: %s", sn.reg_reason);
+    }
+    w->fault_saved = state == DB_DEVICE_FAULT;
     rc = db_group_begin(w->app->db);
     if (rc == 0)
         rc = db_device_upsert(w->app->db, &d);
@@ -85,9 +93,49 @@ void wk_device_save(struct worker *w, enum db_device_state state)
                gw_strerror(rc));
 }
 
+/* FAULT while the registration has failed for good ("failed:
+ * registration"), else whether a job runs. */
 enum db_device_state wk_device_state(const struct worker *w)
 {
+    if (w->fsm_ready && w->fsm.reg == SOTA_REG_FAILED)
+        return DB_DEVICE_FAULT;
     return w->has_job ? DB_DEVICE_UPGRADING : DB_DEVICE_IDLE;
+}
+
+/* ---- readings: signal and network registration, read again ------------ */
+
+static void on_readings_cmd(void *ctx, int rc, const struct at_reply *r)
+{
+    struct wk_cmd *c = ctx;
+    struct worker *w = c->w;
+    int rssi, ber, stat;
+
+    if (rc != 0 || w->stage != WK_RUNNING)
+        return; /* kept as they were, with their old time */
+    for (size_t i = 0; i < r->ninfo; i++) {
+        const char *l = r->info[i];
+        size_t n = strlen(l);
+
+        if (m531x_parse_csq(l, n, &rssi, &ber) == 0) {
+            w->rssi = rssi;
+            w->readings_ms = gw_wall_ms();
+        } else if (m531x_parse_cereg(l, n, 1, &stat) == 0) {
+            w->reg_status = stat;
+            w->readings_ms = gw_wall_ms();
+        }
+    }
+}
+
+static void on_readings_timer(struct wk_timer *t)
+{
+    struct worker *w = t->w;
+
+    if (w->stage != WK_RUNNING || w->settling)
+        return;
+    at_chan_send(w->ch, m531x_simple_cmd_text(M531X_CMD_CSQ), CMD_TIMEOUT_MS,
+                 on_readings_cmd, wk_cmd_ctx(w, CMDK_READINGS));
+    at_chan_send(w->ch, m531x_simple_cmd_text(M531X_CMD_CEREG), CMD_TIMEOUT_MS,
+                 on_readings_cmd, wk_cmd_ctx(w, CMDK_READINGS));
 }
 
 /* ---- bring-up ---------------------------------------------------------- */
@@ -178,6 +226,9 @@ static void start_fsm(struct worker *w)
             wk_fsm_feed(w, &ev);
         }
     }
+    wk_timer_start(&w->readings_timer, on_readings_timer,
+                   (int64_t)w->app->cfg->modems.readings_s * 1000,
+                   (int64_t)w->app->cfg->modems.readings_s * 1000);
     /* Unknown device data blocks registration (the version must be
      * reported first): retry soon, not at the next refresh. */
     wk_timer_start(&w->ident_timer, wk_on_ident_timer,
@@ -226,6 +277,7 @@ static int info_parse(struct worker *w, const struct at_reply *r)
         case BU_CSQ:
             if (m531x_parse_csq(l, n, &rssi, &ber) == 0) {
                 w->rssi = rssi;
+                w->readings_ms = gw_wall_ms();
                 return 0;
             }
             break;

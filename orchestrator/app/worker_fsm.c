@@ -250,6 +250,10 @@ static void do_note(struct worker *w, enum sota_note_kind nk, const char *text)
         w->app->stats.chunks_bad++;
     GW_LOG(note_level(nk), w->name, "%s: %s", kind, text);
     wk_event_add(w, kind, "%s", text);
+    /* "failed: registration", and its end, go to the device row */
+    if (nk == SOTA_NOTE_REG_FAILED ||
+        (nk == SOTA_NOTE_REGISTER && w->fault_saved))
+        wk_device_save(w, wk_device_state(w));
 }
 
 static void timer_fired(struct wk_timer *t);

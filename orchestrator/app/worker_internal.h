@@ -56,7 +56,7 @@ enum bu_step {
     BU_DONE
 };
 
-enum wk_cmd_kind { CMDK_BRINGUP, CMDK_FSM, CMDK_SETTLE };
+enum wk_cmd_kind { CMDK_BRINGUP, CMDK_FSM, CMDK_SETTLE, CMDK_READINGS };
 
 struct wk_cmd {
     struct worker *w;
@@ -117,6 +117,7 @@ struct worker {
 
     struct wk_timer retry_timer; /* bring-up retries, boot settling */
     struct wk_timer ident_timer; /* periodic device read */
+    struct wk_timer readings_timer; /* periodic signal and network read */
     struct wk_timer post_timer;  /* posted events */
     struct wk_timer fsm_timer[SOTA_TIMER_COUNT];
 
@@ -129,6 +130,8 @@ struct worker {
     char imei[16], imsi[16], iccid[21];
     char imei_read[16]; /* the last AT+CGSN=1 answer */
     int rssi, reg_status;
+    int64_t readings_ms; /* wall time rssi and reg_status were read, 0 */
+    int fault_saved;     /* the device row says FAULT */
 
     /* the machine */
     struct sota_config scfg;

@@ -583,6 +583,7 @@ static const struct key_def key_defs[] = {
     NUM(SEC_MODEMS, "reboot_timeout", modems.reboot_timeout_s, 1, 600),
     NUM(SEC_MODEMS, "reg_fail_backoff", modems.reg_fail_backoff_s, 60,
         86400),
+    NUM(SEC_MODEMS, "readings", modems.readings_s, 10, 3600),
 
     {SEC_DIALECT, "sota_erase_ok", parse_int,
      OFF(dialect.sota_erase_ok), 0, 255, NULL, 0},
@@ -633,6 +634,7 @@ static void set_defaults(struct gw_config *c)
     snprintf(c->modems.reboot_cmd, sizeof c->modems.reboot_cmd, "AT+CMRB");
     c->modems.reboot_timeout_s = 60;
     c->modems.reg_fail_backoff_s = 1800;
+    c->modems.readings_s = 300;
     m531x_dialect_default(&c->dialect);
     snprintf(c->web.listen_host, sizeof c->web.listen_host, "127.0.0.1");
     c->web.listen_port = 8080;

@@ -93,6 +93,7 @@ struct gw_config_modems {
     char reboot_cmd[24];         /* escalation reboot, "" none */
     unsigned reboot_timeout_s;   /* reboot command to boot banner */
     unsigned reg_fail_backoff_s; /* "failed: registration" to the next try */
+    unsigned readings_s;         /* signal and network registration reads */
 };
 
 struct gw_config_web {

@@ -135,7 +135,7 @@ static void every_key_set(void **state)
         "baud = 9600\nlifetime = 3600\nopen_timeout = 30\n"
         "keepalive = 50\nreg_retries = 0\nlate_event = 0\n"
         "reboot_command = AT+NRB\nreboot_timeout = 30\n"
-        "reg_fail_backoff = 600\n"
+        "reg_fail_backoff = 600\nreadings = 60\n"
         "[dialect]\nsota_erase_ok = 5\nsota_erase_fail = 6\n"
         "sota_write_ok = 7\nsota_write_fail = 8\nstring_len = quoted\n"
         "opaque_len = hex\ndelete_command = MIPLDEL\n"
@@ -162,6 +162,7 @@ static void every_key_set(void **state)
     assert_string_equal(c->modems.reboot_cmd, "AT+NRB");
     assert_int_equal(c->modems.reboot_timeout_s, 30);
     assert_int_equal(c->modems.reg_fail_backoff_s, 600);
+    assert_int_equal(c->modems.readings_s, 60);
     assert_int_equal(c->dialect.sota_erase_ok, 5);
     assert_int_equal(c->dialect.sota_write_fail, 8);
     assert_int_equal(c->dialect.strlen_mode, M531X_STRLEN_QUOTED);

@@ -118,7 +118,8 @@ static void test_device_live_wins(void **state)
     strcpy(l.reg_reason, "+MIPLEVENT 7 (register failed)");
     d.state = DB_DEVICE_FAULT;
     strcpy(d.fault, "registration: +MIPLEVENT 7 (register failed)");
-    d.readings_ms = 1700000000000;
+    l.readings_ms = 1700000000000; /* the live reading wins */
+    d.readings_ms = 5;
     v = web_json_device(&d, &j, &l, &opts);
     assert_int_equal(json_integer_value(json_object_get(v, "rssi")), 17);
     t = json_object_get(v, "registration");

@@ -105,21 +105,22 @@ static int64_t fx_now(void *ctx)
 
 static const struct worker_ops wops = {identified, exited, fx_now};
 
-static void fx_config(struct fx *f, const char *extra)
+/* modems: more [modems] keys; extra: more sections */
+static void fx_config(struct fx *f, const char *modems, const char *extra)
 {
     char text[2048];
     struct gw_config_error err;
 
     snprintf(text, sizeof text,
              "[gateway]\nstate_dir = %s\n"
-             "[modems]\nports = /dev/pts/*\n"
+             "[modems]\nports = /dev/pts/*\n%s"
              "[policy]\nmin_staging_free_kib = 0\n%s",
-             f->dir, extra);
+             f->dir, modems, extra);
     assert_int_equal(
         gw_config_parse(&f->cfg, "test.ini", text, strlen(text), &err), 0);
 }
 
-static struct fx *fx_new(const char *config_extra)
+static struct fx *fx_new_modems(const char *modems, const char *config_extra)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct bus_policy pol;
@@ -130,7 +131,7 @@ static struct fx *fx_new(const char *config_extra)
     f->now = 1000000;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_worker.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    fx_config(f, config_extra);
+    fx_config(f, modems, config_extra);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->app.loop = &f->loop;
     f->app.cfg = f->cfg;
@@ -146,6 +147,11 @@ static struct fx *fx_new(const char *config_extra)
     assert_int_equal(openpty(&f->master, &slave, f->slave, NULL, NULL), 0);
     close(slave);
     return f;
+}
+
+static struct fx *fx_new(const char *config_extra)
+{
+    return fx_new_modems("", config_extra);
 }
 
 static void run_until_exit(struct fx *f)
@@ -776,6 +782,90 @@ static void reboot_banner_brings_up_again(void **state)
     fx_free(f);
 }
 
+/* Registration that keeps failing escalates (delete and create, the
+ * configured reboot, then "failed: registration"), and the device row says
+ * so with the reason until a registration works again. */
+static void registration_failure_is_visible(void **state)
+{
+    struct fx *f = fx_new_modems("reg_retries = 0\nreboot_command = AT+NRB\n"
+                                 "reg_fail_backoff = 60\nreadings = 3600\n",
+                                 target);
+    struct db_device dev;
+    static const char attempt[] = "> AT+MIPLCREATE\n< OK\n"
+                                  "> AT+MIPLSOTAVER=\"test0\"\n< OK\n"
+                                  "> AT+MIPLOPEN=0,600,60\n< OK\n";
+
+    (void)state;
+    fx_start(f);
+    play(f, bringup, NULL);
+    play(f, attempt, NULL);
+    play(f, "< +MIPLEVENT:0,7\n", NULL);
+    run_until_events(f, "sota.register", 1); /* registering again in 5 s */
+    play(f, "~ 5000\n> AT+MIPLDELETE=0\n< OK\n", NULL);
+    play(f, attempt, NULL);
+    play(f, "< +MIPLEVENT:0,8\n> AT+NRB\n< OK\n< REBOOTING..\n"
+            "< *ATREADY: 1\n",
+         NULL);
+    run_until_events(f, "modem.reboot", 2);
+    run_until_events(f, "sota.register", 3); /* rebooted; registering */
+    play(f, "~ 1500\n> ATE0\n< OK\n> AT+SM=LOCK\n< OK\n~ 3500\n", NULL);
+    play(f, attempt, NULL);
+    play(f, "< +MIPLEVENT:0,7\n", NULL);
+    run_until_events(f, "sota.reg-failed", 1);
+    settle(f, 10);
+    assert_int_equal(db_device_get(f->app.db, IMEI, &dev), 0);
+    assert_int_equal(dev.state, DB_DEVICE_FAULT);
+    assert_non_null(strstr(dev.fault, "registration: +MIPLEVENT 7"));
+    /* after reg_fail_backoff, from the top; a registration that works
+     * ends the fault */
+    play(f, "~ 60000\n", NULL);
+    play(f, attempt, NULL);
+    play(f, "< +MIPLEVENT:0,6\n", NULL);
+    run_until_events(f, "sota.register", 5);
+    settle(f, 10);
+    assert_int_equal(db_device_get(f->app.db, IMEI, &dev), 0);
+    assert_int_equal(dev.state, DB_DEVICE_IDLE);
+    assert_string_equal(dev.fault, "");
+    fx_free(f);
+}
+
+/* Signal and network registration are read again every `readings`
+ * seconds, and carry the time they were read. */
+static void readings_refresh(void **state)
+{
+    struct fx *f = fx_new_modems("readings = 10\n", target);
+    struct worker_info wi;
+    int64_t first;
+
+    (void)state;
+    fx_start_registered(f);
+    worker_info(f->w, &wi);
+    assert_int_equal(wi.rssi, 21);
+    first = wi.readings_ms;
+    assert_true(first > 0);
+    /* the erase's OK taken before time moves (else its timer fires) */
+    for (int64_t end = gw_now_ms() + GUARD_MS;
+         worker_info(f->w, &wi), wi.sota.cmd_in_flight;) {
+        assert_true(gw_now_ms() < end);
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    play(f,
+         "~ 10000\n> AT+CSQ\n< +CSQ: 9,99\n< OK\n"
+         "> AT+CEREG?\n< +CEREG: 0,5\n< OK\n",
+         NULL);
+    for (int64_t end = gw_now_ms() + GUARD_MS;
+         worker_info(f->w, &wi), wi.reg_status != 5;) {
+        if (gw_now_ms() > end)
+            fail_msg("readings: rssi %d, reg_status %d", wi.rssi,
+                     wi.reg_status);
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(wi.rssi, 9);
+    assert_int_equal(wi.reg_status, 5);
+    assert_true(wi.readings_ms >= first);
+    fx_free(f);
+}
+
 /* ---- policies ---------------------------------------------------------- */
 
 static const char reg_until_prepare[] = "> AT+MIPLCREATE\n< OK\n"
@@ -922,6 +1012,8 @@ int main(void)
         cmocka_unit_test(disk_full_is_write_fail),
         cmocka_unit_test(no_target_fails_clearly),
         cmocka_unit_test(reboot_banner_brings_up_again),
+        cmocka_unit_test(registration_failure_is_visible),
+        cmocka_unit_test(readings_refresh),
         cmocka_unit_test(stalled_job_ends_failed),
         cmocka_unit_test(retry_budget_refuses_download),
         cmocka_unit_test(hub_budget_refuses_download),

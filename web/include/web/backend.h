@@ -33,6 +33,7 @@ struct web_live {
     int paused;
     int rssi;                 /* 99 unknown */
     int reg_status;           /* -1 unknown */
+    int64_t readings_ms;      /* when rssi, reg_status were read; 0 never */
     int target_reachable;     /* -1 unknown */
     char phase[16];           /* sota phase name */
     uint32_t bytes;           /* durable bytes of the download */
