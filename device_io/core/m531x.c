@@ -126,7 +126,9 @@ static int get_head(struct m531x__scan *sc, struct m531x_urc *u)
 
 /* The last field of EXECUTE/PARAMETER: the rest of the line, either one
  * quoted string ("" allowed) or unquoted text. A '"' anywhere inside is
- * rejected: there is no escape syntax to tell where the text ends. */
+ * rejected: there is no escape syntax to tell where the text ends. Blanks
+ * after the closing quote are not text (the seed's `,""` is followed by
+ * spaces before the line end). */
 static int get_text(struct m531x__scan *sc, const char *missing,
                     const char **text, size_t *text_len)
 {
@@ -138,6 +140,8 @@ static int get_text(struct m531x__scan *sc, const char *missing,
         return GW_E_TRUNC;
     }
     if (p[0] == '"') {
+        while (n > 1 && p[n - 1] == ' ')
+            n--;
         if (n < 2 || p[n - 1] != '"') {
             sc->reason = "unterminated quoted text";
             return GW_E_INVAL;
