@@ -8,7 +8,10 @@
  *      streamed on to the framer, which reports it as over-long;
  *   2. prefix stripping: what serial-terminal programs put in front of the
  *      data (timestamps, RX:/TX:, <<, >>, SSCOM's 收←◆/发→◇ in UTF-8 or GBK)
- *      is removed heuristically; a direction it names is kept;
+ *      is removed heuristically; a direction it names is kept. The
+ *      project's transcripts (tests/data/seed) mark lines with "<" (rx),
+ *      ">" or ">!" (tx), and annotate them with lines starting with '#'
+ *      (comments) or '@' (replay directives): those lines are skipped;
  *   3. the AT framer of the gateway itself (dio/at_frame.h), so the seed's
  *      split +MIPLWRITE comes out as one line and classification is the
  *      daemon's, followed by the M531x decoders (dio/m531x.h).
@@ -42,8 +45,9 @@ static const char usage_text[] =
     "Decode a raw M531x serial capture (default: standard input) into one\n"
     "JSON object per AT line on standard output. Prefixes written by\n"
     "serial-terminal programs (timestamps, RX:/TX:, <<, >>, SSCOM 收←◆/发→◇)\n"
-    "are stripped. \"line\" is the 1-based input line; CR, LF and CR LF each\n"
-    "end a line.\n"
+    "and the transcripts' < and > are stripped; lines starting with # or @\n"
+    "(transcript comments and directives) are skipped. \"line\" is the\n"
+    "1-based input line; CR, LF and CR LF each end a line.\n"
     "\n"
     "  --opaque-len MODE  what <len> of an opaque +MIPLWRITE counts: auto\n"
     "                     (default: tell from the payload), bytes or hex\n"
@@ -60,6 +64,7 @@ struct decode {
     char cap[CAPTURE_LINE_MAX];   /* the capture line being read */
     size_t cap_len;
     int streaming;                /* cap overflowed: bytes go to the framer */
+    int annotation;               /* the line is a '#' or '@' line: dropped */
     int prev_cr;                  /* last byte was CR (CR LF is one end) */
     uint64_t line_no;             /* 1-based number of the current line */
     const char *dir;              /* direction of the current line, or NULL */
@@ -215,6 +220,23 @@ static const struct marker markers[] = {
     {"<-", "rx"}, {"->", "tx"},
 };
 
+/* The transcripts' marks: "<" (rx), ">" and ">!" (tx, ">!" flags a line
+ * the seed prints differently), followed by a blank or the line's end, so
+ * that AT text is never taken for one. Their length, or 0. */
+static size_t transcript_mark_len(const char *s, size_t n, const char **dir)
+{
+    size_t k = 1;
+
+    if (n == 0 || (s[0] != '<' && s[0] != '>'))
+        return 0;
+    if (s[0] == '>' && n > 1 && s[1] == '!')
+        k = 2;
+    if (k < n && s[k] != ' ')
+        return 0;
+    *dir = s[0] == '<' ? "rx" : "tx";
+    return k;
+}
+
 /* "[...]" holding a timestamp or a direction word: its length, or 0. */
 static size_t bracket_len(const char *s, size_t n, const char **dir)
 {
@@ -270,6 +292,8 @@ static size_t prefix_len(const char *s, size_t n, const char **dir)
                 *dir = markers[i].dir;
             }
         }
+        if (k == 0)
+            k = transcript_mark_len(s + at, n - at, dir);
         if (k == 0)
             break;
         at += k;
@@ -744,14 +768,30 @@ static void on_line(const struct at_line *line, void *ctx)
 
 /* ---- capture lines ------------------------------------------------------- */
 
+/* A transcript's comment ('#') or directive ('@') line: no AT line starts
+ * with either. */
+static int is_annotation(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return i < n && (s[i] == '#' || s[i] == '@');
+}
+
 /* Hand the stripped capture line to the framer, remembering where the AT
- * line it may start began. Lines of spaces or wake-up noise start none. */
+ * line it may start began. Lines of spaces or wake-up noise start none;
+ * annotation lines are dropped. */
 static void pass_cap(struct decode *d)
 {
     const char *dir;
-    size_t k = prefix_len(d->cap, d->cap_len, &dir);
+    size_t k;
     size_t i;
 
+    d->annotation = is_annotation(d->cap, d->cap_len);
+    if (d->annotation)
+        return;
+    k = prefix_len(d->cap, d->cap_len, &dir);
     d->dir = dir;
     for (i = k; i < d->cap_len && d->start_line == 0; i++) {
         unsigned char c = (unsigned char)d->cap[i];
@@ -771,6 +811,7 @@ static void end_cap_line(struct decode *d)
         pass_cap(d);
     at_framer_feed(d->fr, (const uint8_t *)"\n", 1, on_line, d);
     d->streaming = 0;
+    d->annotation = 0;
     d->cap_len = 0;
     d->dir = NULL;
 }
@@ -810,7 +851,8 @@ static void feed_capture(struct decode *d, const char *buf, size_t n)
             pass_cap(d);    /* full: the framer takes it from here */
             d->streaming = 1;
         }
-        at_framer_feed(d->fr, (const uint8_t *)buf + i, run, on_line, d);
+        if (!d->annotation)
+            at_framer_feed(d->fr, (const uint8_t *)buf + i, run, on_line, d);
         i += run;
     }
 }

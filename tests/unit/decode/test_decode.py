@@ -140,6 +140,61 @@ class Seed(unittest.TestCase):
                              [e[1] for e in self.expect])
 
 
+def transcript_expect():
+    """What decoding the transcript file itself must give: for every "<"
+    and ">" line with text, (file line, text, "rx" or "tx"); a split
+    +MIPLWRITE comes out once, at its first line, joined."""
+    expect = []
+    held = None
+    with open(SEED, encoding="ascii") as f:
+        for no, item in enumerate(f, start=1):
+            item = item.rstrip("\n")
+            if item.startswith("<"):
+                text = item[2:] if len(item) > 1 else ""
+                if held is not None and text:
+                    expect.append((held[0], held[1] + text, "rx"))
+                    held = None
+                elif text.startswith("+MIPLWRITE:") and text.endswith(","):
+                    held = (no, text)
+                elif text:
+                    expect.append((no, text, "rx"))
+            elif item.startswith(">"):
+                text = item[3:] if item.startswith(">!") else item[2:]
+                expect.append((no, text, "tx"))
+    return expect
+
+
+class SeedTranscriptFile(unittest.TestCase):
+    """The transcript as it is committed: its "<"/">" marks are stripped,
+    its '#' comments and '@' directives skipped, and every line decodes."""
+
+    def setUp(self):
+        proc = run([SEED])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, b"")
+        self.objs = objects(proc.stdout)
+
+    def test_every_line_decodes(self):
+        self.assertEqual(len(self.objs), len(transcript_expect()))
+        self.assertGreater(len(self.objs), 0)
+        for o in self.objs:
+            self.assertNotIn("error", o, o["raw"][:80])
+            self.assertIn(o["kind"], ("command", "final", "urc"),
+                          o["raw"][:80])
+
+    def test_lines_text_and_direction(self):
+        got = [(o["line"], o["raw"], o.get("dir")) for o in self.objs]
+        self.assertEqual(got, transcript_expect())
+
+    def test_marks_need_a_blank_and_annotations_are_whole_lines(self):
+        data = (b"<OK\r\n>AT\r\n>! AT+CSQ\r\n< OK\r\n# AT+CSQ\r\n"
+                b"  @ x\r\n")
+        objs = objects(run(["-"], data).stdout)
+        self.assertEqual([(o["raw"], o.get("dir")) for o in objs],
+                         [("<OK", None), (">AT", None), ("AT+CSQ", "tx"),
+                          ("OK", "rx")])
+
+
 RX_UTF8 = "收←◆".encode("utf-8")
 TX_UTF8 = "发→◇".encode("utf-8")
 RX_GBK = "收←◆".encode("gbk")
