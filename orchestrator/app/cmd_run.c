@@ -34,7 +34,7 @@
 #include "gw/log.h"
 #include "sup.h"
 #include "web_backend.h"
-#include "web/server.h"
+#include "web_start.h"
 
 #define RUN_RESPONSE_TIMEOUT_MS 1000   /* the profile's default */
 

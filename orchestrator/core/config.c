@@ -16,7 +16,6 @@
 #include "orch/config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,290 +24,10 @@
 
 #include "gw/compiler.h"
 #include "gw/err.h"
+#include "gw/imei.h"
+#include "gw/parse.h"
 
 #define WHY_MAX 200
-
-/* ---- small validators (also used for URIs) ----------------------------- */
-
-static const unsigned std_bauds[] = {
-    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800,
-    921600,
-};
-
-int gw_baud_valid(unsigned rate)
-{
-    for (size_t i = 0; i < GW_ARRAY_LEN(std_bauds); i++) {
-        if (std_bauds[i] == rate)
-            return 1;
-    }
-    return 0;
-}
-
-int gw_imei_valid(const char *s)
-{
-    unsigned sum = 0;
-
-    if (strnlen(s, 16) != 15)
-        return 0;
-    for (size_t i = 0; i < 15; i++) {
-        unsigned d;
-
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        d = (unsigned)(s[i] - '0');
-        if (i % 2 == 1) { /* every second digit from the left, doubled */
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    return sum % 10 == 0;
-}
-
-/* Decimal without sign, spaces or suffix, within [min, max]. */
-static int parse_number(const char *s, unsigned long long min,
-                        unsigned long long max, unsigned long long *out)
-{
-    unsigned long long v = 0;
-
-    if (*s == '\0')
-        return GW_E_INVAL;
-    for (; *s != '\0'; s++) {
-        unsigned long long d;
-
-        if (*s < '0' || *s > '9')
-            return GW_E_INVAL;
-        d = (unsigned long long)(*s - '0');
-        if (d > max || v > (max - d) / 10)
-            return GW_E_RANGE; /* over max; checked before it can wrap */
-        v = v * 10 + d;
-    }
-    if (v < min)
-        return GW_E_RANGE;
-    *out = v;
-    return 0;
-}
-
-static int why(char *buf, size_t cap, int rc, const char *fmt, ...)
-    GW_PRINTF(4, 5);
-
-static int why(char *buf, size_t cap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* Host: a DNS name or IPv4 literal (letters, digits, '-', '.'), or an IPv6
- * literal in brackets. host_end points after the host in s. */
-static int parse_host(const char *s, size_t len, char *out, size_t cap,
-                      char *w, size_t wcap)
-{
-    size_t start = 0;
-    size_t end = len;
-
-    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-        start = 1;
-        end = len - 1;
-        for (size_t i = start; i < end; i++) {
-            if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
-                return why(w, wcap, GW_E_INVAL, "bad IPv6 literal");
-        }
-    } else {
-        for (size_t i = 0; i < len; i++) {
-            char c = s[i];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-                return why(w, wcap, GW_E_INVAL,
-                           "bad character in host name");
-        }
-    }
-    if (end == start)
-        return why(w, wcap, GW_E_INVAL, "empty host");
-    if (end - start >= cap)
-        return why(w, wcap, GW_E_RANGE, "host longer than %zu characters",
-                   cap - 1);
-    memcpy(out, s + start, end - start);
-    out[end - start] = '\0';
-    return 0;
-}
-
-/* "HOST:PORT" or "[V6]:PORT" or "HOST" (port then stays default). */
-static int parse_host_port(const char *s, char *host, size_t cap,
-                           uint16_t *port, int port_required, char *w,
-                           size_t wcap)
-{
-    const char *colon = strrchr(s, ':');
-    const char *bracket = strrchr(s, ']');
-    unsigned long long p;
-    size_t hlen;
-    int rc;
-
-    if (colon != NULL && bracket != NULL && colon < bracket)
-        colon = NULL; /* the colons were inside [v6] */
-    if (colon == NULL && port_required)
-        return why(w, wcap, GW_E_INVAL, "expected HOST:PORT");
-    hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
-    rc = parse_host(s, hlen, host, cap, w, wcap);
-    if (rc < 0)
-        return rc;
-    if (colon == NULL)
-        return 0;
-    rc = parse_number(colon + 1, 1, 65535, &p);
-    if (rc < 0)
-        return why(w, wcap, rc, "port must be a number in 1..65535");
-    *port = (uint16_t)p;
-    return 0;
-}
-
-/* ---- target URIs ------------------------------------------------------- */
-
-#define TCP_SCHEME "modbus-tcp://"
-#define RTU_SCHEME "modbus-rtu://"
-#define URI_MAX 512
-
-enum uri_param { UP_UNIT, UP_BAUD, UP_PARITY, UP_DATA, UP_STOP, UP_COUNT };
-
-static const char *const uri_param_names[UP_COUNT] = {
-    [UP_UNIT] = "unit", [UP_BAUD] = "baud", [UP_PARITY] = "parity",
-    [UP_DATA] = "data", [UP_STOP] = "stop",
-};
-
-static int uri_param(struct gw_modbus_uri *u, enum uri_param p,
-                     const char *v, char *w, size_t wcap)
-{
-    unsigned long long n = 0;
-
-    switch (p) {
-    case UP_UNIT:
-        if (parse_number(v, 1, 247, &n) < 0)
-            return why(w, wcap, GW_E_RANGE, "unit must be 1..247");
-        u->unit = (unsigned)n;
-        return 0;
-    case UP_BAUD:
-        if (parse_number(v, 1, 10000000, &n) < 0 || !gw_baud_valid((unsigned)n))
-            return why(w, wcap, GW_E_RANGE,
-                       "baud must be a standard rate (1200..921600)");
-        u->baud = (unsigned)n;
-        return 0;
-    case UP_PARITY:
-        if (strlen(v) != 1 || strchr("NEO", v[0]) == NULL)
-            return why(w, wcap, GW_E_RANGE, "parity must be N, E or O");
-        u->parity = v[0];
-        return 0;
-    case UP_DATA:
-        if (parse_number(v, 7, 8, &n) < 0)
-            return why(w, wcap, GW_E_RANGE, "data bits must be 7 or 8");
-        u->data_bits = (unsigned)n;
-        return 0;
-    case UP_STOP:
-        if (parse_number(v, 1, 2, &n) < 0)
-            return why(w, wcap, GW_E_RANGE, "stop bits must be 1 or 2");
-        u->stop_bits = (unsigned)n;
-        return 0;
-    case UP_COUNT:
-        break;
-    }
-    return why(w, wcap, GW_E_INVAL, "internal: bad parameter");
-}
-
-/* query: "k=v&k=v..." (modified in place). */
-static int uri_query(struct gw_modbus_uri *u, char *query, char *w,
-                     size_t wcap)
-{
-    int seen[UP_COUNT] = {0};
-    char *save = NULL;
-
-    for (char *kv = query; kv != NULL; kv = save) {
-        char *eq;
-        size_t p;
-        int rc;
-
-        save = strchr(kv, '&');
-        if (save != NULL)
-            *save++ = '\0';
-        eq = strchr(kv, '=');
-        if (eq == NULL)
-            return why(w, wcap, GW_E_INVAL, "parameter '%s' has no value",
-                       kv);
-        *eq = '\0';
-        for (p = 0; p < UP_COUNT; p++) {
-            if (strcmp(kv, uri_param_names[p]) == 0)
-                break;
-        }
-        if (p == UP_COUNT
-            || (u->kind == GW_URI_MODBUS_TCP && p != UP_UNIT))
-            return why(w, wcap, GW_E_INVAL, "unknown parameter '%s'", kv);
-        if (seen[p])
-            return why(w, wcap, GW_E_INVAL, "parameter '%s' given twice",
-                       kv);
-        seen[p] = 1;
-        rc = uri_param(u, (enum uri_param)p, eq + 1, w, wcap);
-        if (rc < 0)
-            return rc;
-    }
-    if (!seen[UP_UNIT])
-        return why(w, wcap, GW_E_INVAL,
-                   "unit=N is required (a wrong unit could flash another "
-                   "device)");
-    return 0;
-}
-
-int gw_modbus_uri_parse(const char *text, struct gw_modbus_uri *out,
-                        char *w, size_t wcap)
-{
-    char buf[URI_MAX];
-    char *rest;
-    char *query;
-    size_t len = strnlen(text, sizeof buf);
-    int rc;
-
-    memset(out, 0, sizeof *out);
-    if (len >= sizeof buf)
-        return why(w, wcap, GW_E_RANGE, "URI longer than %zu characters",
-                   sizeof buf - 1);
-    memcpy(buf, text, len + 1);
-    if (strncmp(buf, TCP_SCHEME, strlen(TCP_SCHEME)) == 0) {
-        out->kind = GW_URI_MODBUS_TCP;
-        out->port = 502;
-        rest = buf + strlen(TCP_SCHEME);
-    } else if (strncmp(buf, RTU_SCHEME, strlen(RTU_SCHEME)) == 0) {
-        out->kind = GW_URI_MODBUS_RTU;
-        out->baud = 9600;
-        out->parity = 'N';
-        out->data_bits = 8;
-        out->stop_bits = 1;
-        rest = buf + strlen(RTU_SCHEME);
-    } else {
-        return why(w, wcap, GW_E_INVAL,
-                   "URI must start with modbus-tcp:// or modbus-rtu://");
-    }
-    query = strchr(rest, '?');
-    if (query == NULL)
-        return why(w, wcap, GW_E_INVAL, "missing ?unit=N");
-    *query++ = '\0';
-    if (out->kind == GW_URI_MODBUS_TCP) {
-        rc = parse_host_port(rest, out->host, sizeof out->host, &out->port,
-                             0, w, wcap);
-    } else if (rest[0] != '/' || rest[1] == '\0') {
-        rc = why(w, wcap, GW_E_INVAL,
-                 "RTU device must be an absolute path "
-                 "(modbus-rtu:///dev/ttyX)");
-    } else if (strlen(rest) >= sizeof out->device) {
-        rc = why(w, wcap, GW_E_RANGE, "device path too long");
-    } else {
-        memcpy(out->device, rest, strlen(rest) + 1);
-        rc = 0;
-    }
-    if (rc < 0)
-        return rc;
-    return uri_query(out, query, w, wcap);
-}
 
 /* ---- the key table ----------------------------------------------------- */
 
@@ -350,9 +69,10 @@ struct key_def {
 static int key_number(const struct key_def *k, const char *v,
                       unsigned long long *n, char *w, size_t wcap)
 {
-    if (parse_number(v, k->min, k->max, n) < 0)
-        return why(w, wcap, GW_E_RANGE,
-                   "must be a whole number in %llu..%llu", k->min, k->max);
+    if (gw_parse_uint(v, k->min, k->max, n) < 0)
+        return gw_reason(w, wcap, GW_E_RANGE,
+                         "must be a whole number in %llu..%llu", k->min,
+                         k->max);
     return 0;
 }
 
@@ -396,10 +116,11 @@ static int parse_baud(const struct key_def *k, const char *v, void *dst,
     unsigned long long n;
 
     GW_UNUSED(k);
-    if (parse_number(v, 1, 10000000, &n) < 0 || !gw_baud_valid((unsigned)n))
-        return why(w, wcap, GW_E_RANGE,
-                   "must be a standard rate: 1200, 2400, 4800, 9600, 19200,"
-                   " 38400, 57600, 115200, 230400, 460800 or 921600");
+    if (gw_parse_uint(v, 1, 10000000, &n) < 0 || !mb_baud_valid((unsigned)n))
+        return gw_reason(
+            w, wcap, GW_E_RANGE,
+            "must be a standard rate: 1200, 2400, 4800, 9600, 19200,"
+            " 38400, 57600, 115200, 230400, 460800 or 921600");
     *(unsigned *)dst = (unsigned)n;
     return 0;
 }
@@ -426,7 +147,7 @@ static int parse_enum(const struct key_def *k, const char *v, void *dst,
             break;
         used += (size_t)n;
     }
-    return why(w, wcap, GW_E_INVAL, "must be %s", list);
+    return gw_reason(w, wcap, GW_E_INVAL, "must be %s", list);
 }
 
 static int parse_bool(const struct key_def *k, const char *v, void *dst,
@@ -442,7 +163,7 @@ static int parse_bool(const struct key_def *k, const char *v, void *dst,
             return 0;
         }
     }
-    return why(w, wcap, GW_E_INVAL, "must be true or false");
+    return gw_reason(w, wcap, GW_E_INVAL, "must be true or false");
 }
 
 /* A path: absolute, or (when k->min is 1) relative to state_dir, resolved
@@ -453,12 +174,12 @@ static int parse_path(const struct key_def *k, const char *v, void *dst,
     size_t len = strlen(v);
 
     if (len == 0)
-        return why(w, wcap, GW_E_INVAL, "must not be empty");
+        return gw_reason(w, wcap, GW_E_INVAL, "must not be empty");
     if (v[0] != '/' && k->min == 0)
-        return why(w, wcap, GW_E_INVAL, "must be an absolute path");
+        return gw_reason(w, wcap, GW_E_INVAL, "must be an absolute path");
     if (len >= GW_CONFIG_PATH_MAX)
-        return why(w, wcap, GW_E_RANGE, "longer than %d characters",
-                   GW_CONFIG_PATH_MAX - 1);
+        return gw_reason(w, wcap, GW_E_RANGE, "longer than %d characters",
+                         GW_CONFIG_PATH_MAX - 1);
     memcpy(dst, v, len + 1);
     return 0;
 }
@@ -479,21 +200,21 @@ static int parse_ports(const struct key_def *k, const char *v, void *dst,
             break;
         len = strcspn(p, " ,\t");
         if (m->nports == GW_CONFIG_PORTS_MAX)
-            return why(w, wcap, GW_E_RANGE, "more than %d port patterns",
-                       GW_CONFIG_PORTS_MAX);
+            return gw_reason(w, wcap, GW_E_RANGE, "more than %d port patterns",
+                             GW_CONFIG_PORTS_MAX);
         if (p[0] != '/')
-            return why(w, wcap, GW_E_INVAL,
-                       "port pattern '%.*s' is not an absolute path",
-                       (int)(len > 64 ? 64 : len), p);
+            return gw_reason(w, wcap, GW_E_INVAL,
+                             "port pattern '%.*s' is not an absolute path",
+                             (int)(len > 64 ? 64 : len), p);
         if (len >= GW_CONFIG_PATH_MAX)
-            return why(w, wcap, GW_E_RANGE, "port pattern too long");
+            return gw_reason(w, wcap, GW_E_RANGE, "port pattern too long");
         memcpy(m->ports[m->nports], p, len);
         m->ports[m->nports][len] = '\0';
         m->nports++;
         p += len;
     }
     if (m->nports == 0)
-        return why(w, wcap, GW_E_INVAL, "no port pattern given");
+        return gw_reason(w, wcap, GW_E_INVAL, "no port pattern given");
     return 0;
 }
 
@@ -503,8 +224,8 @@ static int parse_listen(const struct key_def *k, const char *v, void *dst,
     struct gw_config_web *web = dst;
 
     GW_UNUSED(k);
-    return parse_host_port(v, web->listen_host, sizeof web->listen_host,
-                           &web->listen_port, 1, w, wcap);
+    return gw_parse_host_port(v, web->listen_host, sizeof web->listen_host,
+                              &web->listen_port, 1, w, wcap);
 }
 
 /* The module reboot command of the registration escalation: "" or "none"
@@ -878,7 +599,7 @@ static int target_key(struct parse_ctx *p, const char *name,
         return fail_at(p, p->line, GW_E_CONFIG,
                        "duplicate key 'uri' (first set at line %u)",
                        p->target_uri_line);
-    if (gw_modbus_uri_parse(value, &p->target->uri, w, sizeof w) < 0)
+    if (mb_uri_parse(value, &p->target->uri, w, sizeof w) < 0)
         return fail_at(p, p->line, GW_E_CONFIG, "uri: %s", w);
     p->target_uri_line = p->line;
     return 0;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "gw/err.h"
-#include "orch/config.h"
+#include "gw/imei.h"
 #include "web/route.h"
 
 #define SEG_MAX 8

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dio/mb_uri.h"
 #include "gw/compiler.h"
 #include "gw/err.h"
-#include "orch/config.h"
 #include "web/shape.h"
 
 #define ID_MAX ((int64_t)1 << 53)
@@ -412,7 +412,7 @@ int web_body_target(const char *body, size_t len, char *uri, size_t cap,
                     char *why, size_t why_cap)
 {
     json_t *v = body_object(body, len, why, why_cap), *x;
-    struct gw_modbus_uri parsed;
+    struct mb_uri parsed;
     int rc = GW_E_INVAL;
 
     if (!v)
@@ -435,7 +435,7 @@ int web_body_target(const char *body, size_t len, char *uri, size_t cap,
         goto fail;
     }
     if (memchr(json_string_value(x), '\0', json_string_length(x)) ||
-        gw_modbus_uri_parse(json_string_value(x), &parsed, why, why_cap) < 0) {
+        mb_uri_parse(json_string_value(x), &parsed, why, why_cap) < 0) {
         if (!why[0])
             why_fmt(why, why_cap, "uri: not a Modbus target URI");
         goto fail;

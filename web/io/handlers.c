@@ -11,8 +11,8 @@
 #include <microhttpd.h>
 
 #include "gw/err.h"
+#include "gw/imei.h"
 #include "gw/log.h"
-#include "orch/config.h"
 #include "web_io.h"
 
 #define JOB_SCAN_PAGE 64

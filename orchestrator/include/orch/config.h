@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "dio/m531x.h"
+#include "dio/mb_uri.h"
+#include "gw/imei.h"
 #include "gw/log.h"
 
 #define GW_CONFIG_FILE_MAX (1024 * 1024) /* bytes of config text */
@@ -32,34 +34,13 @@
 
 /* ---- field-device target URIs ------------------------------------------ */
 
-enum gw_uri_kind {
-    GW_URI_MODBUS_TCP,   /* modbus-tcp://HOST[:PORT]?unit=N */
-    GW_URI_MODBUS_RTU    /* modbus-rtu:///dev/X?baud=&parity=&data=&stop=&unit= */
-};
-
-struct gw_modbus_uri {
-    enum gw_uri_kind kind;
-    char host[GW_CONFIG_HOST_MAX];   /* TCP: name, IPv4 or IPv6 literal */
-    uint16_t port;                   /* TCP: 1..65535, default 502 */
-    char device[GW_CONFIG_PATH_MAX]; /* RTU: absolute tty path */
-    unsigned baud;                   /* RTU: a standard rate, default 9600 */
-    char parity;                     /* RTU: 'N', 'E' or 'O', default 'N' */
-    unsigned data_bits;              /* RTU: 7 or 8, default 8 */
-    unsigned stop_bits;              /* RTU: 1 or 2, default 1 */
-    unsigned unit;                   /* 1..247, required */
-};
-
-/* Parse and validate a target URI. On error, returns GW_E_INVAL or
- * GW_E_RANGE and writes the reason into why (cap bytes). Used by the
- * config parser and by the API when it sets a device's target. */
-int gw_modbus_uri_parse(const char *text, struct gw_modbus_uri *out,
-                        char *why, size_t cap);
-
-/* 1 if s is 15 decimal digits whose last is the Luhn check digit. */
-int gw_imei_valid(const char *s);
-
-/* 1 if rate is one of the standard serial rates (1200 ... 921600). */
-int gw_baud_valid(unsigned rate);
+/* The URI parser is device_io's (dio/mb_uri.h), the IMEI check common's
+ * (gw/imei.h). The daemon's older names for the URI, still used by the
+ * bus threads and the worker, until they move to the mb_uri names: */
+#define gw_modbus_uri       mb_uri
+#define GW_URI_MODBUS_TCP   MB_URI_TCP
+#define GW_URI_MODBUS_RTU   MB_URI_RTU
+#define gw_modbus_uri_parse mb_uri_parse
 
 /* ---- the configuration ------------------------------------------------- */
 
@@ -71,7 +52,7 @@ enum gw_target_match {
 struct gw_config_target {
     enum gw_target_match match;
     char key[GW_CONFIG_PATH_MAX];    /* the IMEI or the port path */
-    struct gw_modbus_uri uri;
+    struct mb_uri uri;
     unsigned line;                   /* of the section header */
 };
 

@@ -12,8 +12,10 @@
 
 #include "gw/err.h"
 #include "gw/hex.h"
+#include "gw/imei.h"
 #include "gw/log.h"
 #include "gw/mask.h"
+#include "gw/parse.h"
 
 static void hex_roundtrip(void **state)
 {
@@ -112,14 +114,78 @@ static void log_dispatch(void **state)
     assert_false(gw_log_enabled(GW_LOG_ERR));
 }
 
+static void imei_check(void **state)
+{
+    (void)state;
+    assert_true(gw_imei_valid("490154203237518"));
+    assert_false(gw_imei_valid("490154203237519"));  /* check digit */
+    assert_false(gw_imei_valid("49015420323751"));   /* 14 digits */
+    assert_false(gw_imei_valid("4901542032375180")); /* 16 digits */
+    assert_false(gw_imei_valid("49015420323751a"));
+    assert_false(gw_imei_valid(""));
+}
+
+static void parse_uint_bounds(void **state)
+{
+    unsigned long long v = 7;
+
+    (void)state;
+    assert_int_equal(gw_parse_uint("65535", 1, 65535, &v), 0);
+    assert_int_equal(v, 65535);
+    assert_int_equal(gw_parse_uint("65536", 1, 65535, &v), GW_E_RANGE);
+    assert_int_equal(gw_parse_uint("0", 1, 65535, &v), GW_E_RANGE);
+    assert_int_equal(gw_parse_uint("99999999999999999999999", 0,
+                                   18446744073709551615ULL, &v),
+                     GW_E_RANGE);
+    assert_int_equal(gw_parse_uint("", 0, 9, &v), GW_E_INVAL);
+    assert_int_equal(gw_parse_uint("-1", 0, 9, &v), GW_E_INVAL);
+    assert_int_equal(gw_parse_uint(" 1", 0, 9, &v), GW_E_INVAL);
+    assert_int_equal(gw_parse_uint("1k", 0, 9, &v), GW_E_INVAL);
+    assert_int_equal(v, 65535); /* untouched on error */
+}
+
+static void parse_host_port(void **state)
+{
+    char host[16], why[64];
+    uint16_t port = 9;
+
+    (void)state;
+    assert_int_equal(gw_parse_host_port("[::1]:8080", host, sizeof host, &port,
+                                        1, why, sizeof why),
+                     0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 8080);
+    port = 9;
+    assert_int_equal(gw_parse_host_port("plc-7.local", host, sizeof host, &port,
+                                        0, why, sizeof why),
+                     0);
+    assert_string_equal(host, "plc-7.local");
+    assert_int_equal(port, 9);
+    assert_int_equal(gw_parse_host_port("plc-7.local", host, sizeof host, &port,
+                                        1, why, sizeof why),
+                     GW_E_INVAL);
+    assert_string_equal(why, "expected HOST:PORT");
+    assert_int_equal(gw_parse_host_port("a_b:1", host, sizeof host, &port, 1,
+                                        why, sizeof why),
+                     GW_E_INVAL);
+    assert_int_equal(
+        gw_parse_host_port("h:0", host, sizeof host, &port, 1, why, sizeof why),
+        GW_E_RANGE);
+    assert_int_equal(gw_parse_host_port("0123456789abcdef:1", host, sizeof host,
+                                        &port, 1, why, sizeof why),
+                     GW_E_RANGE);
+    assert_string_equal(why, "host longer than 15 characters");
+    assert_int_equal(gw_reason(why, 4, -5, "%s", "truncated"), -5);
+    assert_string_equal(why, "tru");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hex_roundtrip),
-        cmocka_unit_test(hex_rejects),
-        cmocka_unit_test(err_strings),
-        cmocka_unit_test(mask_ids),
-        cmocka_unit_test(log_dispatch),
+        cmocka_unit_test(hex_roundtrip),     cmocka_unit_test(hex_rejects),
+        cmocka_unit_test(err_strings),       cmocka_unit_test(mask_ids),
+        cmocka_unit_test(log_dispatch),      cmocka_unit_test(imei_check),
+        cmocka_unit_test(parse_uint_bounds), cmocka_unit_test(parse_host_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

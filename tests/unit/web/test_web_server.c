@@ -1,6 +1,7 @@
-/* test_web_server.c: web_server_start_config() from a parsed config, as
- * `sotagw run` starts it: the token file is created on first start, the
- * server answers, and a token file others can read stops it. */
+/* test_web_server.c: web_server_start_config() (orchestrator/app) from a
+ * parsed config, as `sotagw run` starts it: the token file is created on
+ * first start, the server answers, and a token file others can read stops
+ * it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #include "db/db.h"
 #include "gw/err.h"
 #include "orch/config.h"
-#include "web/server.h"
+#include "web_start.h"
 
 struct fx {
     char dir[64];

@@ -60,20 +60,6 @@ struct web_server_opts {
  * start. On failure nothing is left running and *out stays NULL. */
 int web_server_start(struct web_server **out, const struct web_server_opts *o);
 
-struct gw_config;
-
-/* Start from the daemon's configuration (what `sotagw run` calls): [web]
- * listen, tls_cert/tls_key, read_requires_token, and the token file, read
- * or created on first start by web_token_load(); [gateway] db. A job is
- * overdue after min(600 s, [policy] job_stall_timeout) without progress.
- * listen_host (NULL: the config's) and listen_port (-1: the config's, 0:
- * any free port) override the config, as `sotagw run --listen` does.
- * Errors as web_server_start() and web_token_load(). */
-int web_server_start_config(struct web_server **out,
-                            const struct gw_config *cfg,
-                            const char *listen_host, int listen_port,
-                            const struct web_backend_ops *ops, void *ops_ctx);
-
 /* The port actually bound (useful with port 0). */
 uint16_t web_server_port(const struct web_server *s);
 

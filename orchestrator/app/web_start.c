@@ -1,14 +1,11 @@
-/* config_start.c: web_server_start() from the daemon's configuration. */
-#define GW_LOG_TAG "web"
+/* web_start.c: web_server_start() from the daemon's configuration. */
+#include "web_start.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "gw/err.h"
-#include "gw/log.h"
-#include "orch/config.h"
-#include "web/server.h"
 
 #define OVERDUE_MAX_S 600
 
