@@ -4,6 +4,8 @@
  * come from web_status_of() (web/route.h), never from the handler. */
 #define GW_LOG_TAG "web"
 
+#include "handlers.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,27 +15,15 @@
 #include "gw/err.h"
 #include "gw/imei.h"
 #include "gw/log.h"
+#include "doc.h"
+#include "stream.h"
 #include "web_io.h"
 
-#define JOB_SCAN_PAGE 64
 #define TALLY_PAGE    256
 
 static const char *arg(struct web_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-static int64_t overdue_ms(const struct web_server *s)
-{
-    return (int64_t)s->lim.overdue_s * 1000;
-}
-
-static void shape_opts(struct web_server *s, int personal,
-                       struct web_shape_opts *o)
-{
-    o->personal = personal;
-    o->now_ms = web__wall_ms();
-    o->overdue_ms = overdue_ms(s);
 }
 
 /* personal=1 shows ICCID and IMSI in clear, only to a token holder. */
@@ -62,60 +52,12 @@ static json_t *page(json_t *items, json_t *next)
     return json_pack("{s:o,s:o}", "items", items, "next", next);
 }
 
-int web__device_job(struct db *db, const char *imei, struct db_job *out)
-{
-    struct db_job buf[JOB_SCAN_PAGE];
-    int64_t after = 0;
-    size_t n;
-    int rc, found = 0;
-
-    rc = db_job_active(db, imei, out);
-    if (rc != GW_E_NOTFOUND)
-        return rc;
-    /* No unfinished job: the latest finished one. A device has few jobs
-     * (one per upgrade attempt), so the scan is short. */
-    for (;;) {
-        rc = db_job_list(db, imei, after, buf, JOB_SCAN_PAGE, &n);
-        if (rc < 0)
-            return rc;
-        if (n == 0)
-            break;
-        *out = buf[n - 1];
-        found = 1;
-        after = buf[n - 1].id;
-        if (n < JOB_SCAN_PAGE)
-            break;
-    }
-    return found ? 0 : GW_E_NOTFOUND;
-}
-
-int web__device_doc(struct web_server *s, struct db *db,
-                    const struct db_device *d, const struct web_live *live,
-                    int personal, json_t **out)
-{
-    struct db_job job;
-    struct web_shape_opts o;
-    int rc = web__device_job(db, d->imei, &job);
-
-    if (rc < 0 && rc != GW_E_NOTFOUND)
-        return rc;
-    shape_opts(s, personal, &o);
-    *out = web_json_device(d, rc == 0 ? &job : NULL, live, &o);
-    return *out ? 0 : -ENOMEM;
-}
-
 static int live_one(struct web_server *s, const char *imei,
                     struct web_live *out)
 {
     if (!s->ops || !s->ops->live_get)
         return GW_E_NOTFOUND;
     return s->ops->live_get(s->ops_ctx, imei, out);
-}
-
-static int live_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct web_live *)a)->imei,
-                  ((const struct web_live *)b)->imei);
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -189,7 +131,7 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
             goto oom;
         if (s->ops->live_list(s->ops_ctx, live, WEB_LIVE_MAX, &nlive) < 0)
             nlive = 0;
-        qsort(live, nlive, sizeof *live, live_cmp);
+        qsort(live, nlive, sizeof *live, web__live_cmp);
     }
     /* Scan from the cursor until the page is full and one more match is
      * seen (then there is a next page) or the devices end. Without a
@@ -207,7 +149,7 @@ static void h_devices(struct web_req *r, struct db *db, struct web_answer *a)
 
             if (nlive) {
                 memcpy(key.imei, devs[i].imei, sizeof key.imei);
-                lv = bsearch(&key, live, nlive, sizeof *live, live_cmp);
+                lv = bsearch(&key, live, nlive, sizeof *live, web__live_cmp);
             }
             rc = web__device_doc(s, db, &devs[i], lv, personal, &doc);
             if (rc < 0) {
@@ -458,7 +400,7 @@ static void h_jobs(struct web_req *r, struct db *db, struct web_answer *a)
         web__answer_rc(a, rc, "jobs");
         goto done;
     }
-    shape_opts(r->srv, 0, &o);
+    web__shape_opts(r->srv, 0, &o);
     for (size_t i = 0; i < n && i < limit; i++)
         json_array_append_new(items, web_json_job(&jobs[i], &o));
     a->json = page(
@@ -484,7 +426,7 @@ static void h_job(struct web_req *r, struct db *db, struct web_answer *a)
         web__answer_rc(a, rc, "job");
         return;
     }
-    shape_opts(r->srv, 0, &o);
+    web__shape_opts(r->srv, 0, &o);
     a->json = web_json_job(&j, &o);
 }
 
@@ -503,7 +445,7 @@ static int tally(struct web_server *s, struct db *db, struct web_tally *t)
     memset(t, 0, sizeof *t);
     if (!jobs || !devs)
         goto fail;
-    shape_opts(s, 0, &o);
+    web__shape_opts(s, 0, &o);
     do {
         rc = db_job_list(db, NULL, jafter, jobs, TALLY_PAGE, &n);
         if (rc < 0)

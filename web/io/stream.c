@@ -12,6 +12,8 @@
  * condition variable, so an idle stream costs no CPU. */
 #define GW_LOG_TAG "web"
 
+#include "stream.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 
 #include "gw/err.h"
 #include "gw/log.h"
+#include "doc.h"
 #include "web_io.h"
 
 #define SCAN_PAGE 256
@@ -91,33 +94,6 @@ static int hash_cmp(const void *a, const void *b)
                   ((const struct web_dev_hash *)b)->imei);
 }
 
-static int live_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct web_live *)a)->imei,
-                  ((const struct web_live *)b)->imei);
-}
-
-int web__newest_event(struct db *db, int64_t *out)
-{
-    int64_t lo = 0, hi = (int64_t)1 << 53;
-    struct db_event one;
-    size_t n;
-    int rc;
-
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-
-        if ((rc = db_event_list(db, NULL, mid, &one, 1, &n)) < 0)
-            return rc;
-        if (n)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *out = lo;
-    return 0;
-}
-
 static void poll_events(struct web_server *s, struct db *db)
 {
     struct db_event *ev = calloc(64, sizeof *ev);
@@ -157,7 +133,7 @@ static void poll_devices(struct web_server *s, struct db *db)
             s->ops->live_list(s->ops_ctx, live, WEB_LIVE_MAX, &nlive) < 0)
             nlive = 0;
         if (live)
-            qsort(live, nlive, sizeof *live, live_cmp);
+            qsort(live, nlive, sizeof *live, web__live_cmp);
     }
     do {
         if (db_device_list(db, NULL, after, devs, SCAN_PAGE, &n) < 0)
@@ -171,7 +147,7 @@ static void poll_devices(struct web_server *s, struct db *db)
 
             if (nlive) {
                 memcpy(key.imei, devs[i].imei, sizeof key.imei);
-                lv = bsearch(&key, live, nlive, sizeof *live, live_cmp);
+                lv = bsearch(&key, live, nlive, sizeof *live, web__live_cmp);
             }
             if (web__device_doc(s, db, &devs[i], lv, 0, &doc) < 0)
                 continue;

@@ -1,6 +1,13 @@
-/* web_io.h: the server's private parts, shared by server.c (HTTP,
- * dispatch), handlers.c (one function per route) and stream.c (the SSE
- * poller). The only files that include microhttpd.h are in this folder. */
+/* web_io.h: the server's private parts, shared by every file of web/io:
+ * the server's state, a request and its answer, and what base.c gives
+ * (answers, the database pool, the wall clock).
+ *
+ * web/io is layered; each file includes the headers of the layers below it
+ * only (tests/tools/check-layering checks this):
+ *   web_io.h (base.c)  <-  doc.h (doc.c)  <-  stream.h (stream.c)
+ *   <-  handlers.h (handlers.c, one function per route)  <-  server.c
+ * (HTTP, access, dispatch). The only files that include microhttpd.h are
+ * in this folder. */
 #ifndef WEB_IO_H
 #define WEB_IO_H
 
@@ -97,27 +104,12 @@ void web__answer_error(struct web_answer *a, int status, const char *code,
     __attribute__((format(printf, 4, 5)));
 void web__answer_rc(struct web_answer *a, int rc, const char *what);
 
+/* A read-only connection of the pool, waiting a bounded time for one to
+ * be free; NULL when none was. Give it back with web__reader_give(). */
 struct db *web__reader_take(struct web_server *s);
 void web__reader_give(struct web_server *s, struct db *db);
 
-/* The document of one device as GET /devices/{imei} serves it. */
-int web__device_doc(struct web_server *s, struct db *db,
-                    const struct db_device *d, const struct web_live *live,
-                    int personal, json_t **out);
-/* The device's current job: the unfinished one, else the latest. */
-int web__device_job(struct db *db, const char *imei, struct db_job *out);
-
-void web__handle(struct web_req *r, struct web_answer *a);
-
-/* The newest event id (0: none). The events repository pages forward
- * only; ids only grow, so a bisection over the cursor finds it in about
- * 53 indexed lookups. */
-int web__newest_event(struct db *db, int64_t *out);
-
-int web__stream_start(struct web_server *s);
-void web__stream_stop(struct web_server *s);
-struct MHD_Response *web__stream_response(struct web_server *s);
-
+/* Wall-clock milliseconds since the epoch (what the API shows). */
 int64_t web__wall_ms(void);
 
 /* The nice value of every web thread (see server.c). */
