@@ -1,0 +1,3 @@
+/* common: includes another layer. */
+#include "gw/err.h"
+#include "dio/m531x.h"

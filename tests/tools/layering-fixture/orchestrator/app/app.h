@@ -1,0 +1,4 @@
+/* app.h: fixture header. */
+#ifndef FIXTURE_APP_H
+#define FIXTURE_APP_H
+#endif

@@ -1,0 +1,4 @@
+/* config.h: fixture header. */
+#ifndef FIXTURE_CONFIG_H
+#define FIXTURE_CONFIG_H
+#endif

@@ -1,0 +1,4 @@
+/* server.h: fixture header. */
+#ifndef FIXTURE_SERVER_H
+#define FIXTURE_SERVER_H
+#endif

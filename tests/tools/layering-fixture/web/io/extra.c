@@ -1,0 +1,2 @@
+/* a file the web/io table does not list. */
+#include "doc.h"
