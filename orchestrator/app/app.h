@@ -6,7 +6,10 @@
  *     group commit, and the read-write database connection;
  *   - one thread per Modbus bus (bus.h) runs the blocking libmodbus calls
  *     and reports back to the loop through uv_async;
- *   - the web server (issue 5) will read through its own connection.
+ *   - the web server (web/server.h) runs on its own threads with its own
+ *     database connections (a read-only pool and one writer); what it
+ *     needs from the daemon it asks through web_backend.c, which runs the
+ *     request on the loop thread.
  * Nothing in struct app is touched from another thread.
  *
  * Group commit

@@ -106,7 +106,8 @@ int worker_action(struct worker *w, enum worker_action a, const char *actor,
  * A flash already running keeps its target. */
 void worker_target_changed(struct worker *w);
 
-/* For status output and the web API (issue 5). */
+/* A snapshot of one worker for the web API's live data (web_backend.c, on
+ * the loop thread). `sotagw status` reads the database instead. */
 struct worker_info {
     char port[GW_CONFIG_PATH_MAX];
     struct usb_location loc;
