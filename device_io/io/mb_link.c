@@ -2,9 +2,17 @@
 #include "dio/mb_link.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "dio/fd_place.h"
 #include "gw/err.h"
 
 static enum mb_res_kind classify_errno(int err, int *exception)
@@ -16,6 +24,70 @@ static enum mb_res_kind classify_errno(int err, int *exception)
     if (err == ETIMEDOUT || (err > EMBXGTAR && err <= EMBMDATA))
         return MB_RES_TIMEOUT; /* no answer, or an answer we cannot use */
     return MB_RES_IO_ERROR;
+}
+
+/* Connect fd to ai within timeout_ms. 0 or -errno. */
+static int connect_one(int fd, const struct addrinfo *ai, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    socklen_t len = sizeof(int);
+    int err = 0, rc;
+
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return -errno;
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    if (rc == 0)
+        return -ETIMEDOUT;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -errno;
+    return -err;
+}
+
+int mb_link_connect_tcp(modbus_t *ctx, const char *host, unsigned port,
+                        int timeout_ms)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char service[8];
+    int rc = -EHOSTUNREACH;
+
+    if (port < 1 || port > 65535 || timeout_ms < 0)
+        return GW_E_RANGE;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    snprintf(service, sizeof service, "%u", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return -EHOSTUNREACH;
+    for (ai = res; ai; ai = ai->ai_next) {
+        int one = 1;
+        int fd =
+            socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                   ai->ai_protocol);
+
+        if (fd < 0) {
+            rc = -errno;
+            continue;
+        }
+        fd = fd_move_high(fd);
+        /* As libmodbus does: requests are small and wait for replies. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        rc = connect_one(fd, ai, timeout_ms);
+        if (rc == 0) {
+            freeaddrinfo(res);
+            modbus_set_socket(ctx, fd);
+            return fd;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
 }
 
 int mb_link_read_ident(modbus_t *ctx, struct mb_ident *ident)
@@ -48,9 +120,7 @@ int mb_link_exec(modbus_t *ctx, const struct mb_flash *f,
         res->ident_rc = mb_ident_decode(regs, ident);
         res->ident = ident;
         return 0;
-    case MB_REQ_BEGIN:
-        n = mb_encode_begin(f->size, f->crc, regs);
-        break;
+    case MB_REQ_BEGIN: n = mb_encode_begin(f->size, f->crc, regs); break;
     case MB_REQ_BLOCK:
         if (req->offset > f->size || req->len > f->size - req->offset)
             return GW_E_RANGE;
@@ -68,8 +138,7 @@ int mb_link_exec(modbus_t *ctx, const struct mb_flash *f,
         n = 1;
         break;
     case MB_REQ_WAIT:
-    case MB_REQ_DONE:
-        return GW_E_INVAL;
+    case MB_REQ_DONE: return GW_E_INVAL;
     }
     rc = modbus_write_registers(ctx, addr, n, regs);
     if (rc != n)
@@ -95,8 +164,7 @@ static void sleep_until(int64_t at)
     struct timespec ts = {.tv_sec = at / 1000,
                           .tv_nsec = (long)(at % 1000) * 1000000L};
 
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-           EINTR)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
 

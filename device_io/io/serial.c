@@ -8,14 +8,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "dio/fd_place.h"
+
 static const struct {
     int baud;
     speed_t speed;
 } serial_speeds[] = {
-    {1200, B1200},     {2400, B2400},     {4800, B4800},
-    {9600, B9600},     {19200, B19200},   {38400, B38400},
-    {57600, B57600},   {115200, B115200}, {230400, B230400},
-    {460800, B460800}, {921600, B921600},
+    {1200, B1200},     {2400, B2400},     {4800, B4800},     {9600, B9600},
+    {19200, B19200},   {38400, B38400},   {57600, B57600},   {115200, B115200},
+    {230400, B230400}, {460800, B460800}, {921600, B921600},
 };
 
 static int speed_of(int baud, speed_t *out)
@@ -48,6 +49,7 @@ int serial_open(const char *path, int baud)
     fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    fd = fd_move_high(fd); /* the low range is for select() users */
     if (!isatty(fd)) {
         rc = -ENOTTY;
         goto fail;

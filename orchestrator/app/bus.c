@@ -30,7 +30,21 @@
  *   flash_per_bus running flashes; the rest wait FIFO). A flash in a
  *   planner WAIT lets the thread serve the others; with nothing runnable
  *   it sleeps on the condition variable until the earliest WAIT ends or a
- *   request arrives. */
+ *   request arrives.
+ *
+ *   Descriptors (dio/fd_place.h): libmodbus waits with select(), which
+ *   cannot take a descriptor >= FD_SETSIZE (glibc aborts the process). So
+ *   libmodbus never sees the link's own descriptor: a TCP link is
+ *   connected here (mb_link_connect_tcp, poll()) and an RTU line is opened
+ *   by modbus_connect() (open and termios only, no select), and both are
+ *   moved above FD_SETSIZE. For each exchange the bus thread borrows a
+ *   slot number below FD_SETSIZE from the set's pool, points it at the
+ *   link and runs libmodbus on it (modbus_set_socket), then points the
+ *   context back at the link's own descriptor and returns the slot. When
+ *   no slot can be had, that request fails with -EMFILE or -EAGAIN (its
+ *   device is unreachable for now) and nothing calls into libmodbus.
+ *   libmodbus's own reconnection (MODBUS_ERROR_RECOVERY_LINK) stays off:
+ *   it would close the slot and connect with select(). */
 #define GW_LOG_TAG "bus"
 
 #include "bus.h"
@@ -39,6 +53,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,17 +64,22 @@
 #include <modbus.h>
 #include <zlib.h>
 
+#include "dio/fd_place.h"
 #include "dio/mb_link.h"
 #include "gw/clock.h"
 #include "gw/err.h"
 #include "gw/log.h"
 
 /* The profile's free_kib is 16 bits of KiB: no device can take more. */
-#define BUS_IMAGE_MAX ((uint32_t)65535 * 1024)
-#define BUS_IDENT_QUEUE_MAX 256   /* identity reads waiting on one bus */
-#define BUS_FLASH_QUEUE_MAX 256   /* flashes waiting on one bus */
-#define BUS_NAME_MAX (GW_CONFIG_PATH_MAX + 64)
-#define BUS_RECONNECT_MS 1000     /* least time between connect attempts */
+#define BUS_IMAGE_MAX       ((uint32_t)65535 * 1024)
+#define BUS_IDENT_QUEUE_MAX 256 /* identity reads waiting on one bus */
+#define BUS_FLASH_QUEUE_MAX 256 /* flashes waiting on one bus */
+#define BUS_NAME_MAX        (GW_CONFIG_PATH_MAX + 64)
+#define BUS_RECONNECT_MS    1000 /* least time between connect attempts */
+/* Descriptor numbers below FD_SETSIZE that the buses may hold at once for
+ * libmodbus (one per exchange in progress). The rest of the low range is
+ * left to the other select() users and short-lived files. */
+#define BUS_SLOTS_MAX 768
 
 enum bus_job_kind { BUS_JOB_IDENT, BUS_JOB_FLASH };
 
@@ -77,8 +97,8 @@ struct bus_job {
     struct bus *bus;
     unsigned unit;
     void *ctx;
-    int cancelled;                     /* under bus->mtx */
-    struct bus_job *next;              /* queue / running list */
+    int cancelled;        /* under bus->mtx */
+    struct bus_job *next; /* queue / running list */
 
     /* ident */
     bus_ident_fn *ident_cb;
@@ -92,11 +112,11 @@ struct bus_job {
     uint8_t *image;
     int started;
     struct mb_flash f;
-    struct mb_req req;                 /* the planner's next request */
-    struct mb_res res;                 /* the outcome of the last one */
+    struct mb_req req; /* the planner's next request */
+    struct mb_res res; /* the outcome of the last one */
     struct mb_ident res_ident;
-    uint32_t prog_acked;               /* under set->mtx */
-    enum mb_flash_phase prog_phase;    /* under set->mtx */
+    uint32_t prog_acked;            /* under set->mtx */
+    enum mb_flash_phase prog_phase; /* under set->mtx */
 
     struct bus_post done_node;
     struct bus_post prog_node;
@@ -104,23 +124,27 @@ struct bus_job {
 
 struct bus {
     struct bus_set *set;
-    struct gw_modbus_uri link;         /* unit ignored */
+    struct gw_modbus_uri link; /* unit ignored */
     char name[BUS_NAME_MAX];
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mtx;
     pthread_cond_t cond;
     int stop;
+    atomic_int quit; /* = stop, read without the mutex */
     struct bus_job *idents, **idents_tail;
     size_t nidents;
-    struct bus_job *flashes, **flashes_tail;   /* waiting, FIFO */
+    struct bus_job *flashes, **flashes_tail; /* waiting, FIFO */
     size_t nflashes;
-    struct bus_job *running;           /* at most flash_per_bus */
+    struct bus_job *running; /* at most flash_per_bus */
     size_t nrunning;
-    struct bus_job *cur_ident;         /* being read right now */
+    struct bus_job *cur_ident; /* being read right now */
     /* bus thread only */
     modbus_t *mb;
     int connected;
+    int link_fd;     /* the link's own descriptor */
+    int slot;        /* borrowed low descriptor, or -1 */
+    int slot_failed; /* the last borrow failed (logged) */
     int64_t last_connect_ms;
     struct bus *next;
 };
@@ -135,11 +159,12 @@ struct bus_dev {
 
 struct bus_set {
     uv_loop_t *loop;
-    uv_async_t *async;                 /* freed by its close callback */
+    uv_async_t *async; /* freed by its close callback */
     struct bus_policy policy;
-    struct bus *buses;                 /* loop thread only */
-    struct bus_dev *devs;              /* loop thread only */
-    pthread_mutex_t mtx;               /* guards the completion list */
+    struct fd_slots *slots; /* low descriptors for libmodbus */
+    struct bus *buses;      /* loop thread only */
+    struct bus_dev *devs;   /* loop thread only */
+    pthread_mutex_t mtx;    /* guards the completion list */
     struct bus_post *posted, **posted_tail;
 };
 
@@ -240,8 +265,9 @@ static void on_async(uv_async_t *h)
 static void bus_disconnect(struct bus *b)
 {
     if (b->mb && b->connected)
-        modbus_close(b->mb);
+        modbus_close(b->mb); /* the context holds link_fd here */
     b->connected = 0;
+    b->link_fd = -1;
 }
 
 /* Make sure the link is open. 0, or -errno (throttled: a dead TCP peer or
@@ -261,6 +287,8 @@ static int bus_connect(struct bus *b)
         if (b->link.kind == GW_URI_MODBUS_TCP) {
             char port[8];
 
+            /* The context frames; the socket comes from
+             * mb_link_connect_tcp(). */
             snprintf(port, sizeof port, "%u", (unsigned)b->link.port);
             b->mb = modbus_new_tcp_pi(b->link.host, port);
         } else {
@@ -273,26 +301,74 @@ static int bus_connect(struct bus *b)
         modbus_set_response_timeout(b->mb, (uint32_t)(ms / 1000),
                                     (uint32_t)(ms % 1000) * 1000);
     }
-    if (modbus_connect(b->mb) != 0) {
-        int err = errno ? errno : EIO;
+    if (b->link.kind == GW_URI_MODBUS_TCP) {
+        int fd =
+            mb_link_connect_tcp(b->mb, b->link.host, b->link.port, (int)ms);
 
-        GW_LOG(GW_LOG_WARN, b->name, "connect: %s", modbus_strerror(err));
-        return -err;
+        if (fd < 0) {
+            GW_LOG(GW_LOG_WARN, b->name, "connect: %s", gw_strerror(fd));
+            return fd;
+        }
+        b->link_fd = fd;
+    } else {
+        if (modbus_connect(b->mb) != 0) {
+            int err = errno ? errno : EIO;
+
+            GW_LOG(GW_LOG_WARN, b->name, "connect: %s", modbus_strerror(err));
+            return -err;
+        }
+        b->link_fd = fd_move_high(modbus_get_socket(b->mb));
+        modbus_set_socket(b->mb, b->link_fd);
     }
     b->connected = 1;
     GW_LOG(GW_LOG_INFO, b->name, "link open");
     return 0;
 }
 
-/* After a request failed: a link error closes the link (reconnect on the
- * next request); a timeout on a shared RTU line drops any late bytes, so a
- * late reply is never read as the next unit's answer. */
-static void bus_after_failure(struct bus *b, enum mb_res_kind kind)
+/* Point a low slot at the open link and the context at the slot, for one
+ * exchange. 0, or -errno with nothing borrowed: -EMFILE (no number below
+ * FD_SETSIZE is free), -EAGAIN (every slot stayed lent), -ECANCELED
+ * (stopping). A failure is logged once until a borrow succeeds again. */
+static int bus_borrow(struct bus *b)
 {
+    int64_t ms = b->set->policy.response_timeout_ms;
+    int slot =
+        fd_slots_get(b->set->slots, b->link_fd, gw_now_ms() + 2 * ms, &b->quit);
+
+    if (slot < 0) {
+        if (!b->slot_failed && slot != -ECANCELED)
+            GW_LOG(GW_LOG_ERR, b->name,
+                   "%s: libmodbus waits with select(), "
+                   "which takes only descriptors below %d, and %s; requests "
+                   "on this bus fail until one is free",
+                   gw_strerror(slot), FD_SETSIZE,
+                   slot == -EMFILE ? "none is free"
+                                   : "all the buses' slots stayed busy");
+        b->slot_failed = slot != -ECANCELED;
+        return slot;
+    }
+    if (b->slot_failed)
+        GW_LOG(GW_LOG_INFO, b->name, "a descriptor below %d is free again",
+               FD_SETSIZE);
+    b->slot_failed = 0;
+    b->slot = slot;
+    modbus_set_socket(b->mb, slot);
+    return 0;
+}
+
+/* The end of an exchange on a borrowed slot. After a failure: a timeout
+ * on a shared RTU line drops any late bytes (still on the slot), so a late
+ * reply is never read as the next unit's answer; a link error closes the
+ * link (reconnect on the next request). */
+static void bus_exchange_end(struct bus *b, enum mb_res_kind kind)
+{
+    if (kind == MB_RES_TIMEOUT && b->link.kind == GW_URI_MODBUS_RTU)
+        modbus_flush(b->mb);
+    modbus_set_socket(b->mb, b->link_fd);
+    fd_slots_put(b->set->slots, b->slot);
+    b->slot = -1;
     if (kind == MB_RES_IO_ERROR)
         bus_disconnect(b);
-    else if (kind == MB_RES_TIMEOUT && b->link.kind == GW_URI_MODBUS_RTU)
-        modbus_flush(b->mb);
 }
 
 /* Normalise mb_link_read_ident()'s libmodbus codes to the contract of
@@ -304,21 +380,17 @@ static int ident_rc_normalise(int rc)
     int e = -rc;
 
     if (rc >= 0 || rc > GW_E_BASE || (rc <= GW_E_BASE && rc > GW_E_LAST))
-        return rc;                    /* 0, -errno or GW_E_* already */
+        return rc; /* 0, -errno or GW_E_* already */
     switch (e) {
-    case EMBXSBUSY:
-        return -EBUSY;
+    case EMBXSBUSY: return -EBUSY;
     case EMBXGPATH:
-    case EMBXGTAR:
-        return -ETIMEDOUT;
+    case EMBXGTAR: return -ETIMEDOUT;
     case EMBBADCRC:
     case EMBBADDATA:
     case EMBBADEXC:
     case EMBMDATA:
-    case EMBBADSLAVE:
-        return -EBADMSG;
-    default:
-        return GW_E_PROTO;            /* illegal function/address/... */
+    case EMBBADSLAVE: return -EBADMSG;
+    default: return GW_E_PROTO; /* illegal function/address/... */
     }
 }
 
@@ -326,13 +398,18 @@ static void bus_do_ident(struct bus *b, struct bus_job *j)
 {
     int rc = bus_connect(b);
 
+    if (rc == 0)
+        rc = bus_borrow(b);
     if (rc == 0) {
+        enum mb_res_kind kind = MB_RES_OK;
+
         modbus_set_slave(b->mb, (int)j->unit);
         rc = ident_rc_normalise(mb_link_read_ident(b->mb, &j->ident));
         if (rc == -ETIMEDOUT || rc == -EBADMSG)
-            bus_after_failure(b, MB_RES_TIMEOUT);
+            kind = MB_RES_TIMEOUT;
         else if (rc < 0 && rc > GW_E_BASE && rc != -EBUSY)
-            bus_after_failure(b, MB_RES_IO_ERROR);
+            kind = MB_RES_IO_ERROR;
+        bus_exchange_end(b, kind);
     }
     j->ident_rc = rc;
 }
@@ -405,19 +482,20 @@ static void bus_exec_flash_req(struct bus *b, struct bus_job *j)
     int rc = bus_connect(b);
 
     memset(&j->res, 0, sizeof j->res);
+    if (rc == 0)
+        rc = bus_borrow(b);
     if (rc < 0) {
         j->res.kind = MB_RES_IO_ERROR;
         return;
     }
     modbus_set_slave(b->mb, (int)j->unit);
-    rc = mb_link_exec(b->mb, &j->f, &j->req, j->image, &j->res,
-                      &j->res_ident);
-    if (rc < 0) {                     /* a request the planner cannot make */
+    rc = mb_link_exec(b->mb, &j->f, &j->req, j->image, &j->res, &j->res_ident);
+    if (rc < 0) { /* a request the planner cannot make */
+        bus_exchange_end(b, MB_RES_OK);
         j->res.kind = MB_RES_IO_ERROR;
         return;
     }
-    if (j->res.kind != MB_RES_OK && j->res.kind != MB_RES_EXCEPTION)
-        bus_after_failure(b, j->res.kind);
+    bus_exchange_end(b, j->res.kind);
 }
 
 /* Ask the planner for the next request; 1 when the flash is finished. */
@@ -459,8 +537,7 @@ static void bus_flash_retire_locked(struct bus *b, struct bus_job *j)
 }
 
 /* One step of flash j: returns 1 when it made a request or finished. */
-static int bus_step_flash_locked(struct bus *b, struct bus_job *j,
-                                 int64_t now)
+static int bus_step_flash_locked(struct bus *b, struct bus_job *j, int64_t now)
 {
     int finished = 0;
 
@@ -495,7 +572,7 @@ static int bus_step_flash_locked(struct bus *b, struct bus_job *j,
 static void *bus_main(void *arg)
 {
     struct bus *b = arg;
-    struct bus_job *rr = NULL;   /* next flash to step (round robin) */
+    struct bus_job *rr = NULL; /* next flash to step (round robin) */
 
     pthread_mutex_lock(&b->mtx);
     while (!b->stop) {
@@ -504,8 +581,7 @@ static void *bus_main(void *arg)
         size_t n;
         struct bus_job *j;
 
-        while (b->flashes &&
-               b->nrunning < b->set->policy.flash_per_bus) {
+        while (b->flashes && b->nrunning < b->set->policy.flash_per_bus) {
             j = b->flashes;
             b->flashes = j->next;
             if (!b->flashes)
@@ -514,8 +590,9 @@ static void *bus_main(void *arg)
             j->next = b->running;
             b->running = j;
             b->nrunning++;
-            GW_LOG(GW_LOG_INFO, b->name, "unit %u: flash of %" PRIu32
-                   " bytes starts", j->unit, j->f.size);
+            GW_LOG(GW_LOG_INFO, b->name,
+                   "unit %u: flash of %" PRIu32 " bytes starts", j->unit,
+                   j->f.size);
         }
 
         if (b->idents) {
@@ -619,8 +696,10 @@ static void bus_join(struct bus *b)
         return;
     pthread_mutex_lock(&b->mtx);
     b->stop = 1;
+    atomic_store(&b->quit, 1);
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->mtx);
+    fd_slots_wake(b->set->slots); /* a borrow waiting for a slot */
     pthread_join(b->thread, NULL);
     b->thread_started = 0;
 }
@@ -667,6 +746,9 @@ static int bus_new(struct bus **out, struct bus_set *bs,
     b->set = bs;
     b->link = *uri;
     b->link.unit = 0;
+    b->link_fd = -1;
+    b->slot = -1;
+    atomic_init(&b->quit, 0);
     bus_name(uri, b->name, sizeof b->name);
     b->idents_tail = &b->idents;
     b->flashes_tail = &b->flashes;
@@ -700,8 +782,7 @@ int bus_set_new(struct bus_set **out, uv_loop_t *loop,
 
     *out = NULL;
     if (!policy || policy->flash_per_bus < 1 ||
-        policy->response_timeout_ms < 1 ||
-        policy->response_timeout_ms > 60000)
+        policy->response_timeout_ms < 1 || policy->response_timeout_ms > 60000)
         return GW_E_RANGE;
     bs = calloc(1, sizeof *bs);
     if (!bs)
@@ -710,6 +791,9 @@ int bus_set_new(struct bus_set **out, uv_loop_t *loop,
     bs->policy = *policy;
     bs->posted_tail = &bs->posted;
     pthread_mutex_init(&bs->mtx, NULL);
+    rc = fd_slots_new(&bs->slots, BUS_SLOTS_MAX);
+    if (rc < 0)
+        goto fail;
     bs->async = malloc(sizeof *bs->async);
     if (!bs->async) {
         rc = -ENOMEM;
@@ -726,6 +810,7 @@ int bus_set_new(struct bus_set **out, uv_loop_t *loop,
     return 0;
 
 fail:
+    fd_slots_free(bs->slots);
     pthread_mutex_destroy(&bs->mtx);
     free(bs);
     return rc;
@@ -759,6 +844,7 @@ void bus_set_free(struct bus_set *bs)
         bs->devs = d->next;
         free(d);
     }
+    fd_slots_free(bs->slots); /* no bus thread borrows any more */
     /* The handle is freed by its close callback on the next loop turn. */
     bs->async->data = NULL;
     uv_close((uv_handle_t *)bs->async, on_async_closed);
@@ -970,7 +1056,7 @@ void bus_cancel(struct bus_dev *d, void *ctx)
             set_unpost_locked(bs, p);
             if (p == &p->job->done_node)
                 job_free(p->job);
-            pp = &bs->posted;   /* the list changed: start over */
+            pp = &bs->posted; /* the list changed: start over */
         } else {
             pp = &p->next;
         }

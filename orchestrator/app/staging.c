@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "db/db_jobs.h"
+#include "dio/fd_place.h"
 #include "gw/err.h"
 
 #include "gw/log.h"
@@ -90,6 +91,8 @@ int staging_open(struct staging **out, struct app *app, int64_t job_id,
         rc = -errno;
         goto fail;
     }
+    st->fd = fd_move_high(st->fd); /* held for the whole job: keep it out
+                                      of the low range (dio/fd_place.h) */
     st->created = created;
     if (created) {
         /* the name must survive a power cut as well as the bytes */

@@ -14,11 +14,21 @@
 
 #include "dio/mb_flash.h"
 
-/* Execute one request of planner f (image holds f->size bytes). READ_IDENT fills *ident and res->ident. Errors map
- * to the result kinds: a Modbus exception to MB_RES_EXCEPTION with its
- * code, ETIMEDOUT and a garbled reply (bad CRC, bad data) to
- * MB_RES_TIMEOUT, anything else (connection reset, port gone) to
- * MB_RES_IO_ERROR. MB_REQ_WAIT and MB_REQ_DONE are not requests:
+/* Connect a Modbus TCP context (made with modbus_new_tcp_pi) to
+ * host:port without modbus_connect(), whose connect waits with select() on
+ * the new socket whatever its number (dio/fd_place.h): here the socket is
+ * connected with poll() within timeout_ms, moved above FD_SETSIZE, and
+ * handed to ctx with modbus_set_socket(). The caller then runs libmodbus on
+ * a borrowed low slot only. Returns the socket, or -errno (-ETIMEDOUT,
+ * -ECONNREFUSED, -EHOSTUNREACH when host does not resolve). */
+int mb_link_connect_tcp(modbus_t *ctx, const char *host, unsigned port,
+                        int timeout_ms);
+
+/* Execute one request of planner f (image holds f->size bytes). READ_IDENT
+ * fills *ident and res->ident. Errors map to the result kinds: a Modbus
+ * exception to MB_RES_EXCEPTION with its code, ETIMEDOUT and a garbled reply
+ * (bad CRC, bad data) to MB_RES_TIMEOUT, anything else (connection reset, port
+ * gone) to MB_RES_IO_ERROR. MB_REQ_WAIT and MB_REQ_DONE are not requests:
  * GW_E_INVAL. Returns 0 otherwise. */
 int mb_link_exec(modbus_t *ctx, const struct mb_flash *f,
                  const struct mb_req *req, const uint8_t *image,
@@ -39,7 +49,9 @@ typedef int mb_link_progress_fn(const struct mb_flash *f, void *ctx);
 /* Run a whole flash: the planner's loop with real waits (CLOCK_MONOTONIC).
  * `f` must have been set up with mb_flash_init(). Returns 0 when the
  * planner finished (see f->result and f->reason), GW_E_STATE when stopped
- * by the callback. */
+ * by the callback. A single-device helper (tests, tools): it reconnects
+ * with modbus_connect(), so ctx's descriptors must stay below FD_SETSIZE;
+ * the daemon runs flashes through its bus threads instead. */
 int mb_link_flash(modbus_t *ctx, struct mb_flash *f, const uint8_t *image,
                   mb_link_progress_fn *progress, void *progress_ctx);
 

@@ -5,7 +5,9 @@
  * off. Exclusivity is taken twice, because either alone has a hole:
  * flock(LOCK_EX) keeps out other sotagw instances and well-behaved tools
  * (ModemManager honours it), TIOCEXCL makes the kernel refuse any further
- * open() of the tty by non-root processes. */
+ * open() of the tty by non-root processes. The descriptor is placed at
+ * FD_SETSIZE or above when the limit allows (dio/fd_place.h): a gateway
+ * has many modems, and the low range is kept for libmodbus. */
 #ifndef DIO_SERIAL_H
 #define DIO_SERIAL_H
 

@@ -1,10 +1,14 @@
 /* test_bus_fieldsim.c: the bus threads (bus.h) on a libuv loop against
  * fieldsim: two units on one RTU line (identity reads of one answered
  * while the other flashes), TCP, cancel mid-flash then resume, the
- * flash_per_bus FIFO, and a dead device (timeouts reported, no hang).
+ * flash_per_bus FIFO, a dead device (timeouts reported, no hang), and
+ * buses in a process holding more than FD_SETSIZE descriptors: libmodbus
+ * waits with select(), so the test wraps select() and records the highest
+ * descriptor it was ever given (dio/fd_place.h).
  *
  * No timing asserts: tests assert outcomes, counts and orders. A watchdog
  * timer fails a test that would otherwise hang. */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +16,16 @@
 
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,18 +34,56 @@
 #include "bus.h"
 #include "gw/err.h"
 
-#define IMG_SIZE 6000
+#define IMG_SIZE    6000
 #define WATCHDOG_MS 120000
 
 struct fsim {
     pid_t pid;
-    int port;                 /* TCP port, 0 when none */
+    int port;     /* first TCP port, 0 when none */
+    int ports[4]; /* the first TCP ports, in order */
+    int nports;
     char dir[64];
-    char line[96];            /* RTU line path */
+    char line[96]; /* RTU line path */
 };
 
+/* ---- select() as libmodbus calls it ----------------------------------------
+ */
+
+static atomic_int select_calls;
+static atomic_int select_max_fd = -1;
+static atomic_int select_min_fd = INT32_MAX;
+
+/* Every descriptor libmodbus waits on passes here (the executable's
+ * definition comes first in symbol lookup). A descriptor >= FD_SETSIZE
+ * would already have aborted in libmodbus's FD_SET (fortify) or
+ * overflowed its fd_set; the record shows which ones it got. */
+int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    typedef int select_fn(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    static select_fn *real;
+    int fd = nfds - 1, v;
+
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "select");
+    atomic_fetch_add(&select_calls, 1);
+    v = atomic_load(&select_max_fd);
+    while (fd > v && !atomic_compare_exchange_weak(&select_max_fd, &v, fd))
+        ;
+    v = atomic_load(&select_min_fd);
+    while (fd < v && !atomic_compare_exchange_weak(&select_min_fd, &v, fd))
+        ;
+    return real(nfds, r, w, e, tv);
+}
+
+static void select_record_reset(void)
+{
+    atomic_store(&select_calls, 0);
+    atomic_store(&select_max_fd, -1);
+    atomic_store(&select_min_fd, INT32_MAX);
+}
+
 static char image_path[64];
-static pid_t live_pid;       /* killed by the teardown if a test failed */
+static pid_t live_pid; /* killed by the teardown if a test failed */
 static uint32_t image_crc;
 
 /* ---- fieldsim process ---------------------------------------------------- */
@@ -56,10 +103,10 @@ static void fsim_start(struct fsim *fs, const char *const *specs, int n)
     assert_non_null(mkdtemp(fs->dir));
     snprintf(fs->line, sizeof fs->line, "%s/ttyFS0", fs->dir);
     argv[k++] = (char *)(uintptr_t)FIELDSIM_BIN;
-    argv[k++] = (char *)(uintptr_t)"--state-dir";
+    argv[k++] = (char *)(uintptr_t) "--state-dir";
     argv[k++] = fs->dir;
-    argv[k++] = (char *)(uintptr_t)"--log-level";
-    argv[k++] = (char *)(uintptr_t)"warn";
+    argv[k++] = (char *)(uintptr_t) "--log-level";
+    argv[k++] = (char *)(uintptr_t) "warn";
     for (int i = 0; i < n; i++) {
         const char *at = strstr(specs[i], "@LINE");
 
@@ -68,7 +115,7 @@ static void fsim_start(struct fsim *fs, const char *const *specs, int n)
                      specs[i], fs->line, at + 5);
         else
             snprintf(buf[i], sizeof buf[i], "%s", specs[i]);
-        argv[k++] = (char *)(uintptr_t)"--device";
+        argv[k++] = (char *)(uintptr_t) "--device";
         argv[k++] = buf[i];
     }
     argv[k] = NULL;
@@ -86,11 +133,14 @@ static void fsim_start(struct fsim *fs, const char *const *specs, int n)
     close(out[1]);
     f = fdopen(out[0], "r");
     fs->port = 0;
+    fs->nports = 0;
     while (fgets(line, sizeof line, f)) {
         const char *p = strstr(line, "fieldsim: tcp 127.0.0.1:");
 
-        if (p)
-            fs->port = atoi(p + strlen("fieldsim: tcp 127.0.0.1:"));
+        if (p && fs->nports < 4)
+            fs->ports[fs->nports++] =
+                atoi(p + strlen("fieldsim: tcp 127.0.0.1:"));
+        fs->port = fs->ports[0];
         if (strstr(line, "fieldsim: ready"))
             break;
     }
@@ -125,8 +175,8 @@ static int setup(void **state)
     fd = mkstemp(image_path);
     assert_true(fd >= 0);
     close(fd);
-    snprintf(cmd, sizeof cmd, "%s --version 2.0.0 --size %d -o %s",
-             MKIMAGE_BIN, IMG_SIZE, image_path);
+    snprintf(cmd, sizeof cmd, "%s --version 2.0.0 --size %d -o %s", MKIMAGE_BIN,
+             IMG_SIZE, image_path);
     p = popen(cmd, "r");
     assert_non_null(p);
     assert_int_equal(fscanf(p, "size=%*d crc32=0x%lx", &crc), 1);
@@ -165,12 +215,12 @@ struct seen {
     uint32_t max_acked;
     int done;
     struct mb_flash f;
-    int seq_first_progress, seq_done;  /* global order of events */
+    int seq_first_progress, seq_done; /* global order of events */
     /* the other owner to re-read while this one flashes */
     struct bus_dev *reader_dev;
     struct seen *reader;
     int reads_during;
-    int reader_idle;             /* no read outstanding */
+    int reader_idle; /* no read outstanding */
     /* cancel after this many acknowledged bytes (0: never) */
     struct bus_dev *cancel_dev;
     uint32_t cancel_at;
@@ -198,7 +248,7 @@ static void on_progress(void *ctx, uint32_t acked, enum mb_flash_phase ph)
     struct seen *s = ctx;
 
     (void)ph;
-    assert_false(s->cancelled);   /* nothing after bus_cancel() */
+    assert_false(s->cancelled); /* nothing after bus_cancel() */
     assert_false(s->done);
     if (s->progress++ == 0)
         s->seq_first_progress = ++seq;
@@ -231,8 +281,8 @@ static void on_reader_ident(void *ctx, int rc, const struct mb_ident *id)
     if (!flash->done) {
         if (rc == 0)
             flash->reads_during++;
-        assert_int_equal(bus_read_ident(flash->reader_dev, on_reader_ident,
-                                        flash), 0);
+        assert_int_equal(
+            bus_read_ident(flash->reader_dev, on_reader_ident, flash), 0);
         flash->reader_idle = 0;
     }
 }
@@ -290,7 +340,7 @@ static void uri_tcp(struct gw_modbus_uri *u, int port, unsigned unit)
 
 static void close_loop(uv_loop_t *loop)
 {
-    uv_run(loop, UV_RUN_NOWAIT);   /* the async handle's close callback */
+    uv_run(loop, UV_RUN_NOWAIT); /* the async handle's close callback */
     assert_int_equal(uv_loop_close(loop), 0);
 }
 
@@ -319,7 +369,7 @@ static void rtu_two_units(void **state)
     uri_rtu(&u, &fs, 1);
     assert_int_equal(bus_dev_get(bs, &u, &d1), 0);
     assert_int_equal(bus_dev_get(bs, &u, &again), 0);
-    assert_ptr_equal(d1, again);   /* one handle per unit, counted */
+    assert_ptr_equal(d1, again); /* one handle per unit, counted */
     bus_dev_put(again);
     uri_rtu(&u, &fs, 2);
     assert_int_equal(bus_dev_get(bs, &u, &d2), 0);
@@ -342,7 +392,8 @@ static void rtu_two_units(void **state)
     assert_string_equal(s2.ident.sw_version, "b");
     assert_int_equal(s2.ident.battery, 77);
     print_message("rtu: %d identity reads of unit 2 during the flash of "
-                  "%u blocks\n", s1.reads_during, s1.f.blocks_sent);
+                  "%u blocks\n",
+                  s1.reads_during, s1.f.blocks_sent);
 
     /* Drain the reader's last read, then read unit 1's new version. */
     run_until(&loop, &s1.reader_idle, 1);
@@ -407,8 +458,7 @@ static void tcp_flash(void **state)
     assert_non_null(strstr(s2.f.reason, "staged image"));
     assert_int_equal(s2.f.blocks_sent, 0);
     req.size = 0;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2),
-                     GW_E_RANGE);
+    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2), GW_E_RANGE);
 
     bus_dev_put(d);
     bus_set_free(bs);
@@ -500,8 +550,8 @@ static void flash_per_bus_fifo(void **state)
             assert_int_equal(bus_dev_get(bs, &u, &d[i]), 0);
         }
         for (int i = 0; i < 3; i++)
-            assert_int_equal(bus_flash(d[i], &req, on_progress, on_done,
-                                       &s[i]), 0);
+            assert_int_equal(bus_flash(d[i], &req, on_progress, on_done, &s[i]),
+                             0);
         run_until(&loop, &s[2].done, 1);
         run_until(&loop, &s[1].done, 1);
         run_until(&loop, &s[0].done, 1);
@@ -556,7 +606,7 @@ static void dead_device(void **state)
     assert_int_equal(bus_dev_get(bs, &u, &dead), 0);
     uri_rtu(&u, &fs, 1);
     assert_int_equal(bus_dev_get(bs, &u, &live), 0);
-    uri_tcp(&u, 1, 1);   /* port 1: nobody listens */
+    uri_tcp(&u, 1, 1); /* port 1: nobody listens */
     assert_int_equal(bus_dev_get(bs, &u, &tcp), 0);
 
     assert_int_equal(bus_read_ident(dead, on_ident, &s), 0);
@@ -581,7 +631,7 @@ static void dead_device(void **state)
 
     bus_dev_put(dead);
     bus_dev_put(live);
-    bus_set_free(bs);   /* tcp's handle is freed with the set */
+    bus_set_free(bs); /* tcp's handle is freed with the set */
     close_loop(&loop);
     fsim_stop(&fs);
 }
@@ -617,6 +667,194 @@ static void free_mid_flash(void **state)
     fsim_stop(&fs);
 }
 
+/* ---- more descriptors than FD_SETSIZE
+ * ---------------------------------------- */
+
+#define DUMMY_FDS 1100
+#define DUMMY_MAX 1400
+
+struct dummies {
+    int fd[DUMMY_MAX];
+    int n;
+};
+
+/* Open /dev/null until at least want descriptors are held and the highest
+ * is at or above FD_SETSIZE + 64: every number below FD_SETSIZE is then
+ * taken. The soft RLIMIT_NOFILE is raised for it; a hard limit that does
+ * not allow it fails the test (it cannot show anything below it). */
+static void dummies_fill(struct dummies *d, int want)
+{
+    struct rlimit rl;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < DUMMY_MAX + 256) {
+        if (rl.rlim_max < DUMMY_MAX + 256)
+            fail_msg("hard RLIMIT_NOFILE %lu < %d: cannot open more than "
+                     "FD_SETSIZE descriptors here",
+                     (unsigned long)rl.rlim_max, DUMMY_MAX + 256);
+        rl.rlim_cur = DUMMY_MAX + 256;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    d->n = 0;
+    while (d->n < want || d->fd[d->n - 1] < FD_SETSIZE + 64) {
+        assert_true(d->n < DUMMY_MAX);
+        d->fd[d->n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(d->fd[d->n] >= 0);
+        d->n++;
+    }
+    assert_true(d->n >= want);
+}
+
+/* Close k of the dummies below FD_SETSIZE (the lowest): k numbers of the
+ * low range are free again. */
+static void dummies_free_low(struct dummies *d, int k)
+{
+    for (int i = 0; i < d->n && k > 0; i++) {
+        if (d->fd[i] >= 0 && d->fd[i] < FD_SETSIZE) {
+            close(d->fd[i]);
+            d->fd[i] = -1;
+            k--;
+        }
+    }
+    assert_int_equal(k, 0);
+}
+
+static void dummies_close(struct dummies *d)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->fd[i] >= 0)
+            close(d->fd[i]);
+    d->n = 0;
+}
+
+/* A bus set that served one request (so it holds one slot below
+ * FD_SETSIZE), then more than 1100 descriptors open and every number
+ * below FD_SETSIZE taken: new TCP and RTU links (opened above FD_SETSIZE)
+ * and the old one read identities and flash through that one slot, and
+ * libmodbus only ever waits on descriptors below FD_SETSIZE. */
+static void many_fds_bus_works(void **state)
+{
+    const char *spec[] = {"unit=3,tcp=127.0.0.1:0",
+                          "unit=5,tcp=127.0.0.1:0,apply_ms=200",
+                          "unit=4,rtu=@LINE,version=r"};
+    static struct dummies dm;
+    struct fsim fs;
+    struct bus_policy pol;
+    struct bus_set *bs;
+    struct bus_dev *dt, *dn, *dr;
+    struct gw_modbus_uri u;
+    struct seen st = {0}, sn = {0}, sr = {0}, sf = {0};
+    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    uv_loop_t loop;
+
+    (void)state;
+    fsim_start(&fs, spec, 3);
+    assert_int_equal(fs.nports, 2);
+    uv_loop_init(&loop);
+    policy_fast(&pol, 1);
+    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    uri_tcp(&u, fs.ports[0], 3);
+    assert_int_equal(bus_dev_get(bs, &u, &dt), 0);
+    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
+    run_until(&loop, &st.idents, 1);
+    assert_int_equal(st.ident_rc, 0);
+
+    dummies_fill(&dm, DUMMY_FDS);
+    select_record_reset();
+    uri_tcp(&u, fs.ports[1], 5);
+    assert_int_equal(bus_dev_get(bs, &u, &dn), 0);
+    uri_rtu(&u, &fs, 4);
+    assert_int_equal(bus_dev_get(bs, &u, &dr), 0);
+    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(bus_read_ident(dn, on_ident, &sn), 0);
+    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    run_until(&loop, &st.idents, 2);
+    run_until(&loop, &sn.idents, 1);
+    run_until(&loop, &sr.idents, 1);
+    assert_int_equal(st.ident_rc, 0);
+    assert_int_equal(sn.ident_rc, 0);
+    assert_string_equal(sn.ident.sw_version, "1.0.0");
+    assert_int_equal(sr.ident_rc, 0);
+    assert_string_equal(sr.ident.sw_version, "r");
+
+    req.crc = image_crc;
+    assert_int_equal(bus_flash(dn, &req, on_progress, on_done, &sf), 0);
+    run_until(&loop, &sf.done, 1);
+    assert_int_equal(sf.f.result, MB_FLASH_SUCCESS);
+
+    assert_true(atomic_load(&select_calls) > 0);
+    assert_true(atomic_load(&select_max_fd) < FD_SETSIZE);
+    print_message("%d descriptors open (highest %d): libmodbus waited %d "
+                  "times on descriptors %d..%d\n",
+                  dm.n, dm.fd[dm.n - 1], atomic_load(&select_calls),
+                  atomic_load(&select_min_fd), atomic_load(&select_max_fd));
+
+    bus_dev_put(dt);
+    bus_dev_put(dn);
+    bus_dev_put(dr);
+    bus_set_free(bs);
+    close_loop(&loop);
+    dummies_close(&dm);
+    fsim_stop(&fs);
+}
+
+/* Every number below FD_SETSIZE taken: the requests fail with -EMFILE
+ * (the devices are unreachable), nothing aborts; once numbers are free
+ * again, the same handles are answered. */
+static void no_low_fd_left(void **state)
+{
+    const char *spec[] = {"unit=3,tcp=127.0.0.1:0",
+                          "unit=4,rtu=@LINE,version=r"};
+    static struct dummies dm;
+    struct fsim fs;
+    struct bus_policy pol;
+    struct bus_set *bs;
+    struct bus_dev *dt, *dr;
+    struct gw_modbus_uri u;
+    struct seen st = {0}, sr = {0};
+    uv_loop_t loop;
+
+    (void)state;
+    fsim_start(&fs, spec, 2);
+    uv_loop_init(&loop);
+    policy_fast(&pol, 1);
+    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    uri_tcp(&u, fs.port, 3);
+    assert_int_equal(bus_dev_get(bs, &u, &dt), 0);
+    uri_rtu(&u, &fs, 4);
+    assert_int_equal(bus_dev_get(bs, &u, &dr), 0);
+    dummies_fill(&dm, DUMMY_FDS);
+    select_record_reset();
+
+    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    run_until(&loop, &st.idents, 1);
+    run_until(&loop, &sr.idents, 1);
+    assert_int_equal(st.ident_rc, -EMFILE);
+    assert_int_equal(sr.ident_rc, -EMFILE);
+    assert_int_equal(atomic_load(&select_calls), 0);
+
+    /* The links stayed open (above FD_SETSIZE): with two low numbers free,
+     * the next reads are answered. */
+    dummies_free_low(&dm, 2);
+    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    run_until(&loop, &st.idents, 2);
+    run_until(&loop, &sr.idents, 2);
+    assert_int_equal(st.ident_rc, 0);
+    assert_int_equal(sr.ident_rc, 0);
+    assert_string_equal(sr.ident.sw_version, "r");
+    assert_true(atomic_load(&select_calls) > 0);
+    assert_true(atomic_load(&select_max_fd) < FD_SETSIZE);
+
+    bus_dev_put(dt);
+    bus_dev_put(dr);
+    bus_set_free(bs);
+    close_loop(&loop);
+    dummies_close(&dm);
+    fsim_stop(&fs);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +864,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(flash_per_bus_fifo, test_teardown),
         cmocka_unit_test_teardown(dead_device, test_teardown),
         cmocka_unit_test_teardown(free_mid_flash, test_teardown),
+        cmocka_unit_test_teardown(many_fds_bus_works, test_teardown),
+        cmocka_unit_test_teardown(no_low_fd_left, test_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
