@@ -1,7 +1,9 @@
 /* cmd_run.c: `sotagw run`, the daemon in the foreground.
  *
  * Start-up, in dependency order (each step's failure stops the start with
- * a message): configuration (exit 2 on any error), state directory and
+ * a message): configuration (exit 2 on any error), the descriptor limit
+ * (raised to the hard limit; a warning when even that is below what the
+ * configuration needs, docs/ARCHITECTURE.md "Descriptors"), state directory and
  * staging directory (0700), database (a corrupt file or one from a newer
  * sotagw is refused: exit 1), group commit, Modbus buses, supervisor.
  *
@@ -11,9 +13,9 @@
  * a flash still running stops between two requests and the device resumes
  * from its `received`); then a final group commit; then the database is
  * closed. The web server (its own threads and database connections) starts
- * once the database is open and stops first. SIGHUP re-reads the configuration and swaps it in only if it
- * validates. Signals arrive through uv_signal: no handler runs in signal
- * context. */
+ * once the database is open and stops first. SIGHUP re-reads the configuration
+ * and swaps it in only if it validates. Signals arrive through uv_signal: no
+ * handler runs in signal context. */
 #define GW_LOG_TAG "run"
 
 #include <errno.h>
@@ -23,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 
 #include <uv.h>
@@ -36,7 +40,14 @@
 #include "web_backend.h"
 #include "web_start.h"
 
-#define RUN_RESPONSE_TIMEOUT_MS 1000   /* the profile's default */
+#define RUN_RESPONSE_TIMEOUT_MS 1000 /* the profile's default */
+/* The descriptor budget (docs/ARCHITECTURE.md "Descriptors"): the range
+ * below FD_SETSIZE is kept for libmodbus and the other select() users;
+ * above it, per modem its tty and its staging file, per bus its link,
+ * and a margin for the database, the loop, the web server and short-lived
+ * files. */
+#define RUN_FDS_PER_MODEM 2
+#define RUN_FDS_MARGIN    256
 
 /* What the command line overrides in the config file. */
 struct run_opts {
@@ -53,12 +64,12 @@ struct run {
     struct web_server *web;
     struct web_backend *backend;
     char listen_host[GW_CONFIG_HOST_MAX];
-    int listen_port;                   /* -1: the config's */
+    int listen_port; /* -1: the config's */
     struct run_opts opts;
-    struct gw_config *cfg;             /* owned; app.cfg points here */
-    uv_signal_t sig[3];                /* SIGTERM, SIGINT, SIGHUP */
-    int nsig;                          /* initialised */
-    int commit_ok;                     /* app_commit_init() done */
+    struct gw_config *cfg; /* owned; app.cfg points here */
+    uv_signal_t sig[3];    /* SIGTERM, SIGINT, SIGHUP */
+    int nsig;              /* initialised */
+    int commit_ok;         /* app_commit_init() done */
     int exit_code;
 };
 
@@ -72,8 +83,10 @@ static int parse_level(const char *s, enum gw_log_level *out)
     static const struct {
         const char *name;
         enum gw_log_level level;
-    } names[] = {{"error", GW_LOG_ERR}, {"err", GW_LOG_ERR},
-                 {"warn", GW_LOG_WARN}, {"info", GW_LOG_INFO},
+    } names[] = {{"error", GW_LOG_ERR},
+                 {"err", GW_LOG_ERR},
+                 {"warn", GW_LOG_WARN},
+                 {"info", GW_LOG_INFO},
                  {"debug", GW_LOG_DEBUG}};
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -109,10 +122,10 @@ static int apply_opts(const struct run_opts *o, struct gw_config *cfg)
         return GW_E_INVAL;
     if (o->db && copy_path("--db", o->db, cfg->gateway.db) < 0)
         return GW_E_INVAL;
-    if (o->log_level && parse_level(o->log_level,
-                                    &cfg->gateway.log_level) < 0) {
+    if (o->log_level &&
+        parse_level(o->log_level, &cfg->gateway.log_level) < 0) {
         fprintf(stderr, "sotagw: --log-level: want error, warn, info or "
-                "debug\n");
+                        "debug\n");
         return GW_E_INVAL;
     }
     if (o->ports) {
@@ -130,9 +143,10 @@ static int apply_opts(const struct run_opts *o, struct gw_config *cfg)
                 return GW_E_RANGE;
             }
             if (len == 0 || p[0] != '/' || len >= GW_CONFIG_PATH_MAX) {
-                fprintf(stderr, "sotagw: --ports: '%.*s' is not an absolute "
-                        "glob (of < %d characters)\n", (int)len, p,
-                        GW_CONFIG_PATH_MAX);
+                fprintf(stderr,
+                        "sotagw: --ports: '%.*s' is not an absolute "
+                        "glob (of < %d characters)\n",
+                        (int)len, p, GW_CONFIG_PATH_MAX);
                 return GW_E_INVAL;
             }
             dst = cfg->modems.ports[cfg->modems.nports++];
@@ -204,9 +218,11 @@ static int load_config(const struct run_opts *o, struct gw_config **out)
 
 /* A glob that is not a pattern of device paths would never match a modem:
  * say so at start (a pattern that matches nothing yet is normal: modems
- * are plugged in later). */
-static void report_globs(const struct gw_config *cfg)
+ * are plugged in later). Returns the number of paths matched now. */
+static size_t report_globs(const struct gw_config *cfg)
 {
+    size_t total = 0;
+
     for (size_t i = 0; i < cfg->modems.nports; i++) {
         glob_t g;
         int rc = glob(cfg->modems.ports[i], GLOB_NOSORT, NULL, &g);
@@ -221,8 +237,55 @@ static void report_globs(const struct gw_config *cfg)
             GW_LOG(GW_LOG_INFO, NULL, "ports: %s matches %zu path%s now",
                    cfg->modems.ports[i], g.gl_pathc,
                    g.gl_pathc == 1 ? "" : "s");
+        if (rc == 0)
+            total += g.gl_pathc;
         globfree(&g);
     }
+    return total;
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit (descriptors above
+ * FD_SETSIZE are safe here: libuv waits with epoll, and libmodbus only
+ * ever gets a low slot, dio/fd_place.h). The need is estimated from the
+ * modems matched now or configured as targets, and the targets (at most
+ * one bus each); a hard limit below it is logged with the number. */
+static void raise_nofile(const struct gw_config *cfg, size_t ports_now)
+{
+    size_t modems = ports_now > cfg->ntargets ? ports_now : cfg->ntargets;
+    rlim_t need = (rlim_t)FD_SETSIZE + RUN_FDS_PER_MODEM * (rlim_t)modems +
+                  (rlim_t)cfg->ntargets + RUN_FDS_MARGIN;
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        GW_LOG(GW_LOG_WARN, NULL, "RLIMIT_NOFILE: %s", strerror(errno));
+        return;
+    }
+    was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            GW_LOG(GW_LOG_WARN, NULL, "RLIMIT_NOFILE %llu -> %llu: %s",
+                   (unsigned long long)was, (unsigned long long)rl.rlim_max,
+                   strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    if (rl.rlim_cur < need)
+        GW_LOG(GW_LOG_WARN, NULL,
+               "descriptor limit %llu (hard %llu) is "
+               "below the %llu this configuration needs (%zu modems, %zu "
+               "targets): raise the hard limit (LimitNOFILE= in the "
+               "service unit, ulimit -Hn); modems and buses beyond it fail "
+               "to open",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+               (unsigned long long)need, modems, cfg->ntargets);
+    else
+        GW_LOG(GW_LOG_INFO, NULL,
+               "descriptor limit %llu (was %llu; this "
+               "configuration needs about %llu)",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+               (unsigned long long)need);
 }
 
 /* mkdir -m 0700 unless it exists as a directory. */
@@ -241,7 +304,8 @@ static int make_dir(const char *path)
         goto fail;
     }
     if (st.st_mode & 0077)
-        GW_LOG(GW_LOG_WARN, path, "readable by others (mode %03o): it holds "
+        GW_LOG(GW_LOG_WARN, path,
+               "readable by others (mode %03o): it holds "
                "device identities and the API token",
                (unsigned)(st.st_mode & 0777));
     return 0;
@@ -251,7 +315,8 @@ fail:
     return -errno;
 }
 
-/* ---- signals --------------------------------------------------------------- */
+/* ---- signals ---------------------------------------------------------------
+ */
 
 static void close_signals(struct run *r)
 {
@@ -286,8 +351,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     struct run *r = h->data;
 
     if (r->app.stopping) {
-        GW_LOG(GW_LOG_WARN, NULL, "%s: already stopping",
-               strsignal(signum));
+        GW_LOG(GW_LOG_WARN, NULL, "%s: already stopping", strsignal(signum));
         return;
     }
     GW_LOG(GW_LOG_INFO, NULL, "%s: stopping", strsignal(signum));
@@ -310,7 +374,8 @@ static void on_hup(uv_signal_t *h, int signum)
     GW_LOG(GW_LOG_INFO, NULL, "SIGHUP: reloading %s", r->opts.config);
     if (load_config(&r->opts, &cfg) < 0) {
         /* the reason went to stderr with file:line */
-        GW_LOG(GW_LOG_ERR, NULL, "the new configuration is invalid; keeping "
+        GW_LOG(GW_LOG_ERR, NULL,
+               "the new configuration is invalid; keeping "
                "the running one");
         return;
     }
@@ -319,7 +384,8 @@ static void on_hup(uv_signal_t *h, int signum)
         strcmp(cfg->gateway.db, old->gateway.db) != 0 ||
         cfg->gateway.log_level != old->gateway.log_level ||
         cfg->policy.flash_per_bus != old->policy.flash_per_bus)
-        GW_LOG(GW_LOG_WARN, NULL, "state_dir, db, log_level and "
+        GW_LOG(GW_LOG_WARN, NULL,
+               "state_dir, db, log_level and "
                "flash_per_bus take effect at the next start");
     /* Modules copy what they keep at _new (app.h): the old config can go. */
     r->cfg = cfg;
@@ -331,8 +397,7 @@ static void on_hup(uv_signal_t *h, int signum)
 
 static int start_signals(struct run *r)
 {
-    static const uv_signal_cb cbs[] = {on_stop_signal, on_stop_signal,
-                                       on_hup};
+    static const uv_signal_cb cbs[] = {on_stop_signal, on_stop_signal, on_hup};
     static const int nums[] = {SIGTERM, SIGINT, SIGHUP};
     int rc;
 
@@ -349,7 +414,8 @@ static int start_signals(struct run *r)
     return 0;
 }
 
-/* ---- the command ----------------------------------------------------------- */
+/* ---- the command -----------------------------------------------------------
+ */
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
@@ -367,30 +433,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'd':
-            o->db = optarg;
-            break;
-        case 's':
-            o->state_dir = optarg;
-            break;
-        case 'l':
-            o->listen = optarg;
-            break;
-        case 'p':
-            o->ports = optarg;
-            break;
-        case 'L':
-            o->log_level = optarg;
-            break;
-        case 'h':
-            fputs(run_usage, stdout);
-            return 1;
-        default:
-            fputs(run_usage, stderr);
-            return GW_E_INVAL;
+        case 'c': o->config = optarg; break;
+        case 'd': o->db = optarg; break;
+        case 's': o->state_dir = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 'p': o->ports = optarg; break;
+        case 'L': o->log_level = optarg; break;
+        case 'h': fputs(run_usage, stdout); return 1;
+        default: fputs(run_usage, stderr); return GW_E_INVAL;
         }
     }
     if (optind != argc || !o->config) {
@@ -412,11 +462,11 @@ int cmd_run(int argc, char **argv)
     rc = parse_args(argc, argv, &r.opts);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    if (r.opts.listen && parse_listen(r.opts.listen, r.listen_host,
-                                      sizeof r.listen_host,
-                                      &r.listen_port) < 0) {
+    if (r.opts.listen &&
+        parse_listen(r.opts.listen, r.listen_host, sizeof r.listen_host,
+                     &r.listen_port) < 0) {
         fprintf(stderr, "sotagw: --listen: want HOST:PORT or [IPv6]:PORT, "
-                "port 0..65535\n");
+                        "port 0..65535\n");
         return CLI_EXIT_USAGE;
     }
     if (load_config(&r.opts, &r.cfg) < 0)
@@ -424,7 +474,7 @@ int cmd_run(int argc, char **argv)
     gw_log_set_sink(gw_log_sink_stderr, NULL, r.cfg->gateway.log_level);
     GW_LOG(GW_LOG_INFO, NULL, "sotagw starting: config %s, state %s, db %s",
            r.opts.config, r.cfg->gateway.state_dir, r.cfg->gateway.db);
-    report_globs(r.cfg);
+    raise_nofile(r.cfg, report_globs(r.cfg));
     signal(SIGPIPE, SIG_IGN);
 
     r.exit_code = CLI_EXIT_RUNTIME;
@@ -472,13 +522,11 @@ int cmd_run(int argc, char **argv)
     rc = web_backend_new(&r.backend, &r.app);
     if (rc < 0)
         goto fail;
-    rc = web_server_start_config(&r.web, r.cfg,
-                                 r.listen_host[0] ? r.listen_host : NULL,
-                                 r.listen_port, &web_backend_daemon_ops,
-                                 r.backend);
+    rc = web_server_start_config(
+        &r.web, r.cfg, r.listen_host[0] ? r.listen_host : NULL, r.listen_port,
+        &web_backend_daemon_ops, r.backend);
     if (rc < 0) {
-        fprintf(stderr, "sotagw: web API: %s; not starting\n",
-                gw_strerror(rc));
+        fprintf(stderr, "sotagw: web API: %s; not starting\n", gw_strerror(rc));
         goto fail;
     }
     GW_LOG(GW_LOG_INFO, NULL, "web API on port %u",
