@@ -1,12 +1,23 @@
 /* fieldsim: Modbus field devices speaking the SOTA-Modbus upgrade profile 1,
  * served over Modbus TCP on loopback ports and/or Modbus RTU on ptys.
  *
- * One process, one poll loop, no threads. libmodbus does the framing on
- * both transports: TCP clients are served by a per-listener context whose
- * socket is switched with modbus_set_socket(); an RTU line is a pty whose
- * master side is handed to an RTU context the same way, and the slave side
- * is linked at a stable path for the gateway to open like /dev/ttyUSBx.
- * Device logic lives in fsim_dev.c, persistence in fsim_store.c.
+ * One process, one poll loop, no threads. TCP requests are framed here
+ * (MBAP header, then its length) from each client's non-blocking socket
+ * and answered through a per-listener libmodbus context whose socket is
+ * switched with modbus_set_socket(); an RTU line is a pty whose master
+ * side is handed to an RTU context the same way (libmodbus frames RTU),
+ * and the slave side is linked at a stable path for the gateway to open
+ * like /dev/ttyUSBx. Device logic lives in fsim_dev.c, persistence in
+ * fsim_store.c.
+ *
+ * Scale: thousands of devices in one process. Per device only its spec,
+ * its model and its store are allocated; endpoints and poll sets are sized
+ * from the command line. libmodbus's modbus_receive() waits with select(),
+ * which takes only descriptors below FD_SETSIZE: it is used on the RTU pty
+ * masters only, which are opened before anything else and checked to be
+ * below FD_SETSIZE; TCP never goes through it, so listeners, clients and
+ * state files may take any number (the soft RLIMIT_NOFILE is raised to the
+ * hard limit at start).
  *
  * Killing the process is a power cycle of all its devices. */
 #define GW_LOG_TAG "fieldsim"
@@ -22,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -34,15 +47,30 @@
 #include "gw/err.h"
 #include "gw/log.h"
 
-#define FSIM_DEVICES_MAX 64
-#define FSIM_TCP_CLIENTS 8
+#define FSIM_DEVICES_MAX 4096 /* --device options */
+#define FSIM_TCP_CLIENTS 8    /* per listener */
 #define FSIM_HOST_MAX    64
+#define FSIM_LINK_MAX    256 /* RTU link path, with the NUL */
+#define FSIM_MBAP_LEN    7   /* transaction, protocol, length, unit */
 #define FSIM_MAP_HOLDING 640 /* covers 256..260 and 512..634 */
 
 struct fsim_devspec {
     struct fsim_dev_config cfg;
     char tcp[FSIM_HOST_MAX + 8]; /* "HOST:PORT" or "" */
-    char rtu[PATH_MAX];          /* link path or "" */
+    char rtu[FSIM_LINK_MAX];     /* link path or "" */
+};
+
+/* One TCP client: the request being framed. */
+struct fsim_client {
+    int fd;
+    size_t have;
+    uint8_t buf[MODBUS_TCP_MAX_ADU_LENGTH];
+};
+
+/* The devices behind one endpoint: at most one per unit id (1..247). */
+struct fsim_devlist {
+    struct fsim_dev **devs;
+    size_t ndev;
 };
 
 struct fsim_tcp {
@@ -50,33 +78,42 @@ struct fsim_tcp {
     int port;
     modbus_t *ctx;
     int lfd;
-    int cfd[FSIM_TCP_CLIENTS];
-    struct fsim_dev *devs[FSIM_DEVICES_MAX];
-    size_t ndev;
+    struct fsim_client *cl[FSIM_TCP_CLIENTS];
+    struct fsim_devlist dl;
 };
 
 struct fsim_rtu {
-    char link[PATH_MAX];
+    char link[FSIM_LINK_MAX];
     char pts[64];
     modbus_t *ctx;
     int mfd;
     int sfd;   /* kept open so the master never sees a hang-up */
     int slave; /* unit id the context currently filters on */
-    struct fsim_dev *devs[FSIM_DEVICES_MAX];
-    size_t ndev;
+    struct fsim_devlist dl;
 };
 
+enum fd_kind { FD_LISTEN, FD_CLIENT, FD_RTU };
+
+struct fd_ref {
+    enum fd_kind kind;
+    size_t idx;
+    size_t sub;
+};
+
+/* Arrays of nspec entries (at most that many endpoints), from main(). */
 struct fsim_sim {
     const char *state_dir;
     uint64_t seed;
-    struct fsim_devspec specs[FSIM_DEVICES_MAX];
+    struct fsim_devspec *specs;
     size_t nspec;
-    struct fsim_dev *devs[FSIM_DEVICES_MAX];
-    struct fsim_store *stores[FSIM_DEVICES_MAX];
-    struct fsim_tcp tcp[FSIM_DEVICES_MAX];
+    struct fsim_dev **devs;
+    struct fsim_store **stores;
+    struct fsim_tcp *tcp;
     size_t ntcp;
-    struct fsim_rtu rtu[FSIM_DEVICES_MAX];
+    struct fsim_rtu *rtu;
     size_t nrtu;
+    struct pollfd *pfd; /* ntcp * (1 + FSIM_TCP_CLIENTS) + nrtu */
+    struct fd_ref *ref;
     modbus_mapping_t *map;
 };
 
@@ -275,15 +312,27 @@ static int devspec_parse(struct fsim_devspec *ds, const char *text,
 
 /* ---- transports -------------------------------------------------------- */
 
-static struct fsim_dev *find_dev(struct fsim_dev **devs, size_t n, int unit)
+static struct fsim_dev *find_dev(const struct fsim_devlist *dl, int unit)
 {
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        if (fsim_dev_get_unit(devs[i]) == unit)
-            return devs[i];
+    for (i = 0; i < dl->ndev; i++) {
+        if (fsim_dev_get_unit(dl->devs[i]) == unit)
+            return dl->devs[i];
     }
     return NULL;
+}
+
+/* Add dev (a unit id not yet on the endpoint). 0 or -ENOMEM. */
+static int devlist_add(struct fsim_devlist *dl, struct fsim_dev *dev)
+{
+    struct fsim_dev **n = realloc(dl->devs, (dl->ndev + 1) * sizeof *n);
+
+    if (!n)
+        return -ENOMEM;
+    n[dl->ndev++] = dev;
+    dl->devs = n;
+    return 0;
 }
 
 static uint16_t be16(const uint8_t *p)
@@ -326,13 +375,14 @@ static const char *action_name(const struct fsim_rsp *rsp)
 }
 
 /* Serve one framed request (ADU in frame[0..len)). */
-static void serve(struct fsim_sim *sim, modbus_t *ctx, struct fsim_dev **devs,
-                  size_t ndev, const uint8_t *frame, int len, int is_rtu)
+static void serve(struct fsim_sim *sim, modbus_t *ctx,
+                  const struct fsim_devlist *dl, const uint8_t *frame, int len,
+                  int is_rtu)
 {
     int hl = modbus_get_header_length(ctx);
     int pdu_len = len - hl - (is_rtu ? 2 : 0);
     int unit = frame[hl - 1];
-    struct fsim_dev *dev = find_dev(devs, ndev, unit);
+    struct fsim_dev *dev = find_dev(dl, unit);
     struct fsim_req req;
     struct fsim_rsp rsp;
     char obj[16];
@@ -384,10 +434,7 @@ static int tcp_open(struct fsim_tcp *t)
 {
     struct sockaddr_in sa;
     socklen_t slen = sizeof sa;
-    size_t i;
 
-    for (i = 0; i < FSIM_TCP_CLIENTS; i++)
-        t->cfd[i] = -1;
     t->ctx = modbus_new_tcp(t->host, t->port);
     if (!t->ctx)
         return -errno;
@@ -402,30 +449,41 @@ static int tcp_open(struct fsim_tcp *t)
     return 0;
 }
 
+static void tcp_client_close(struct fsim_tcp *t, size_t ci)
+{
+    close(t->cl[ci]->fd);
+    free(t->cl[ci]);
+    t->cl[ci] = NULL;
+}
+
 static void tcp_close(struct fsim_tcp *t)
 {
     size_t i;
 
     for (i = 0; i < FSIM_TCP_CLIENTS; i++) {
-        if (t->cfd[i] >= 0)
-            close(t->cfd[i]);
+        if (t->cl[i])
+            tcp_client_close(t, i);
     }
     if (t->lfd >= 0)
         close(t->lfd);
     if (t->ctx)
         modbus_free(t->ctx);
+    free(t->dl.devs);
 }
 
 static void tcp_accept(struct fsim_tcp *t)
 {
-    int fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     size_t i;
 
     if (fd < 0)
         return;
     for (i = 0; i < FSIM_TCP_CLIENTS; i++) {
-        if (t->cfd[i] < 0) {
-            t->cfd[i] = fd;
+        if (!t->cl[i]) {
+            t->cl[i] = calloc(1, sizeof *t->cl[i]);
+            if (!t->cl[i])
+                break;
+            t->cl[i]->fd = fd;
             GW_LOG(GW_LOG_DEBUG, NULL, "tcp port %d: client connected",
                    t->port);
             return;
@@ -436,23 +494,44 @@ static void tcp_accept(struct fsim_tcp *t)
     close(fd);
 }
 
+/* Read what the client sent towards the request being framed: the MBAP
+ * header first, then as many bytes as its length field says (the unit id
+ * and the PDU); a complete request is served. A header that is not Modbus
+ * (protocol id not 0, length out of 2..254) drops the client. */
 static void tcp_serve_client(struct fsim_sim *sim, struct fsim_tcp *t,
                              size_t ci)
 {
-    uint8_t frame[MODBUS_TCP_MAX_ADU_LENGTH];
-    int len;
+    struct fsim_client *c = t->cl[ci];
+    size_t want =
+        c->have < FSIM_MBAP_LEN ? FSIM_MBAP_LEN : 6 + (size_t)be16(c->buf + 4);
+    ssize_t n = read(c->fd, c->buf + c->have, want - c->have);
 
-    modbus_set_socket(t->ctx, t->cfd[ci]);
-    len = modbus_receive(t->ctx, frame);
-    if (len < 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
         GW_LOG(GW_LOG_DEBUG, NULL, "tcp port %d: client gone (%s)", t->port,
-               modbus_strerror(errno));
-        close(t->cfd[ci]);
-        t->cfd[ci] = -1;
+               n == 0 ? "closed" : strerror(errno));
+        tcp_client_close(t, ci);
         return;
     }
-    if (len > 0)
-        serve(sim, t->ctx, t->devs, t->ndev, frame, len, 0);
+    c->have += (size_t)n;
+    if (c->have == FSIM_MBAP_LEN) {
+        size_t len = be16(c->buf + 4);
+
+        if (be16(c->buf + 2) != 0 || len < 2 ||
+            6 + len > MODBUS_TCP_MAX_ADU_LENGTH) {
+            GW_LOG(GW_LOG_DEBUG, NULL, "tcp port %d: not a Modbus header",
+                   t->port);
+            tcp_client_close(t, ci);
+            return;
+        }
+        want = 6 + len;
+    }
+    if (c->have < want)
+        return;
+    modbus_set_socket(t->ctx, c->fd);
+    serve(sim, t->ctx, &t->dl, c->buf, (int)c->have, 0);
+    c->have = 0;
 }
 
 static int rtu_open(struct fsim_rtu *r)
@@ -466,6 +545,14 @@ static int rtu_open(struct fsim_rtu *r)
     r->mfd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (r->mfd < 0 || grantpt(r->mfd) < 0 || unlockpt(r->mfd) < 0)
         return -errno;
+    if (r->mfd >= FD_SETSIZE) {
+        /* modbus_receive() would FD_SET it: refuse instead of aborting. */
+        GW_LOG(GW_LOG_ERR, NULL,
+               "%s: pty descriptor %d is not below %d, "
+               "which libmodbus's select() needs: too many RTU lines",
+               r->link, r->mfd, FD_SETSIZE);
+        return GW_E_RANGE;
+    }
     name = ptsname(r->mfd);
     if (!name || strlen(name) >= sizeof r->pts)
         return GW_E_TOOLONG;
@@ -509,6 +596,7 @@ static int rtu_ctx_reset(struct fsim_rtu *r, int slave)
 
 static void rtu_close(struct fsim_rtu *r)
 {
+    free(r->dl.devs);
     if (r->ctx)
         modbus_free(r->ctx);
     if (r->link[0] != '\0')
@@ -547,16 +635,15 @@ static void rtu_serve(struct fsim_sim *sim, struct fsim_rtu *r)
         /* For another unit id than the context filters on. */
         int unit = frame[0];
 
-        if (rtu_ctx_reset(r, find_dev(r->devs, r->ndev, unit) ? unit
-                                                              : r->slave) < 0)
+        if (rtu_ctx_reset(r, find_dev(&r->dl, unit) ? unit : r->slave) < 0)
             return;
-        if (!find_dev(r->devs, r->ndev, unit)) {
+        if (!find_dev(&r->dl, unit)) {
             GW_LOG(GW_LOG_DEBUG, r->link, "frame for unit %d ignored", unit);
             return;
         }
         len = rtu_adu_len(frame);
     }
-    serve(sim, r->ctx, r->devs, r->ndev, frame, len, 1);
+    serve(sim, r->ctx, &r->dl, frame, len, 1);
 }
 
 /* ---- set-up and loop --------------------------------------------------- */
@@ -572,6 +659,37 @@ static int split_host_port(const char *spec, char *host, int *port)
     memcpy(host, spec, (size_t)(colon - spec));
     host[colon - spec] = '\0';
     *port = (int)p;
+    return 0;
+}
+
+static struct fsim_rtu *rtu_find(struct fsim_sim *sim, const char *link)
+{
+    size_t i;
+
+    for (i = 0; i < sim->nrtu; i++) {
+        if (strcmp(sim->rtu[i].link, link) == 0)
+            return &sim->rtu[i];
+    }
+    return NULL;
+}
+
+/* Open every RTU line first, so that their pty masters (the only
+ * descriptors modbus_receive() waits on) take the lowest numbers. */
+static int sim_open_lines(struct fsim_sim *sim)
+{
+    size_t i;
+
+    for (i = 0; i < sim->nspec; i++) {
+        const struct fsim_devspec *ds = &sim->specs[i];
+        struct fsim_rtu *r;
+
+        if (ds->rtu[0] == '\0' || rtu_find(sim, ds->rtu))
+            continue;
+        r = &sim->rtu[sim->nrtu++];
+        snprintf(r->link, sizeof r->link, "%s", ds->rtu);
+        if (rtu_open(r) < 0 || rtu_ctx_reset(r, ds->cfg.unit) < 0)
+            return GW_E_CONFIG;
+    }
     return 0;
 }
 
@@ -601,28 +719,29 @@ static int sim_attach(struct fsim_sim *sim, size_t di)
             if (tcp_open(t) < 0)
                 return GW_E_CONFIG;
         }
-        if (find_dev(t->devs, t->ndev, ds->cfg.unit))
+        if (find_dev(&t->dl, ds->cfg.unit) || devlist_add(&t->dl, dev) < 0)
             return GW_E_CONFIG;
-        t->devs[t->ndev++] = dev;
     }
     if (ds->rtu[0] != '\0') {
-        struct fsim_rtu *r = NULL;
+        struct fsim_rtu *r = rtu_find(sim, ds->rtu); /* sim_open_lines */
 
-        for (i = 0; i < sim->nrtu; i++) {
-            if (strcmp(sim->rtu[i].link, ds->rtu) == 0)
-                r = &sim->rtu[i];
-        }
-        if (!r) {
-            r = &sim->rtu[sim->nrtu++];
-            snprintf(r->link, sizeof r->link, "%s", ds->rtu);
-            if (rtu_open(r) < 0 || rtu_ctx_reset(r, ds->cfg.unit) < 0)
-                return GW_E_CONFIG;
-        }
-        if (find_dev(r->devs, r->ndev, ds->cfg.unit))
+        if (!r || find_dev(&r->dl, ds->cfg.unit) ||
+            devlist_add(&r->dl, dev) < 0)
             return GW_E_CONFIG;
-        r->devs[r->ndev++] = dev;
     }
     return 0;
+}
+
+/* Which device with this unit id di is, in command-line order (0 for the
+ * first): its state files are told apart by it (fsim_store.h). */
+static unsigned unit_instance(const struct fsim_sim *sim, size_t di)
+{
+    unsigned k = 0;
+    size_t i;
+
+    for (i = 0; i < di; i++)
+        k += sim->specs[i].cfg.unit == sim->specs[di].cfg.unit;
+    return k;
 }
 
 static int sim_start(struct fsim_sim *sim)
@@ -634,10 +753,16 @@ static int sim_start(struct fsim_sim *sim)
     sim->map = modbus_mapping_new(0, 0, FSIM_MAP_HOLDING, FSIM_IR_COUNT);
     if (!sim->map)
         return -ENOMEM;
+    rc = sim_open_lines(sim);
+    if (rc < 0) {
+        fprintf(stderr, "fieldsim: cannot open the RTU lines\n");
+        return rc;
+    }
     for (i = 0; i < sim->nspec; i++) {
         const struct fsim_dev_config *cfg = &sim->specs[i].cfg;
 
-        rc = fsim_store_open(sim->state_dir, cfg->unit, &sim->stores[i]);
+        rc = fsim_store_open(sim->state_dir, cfg->unit, unit_instance(sim, i),
+                             &sim->stores[i]);
         if (rc < 0)
             return rc;
         rc = fsim_store_load(sim->stores[i], &rec);
@@ -676,6 +801,24 @@ static int sim_start(struct fsim_sim *sim)
     return 0;
 }
 
+/* The per-device and per-endpoint arrays for n devices (zeroed). */
+static int sim_alloc(struct fsim_sim *sim, size_t n)
+{
+    size_t npfd = n * (1 + FSIM_TCP_CLIENTS) + n;
+
+    sim->specs = calloc(n, sizeof *sim->specs);
+    sim->devs = calloc(n, sizeof *sim->devs);
+    sim->stores = calloc(n, sizeof *sim->stores);
+    sim->tcp = calloc(n, sizeof *sim->tcp);
+    sim->rtu = calloc(n, sizeof *sim->rtu);
+    sim->pfd = calloc(npfd, sizeof *sim->pfd);
+    sim->ref = calloc(npfd, sizeof *sim->ref);
+    if (!sim->specs || !sim->devs || !sim->stores || !sim->tcp || !sim->rtu ||
+        !sim->pfd || !sim->ref)
+        return -ENOMEM;
+    return 0;
+}
+
 static void sim_stop(struct fsim_sim *sim)
 {
     size_t i;
@@ -684,12 +827,32 @@ static void sim_stop(struct fsim_sim *sim)
         tcp_close(&sim->tcp[i]);
     for (i = 0; i < sim->nrtu; i++)
         rtu_close(&sim->rtu[i]);
-    for (i = 0; i < sim->nspec; i++) {
+    for (i = 0; sim->devs && i < sim->nspec; i++) {
         fsim_dev_free(sim->devs[i]);
         fsim_store_free(sim->stores[i]);
     }
     if (sim->map)
         modbus_mapping_free(sim->map);
+    free(sim->specs);
+    free(sim->devs);
+    free(sim->stores);
+    free(sim->tcp);
+    free(sim->rtu);
+    free(sim->pfd);
+    free(sim->ref);
+}
+
+/* Every device holds a state file, every TCP endpoint a listener and its
+ * clients: more than the usual soft limit of 1024 for a large fleet. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            GW_LOG(GW_LOG_WARN, NULL, "RLIMIT_NOFILE: %s", strerror(errno));
+    }
 }
 
 /* Milliseconds until the earliest device deadline, capped; -1: none. */
@@ -711,18 +874,10 @@ static int sim_timeout(struct fsim_sim *sim, int64_t now)
     return best - now > 1000 ? 1000 : (int)(best - now);
 }
 
-enum fd_kind { FD_LISTEN, FD_CLIENT, FD_RTU };
-
-struct fd_ref {
-    enum fd_kind kind;
-    size_t idx;
-    size_t sub;
-};
-
 static int sim_run(struct fsim_sim *sim, const sigset_t *runmask)
 {
-    struct pollfd pfd[FSIM_DEVICES_MAX * (FSIM_TCP_CLIENTS + 2)];
-    struct fd_ref ref[GW_ARRAY_LEN(pfd)];
+    struct pollfd *pfd = sim->pfd;
+    struct fd_ref *ref = sim->ref;
 
     while (!g_stop) {
         int64_t now = gw_now_ms();
@@ -737,10 +892,10 @@ static int sim_run(struct fsim_sim *sim, const sigset_t *runmask)
             pfd[n] = (struct pollfd){.fd = sim->tcp[i].lfd, .events = POLLIN};
             ref[n++] = (struct fd_ref){FD_LISTEN, i, 0};
             for (c = 0; c < FSIM_TCP_CLIENTS; c++) {
-                if (sim->tcp[i].cfd[c] < 0)
+                if (!sim->tcp[i].cl[c])
                     continue;
-                pfd[n] =
-                    (struct pollfd){.fd = sim->tcp[i].cfd[c], .events = POLLIN};
+                pfd[n] = (struct pollfd){.fd = sim->tcp[i].cl[c]->fd,
+                                         .events = POLLIN};
                 ref[n++] = (struct fd_ref){FD_CLIENT, i, c};
             }
         }
@@ -810,8 +965,8 @@ static int parse_level(const char *s, enum gw_log_level *out)
 
 int main(int argc, char **argv)
 {
-    static struct fsim_sim sim; /* large; zero-initialised */
-    const char *devices[FSIM_DEVICES_MAX];
+    static struct fsim_sim sim;
+    static const char *devices[FSIM_DEVICES_MAX];
     size_t ndevices = 0;
     enum gw_log_level level = GW_LOG_INFO;
     struct sigaction sa;
@@ -864,11 +1019,19 @@ int main(int argc, char **argv)
     }
     gw_log_set_sink(gw_log_sink_stderr, NULL, level);
     sim.seed = (uint64_t)seed;
+    if (sim_alloc(&sim, ndevices) < 0) {
+        fprintf(stderr, "fieldsim: out of memory for %zu devices\n", ndevices);
+        sim_stop(&sim);
+        return 1;
+    }
     for (i = 0; i < (int)ndevices; i++) {
-        if (devspec_parse(&sim.specs[i], devices[i], sim.seed) < 0)
+        if (devspec_parse(&sim.specs[i], devices[i], sim.seed) < 0) {
+            sim_stop(&sim);
             return 2;
+        }
     }
     sim.nspec = ndevices;
+    raise_nofile();
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

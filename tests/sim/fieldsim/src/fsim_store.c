@@ -16,10 +16,12 @@
 #include "gw/err.h"
 #include "gw/log.h"
 
+#define STORE_PATH_MAX 512 /* a few of them per device: keep it small */
+
 struct fsim_store {
-    char dir[PATH_MAX];
-    char json_path[PATH_MAX];
-    char tmp_path[PATH_MAX];
+    char dir[STORE_PATH_MAX];
+    char json_path[STORE_PATH_MAX];
+    char tmp_path[STORE_PATH_MAX];
     int img_fd;
 };
 
@@ -155,25 +157,30 @@ const struct fsim_store_ops fsim_store_file_ops = {
     .record_save = store_record_save,
 };
 
-int fsim_store_open(const char *dir, uint8_t unit, struct fsim_store **out)
+int fsim_store_open(const char *dir, uint8_t unit, unsigned instance,
+                    struct fsim_store **out)
 {
     struct fsim_store *st = calloc(1, sizeof *st);
-    char img[PATH_MAX];
+    char img[STORE_PATH_MAX];
+    char name[32];
     int rc;
 
     *out = NULL;
     if (!st)
         return -ENOMEM;
     st->img_fd = -1;
+    if (instance == 0)
+        snprintf(name, sizeof name, "unit-%u", (unsigned)unit);
+    else
+        snprintf(name, sizeof name, "unit-%u-%u", (unsigned)unit, instance + 1);
     if ((size_t)snprintf(st->dir, sizeof st->dir, "%s", dir) >=
             sizeof st->dir ||
-        (size_t)snprintf(st->json_path, sizeof st->json_path, "%s/unit-%u.json",
-                         dir, (unsigned)unit) >= sizeof st->json_path ||
-        (size_t)snprintf(st->tmp_path, sizeof st->tmp_path,
-                         "%s/.unit-%u.json.tmp", dir,
-                         (unsigned)unit) >= sizeof st->tmp_path ||
-        (size_t)snprintf(img, sizeof img, "%s/unit-%u.img", dir,
-                         (unsigned)unit) >= sizeof img) {
+        (size_t)snprintf(st->json_path, sizeof st->json_path, "%s/%s.json", dir,
+                         name) >= sizeof st->json_path ||
+        (size_t)snprintf(st->tmp_path, sizeof st->tmp_path, "%s/.%s.json.tmp",
+                         dir, name) >= sizeof st->tmp_path ||
+        (size_t)snprintf(img, sizeof img, "%s/%s.img", dir, name) >=
+            sizeof img) {
         rc = GW_E_TOOLONG;
         goto fail;
     }

@@ -1,7 +1,7 @@
 /* test_fsim_modbus.c: fieldsim end to end, through a libmodbus client, over
  * the whole profile: BEGIN, blocks, retransmission, out-of-order, resume
- * after SIGKILL and restart, VERIFY, APPLY, ABORT, faults, and RTU with two
- * unit ids on one pty.
+ * after SIGKILL and restart, VERIFY, APPLY, ABORT, faults, RTU with two
+ * unit ids on one pty, and 1024 devices in one process.
  *
  * Each test starts fieldsim in a fresh state directory and reads the
  * endpoints it prints. Waiting for the device (VERIFY, APPLY) polls with a
@@ -25,15 +25,21 @@
 
 #include "fsim_image.h"
 
-#define IMG_SIZE 500
-#define IMG_CRC  0x1C291CA3u
-#define WAIT_MS  8000
+#define IMG_SIZE  500
+#define IMG_CRC   0x1C291CA3u
+#define WAIT_MS   8000
+#define PORTS_MAX 1100
+#define LINES_MAX 16
 
 struct sim {
     pid_t pid;
     char dir[64];
-    int port;
-    char rtu[128];
+    int port;             /* the last TCP endpoint printed */
+    char rtu[128];        /* the last RTU line printed */
+    int ports[PORTS_MAX]; /* every TCP endpoint, in order */
+    size_t nports;
+    char lines[LINES_MAX][128];
+    size_t nlines;
     modbus_t *mb;
     uint8_t img[IMG_SIZE];
 };
@@ -42,8 +48,8 @@ struct sim {
  * by the state directory). */
 static void sim_start(struct sim *s, const char *const *specs, size_t n)
 {
-    char *argv[32];
-    char specbuf[8][256];
+    char **argv = calloc(2 * n + 6, sizeof *argv);
+    char(*specbuf)[256] = calloc(n, sizeof *specbuf);
     int fds[2];
     FILE *out;
     char line[512];
@@ -52,7 +58,10 @@ static void sim_start(struct sim *s, const char *const *specs, size_t n)
 
     s->port = 0;
     s->rtu[0] = '\0';
-    assert_true(n <= 8);
+    s->nports = 0;
+    s->nlines = 0;
+    assert_non_null(argv);
+    assert_non_null(specbuf);
     argv[a++] = (char *)FSIM_BIN;
     argv[a++] = (char *)"--state-dir";
     argv[a++] = s->dir;
@@ -86,14 +95,22 @@ static void sim_start(struct sim *s, const char *const *specs, size_t n)
     while (fgets(line, sizeof line, out)) {
         char link[128];
 
-        if (sscanf(line, "fieldsim: tcp 127.0.0.1:%d", &s->port) == 1)
+        if (sscanf(line, "fieldsim: tcp 127.0.0.1:%d", &s->port) == 1) {
+            if (s->nports < PORTS_MAX)
+                s->ports[s->nports++] = s->port;
             continue;
-        if (sscanf(line, "fieldsim: rtu %127s", link) == 1)
+        }
+        if (sscanf(line, "fieldsim: rtu %127s", link) == 1) {
             snprintf(s->rtu, sizeof s->rtu, "%s", link);
+            if (s->nlines < LINES_MAX)
+                snprintf(s->lines[s->nlines++], sizeof s->lines[0], "%s", link);
+        }
         if (strncmp(line, "fieldsim: ready", 15) == 0)
             break;
     }
     fclose(out);
+    free(argv);
+    free(specbuf);
 }
 
 static void sim_kill(struct sim *s, int sig)
@@ -570,6 +587,78 @@ static void test_rtu_two_units(void **state)
     assert_int_equal(access(s->rtu, F_OK), -1);
 }
 
+/* 1024 devices in one process: 1000 on their own TCP ports (unit ids
+ * 1..247 repeat across ports, each device with its own state files) and
+ * 24 on 8 RTU lines. Every one answers its identity with its own version.
+ * Needs more than 1024 descriptors in fieldsim (a state file per device,
+ * a listener per port), and no select() on any of the high ones. */
+#define FLEET_TCP      1000
+#define FLEET_LINES    8
+#define FLEET_PER_LINE 3
+
+static void test_fleet_1024(void **state)
+{
+    struct sim *s = *state;
+    size_t n = FLEET_TCP + FLEET_LINES * FLEET_PER_LINE, k = 0, i;
+    char(*text)[96] = calloc(n, sizeof *text);
+    const char **specs = calloc(n, sizeof *specs);
+    char path[128], want[16], v[33];
+    uint16_t ir[28];
+
+    assert_non_null(text);
+    assert_non_null(specs);
+    for (i = 0; i < FLEET_TCP; i++)
+        snprintf(text[k++], sizeof text[0],
+                 "unit=%zu,tcp=127.0.0.1:0,version=t%zu", i % 247 + 1, i);
+    for (i = 0; i < FLEET_LINES * FLEET_PER_LINE; i++)
+        snprintf(text[k++], sizeof text[0],
+                 "unit=%zu,rtu=%%D/ttyL%zu,"
+                 "version=r%zu",
+                 i % FLEET_PER_LINE + 1, i / FLEET_PER_LINE, i);
+    for (i = 0; i < n; i++)
+        specs[i] = text[i];
+    assert_int_equal(n, 1024);
+    sim_start(s, specs, n);
+    assert_int_equal(s->nports, FLEET_TCP);
+    assert_int_equal(s->nlines, FLEET_LINES);
+
+    for (i = 0; i < FLEET_TCP; i++) {
+        s->port = s->ports[i];
+        client_tcp(s, (int)(i % 247 + 1), 1000);
+        assert_int_equal(read_ir(s, ir), 0);
+        version_of(ir, v);
+        snprintf(want, sizeof want, "t%zu", i);
+        assert_string_equal(v, want);
+    }
+    client_close(s);
+    for (i = 0; i < FLEET_LINES * FLEET_PER_LINE; i++) {
+        if (i % FLEET_PER_LINE == 0) {
+            client_close(s);
+            s->mb =
+                modbus_new_rtu(s->lines[i / FLEET_PER_LINE], 115200, 'N', 8, 1);
+            assert_non_null(s->mb);
+            assert_int_equal(modbus_connect(s->mb), 0);
+            modbus_set_response_timeout(s->mb, 0, 500000);
+        }
+        modbus_set_slave(s->mb, (int)(i % FLEET_PER_LINE + 1));
+        assert_int_equal(read_ir(s, ir), 0);
+        version_of(ir, v);
+        snprintf(want, sizeof want, "r%zu", i);
+        assert_string_equal(v, want);
+    }
+    client_close(s);
+    /* Unit 1 is on ports 0, 247, 494, 741 and 988 (and on every line):
+     * state files unit-1.*, unit-1-2.* ... */
+    snprintf(path, sizeof path, "%s/unit-1-5.img", s->dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/unit-1-13.img", s->dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/unit-1-14.img", s->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    free(specs);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +676,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossy_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtu_two_units, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_1024, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
