@@ -844,6 +844,11 @@ void bus_set_free(struct bus_set *bs)
         bs->devs = d->next;
         free(d);
     }
+    if (fd_slots_count(bs->slots) > 0)
+        GW_LOG(GW_LOG_INFO, NULL,
+               "libmodbus ran on %u descriptor slot%s below %d at most",
+               fd_slots_count(bs->slots),
+               fd_slots_count(bs->slots) == 1 ? "" : "s", FD_SETSIZE);
     fd_slots_free(bs->slots); /* no bus thread borrows any more */
     /* The handle is freed by its close callback on the next loop turn. */
     bs->async->data = NULL;
