@@ -26,20 +26,28 @@ int fd_move_high(int fd)
     return high;
 }
 
+/* A borrower waiting for a slot, on its own stack. A slot given back goes
+ * to the oldest waiter directly (FIFO): a bus that has just given one back
+ * and asks again at once cannot overtake the buses already waiting. */
+struct fd_waiter {
+    pthread_cond_t cond;
+    int slot; /* handed over, or -1 */
+    struct fd_waiter *next;
+};
+
 struct fd_slots {
     pthread_mutex_t mtx;
-    pthread_cond_t cond; /* a slot was given back, or fd_slots_wake() */
-    int null_fd;         /* /dev/null, what an idle slot refers to */
+    int null_fd; /* /dev/null, what an idle slot refers to */
     unsigned max;
     unsigned count; /* reserved */
     unsigned nfree;
     int *free; /* max entries; the first nfree are idle */
+    struct fd_waiter *waiters, **waiters_tail;
 };
 
 int fd_slots_new(struct fd_slots **out, unsigned max)
 {
     struct fd_slots *p;
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (max < 1 || max > FD_SETSIZE)
@@ -60,11 +68,8 @@ int fd_slots_new(struct fd_slots **out, unsigned max)
     }
     p->null_fd = fd_move_high(p->null_fd);
     p->max = max;
+    p->waiters_tail = &p->waiters;
     pthread_mutex_init(&p->mtx, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
     *out = p;
     return 0;
 }
@@ -76,7 +81,6 @@ void fd_slots_free(struct fd_slots *p)
     for (unsigned i = 0; i < p->nfree; i++)
         close(p->free[i]);
     close(p->null_fd);
-    pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mtx);
     free(p->free);
     free(p);
@@ -98,40 +102,62 @@ static int slot_reserve_locked(struct fd_slots *p)
     return fd;
 }
 
-static void ts_of_ms(int64_t ms, struct timespec *ts)
+/* Unlink w if still queued. Caller holds p->mtx. */
+static void waiter_unlink_locked(struct fd_slots *p, struct fd_waiter *w)
 {
-    ts->tv_sec = (time_t)(ms / 1000);
-    ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+    for (struct fd_waiter **pp = &p->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            if (p->waiters_tail == &w->next)
+                p->waiters_tail = pp;
+            return;
+        }
+    }
+}
+
+/* Wait in line for a slot until deadline_ms or *quit. Caller holds
+ * p->mtx. The slot, -EAGAIN or -ECANCELED. */
+static int slot_wait_locked(struct fd_slots *p, int64_t deadline_ms,
+                            const atomic_int *quit)
+{
+    struct timespec deadline = {.tv_sec = (time_t)(deadline_ms / 1000),
+                                .tv_nsec =
+                                    (long)(deadline_ms % 1000) * 1000000L};
+    struct fd_waiter w = {.slot = -1, .next = NULL};
+    pthread_condattr_t ca;
+    int rc = 0;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    *p->waiters_tail = &w;
+    p->waiters_tail = &w.next;
+    while (w.slot < 0 && rc != ETIMEDOUT && !(quit && atomic_load(quit)))
+        rc = pthread_cond_timedwait(&w.cond, &p->mtx, &deadline);
+    if (w.slot < 0)
+        waiter_unlink_locked(p, &w);
+    pthread_cond_destroy(&w.cond);
+    if (w.slot >= 0)
+        return w.slot; /* handed over, even at the deadline */
+    return quit && atomic_load(quit) ? -ECANCELED : -EAGAIN;
 }
 
 int fd_slots_get(struct fd_slots *p, int fd, int64_t deadline_ms,
                  const atomic_int *quit)
 {
-    struct timespec deadline;
-    int slot = -1;
+    int slot;
 
-    ts_of_ms(deadline_ms, &deadline);
     pthread_mutex_lock(&p->mtx);
-    for (;;) {
-        if (quit && atomic_load(quit)) {
-            slot = -ECANCELED;
-            break;
-        }
-        if (p->nfree > 0) {
-            slot = p->free[--p->nfree];
-            break;
-        }
-        if (p->count < p->max) {
-            slot = slot_reserve_locked(p);
-            if (slot >= 0 || p->count == 0)
-                break; /* a new slot, or none can ever come back */
-        }
-        /* Every slot is lent: one comes back within a request's time. */
-        if (pthread_cond_timedwait(&p->cond, &p->mtx, &deadline) == ETIMEDOUT) {
-            slot = -EAGAIN;
-            break;
-        }
-    }
+    if (quit && atomic_load(quit))
+        slot = -ECANCELED;
+    else if (p->nfree > 0 && !p->waiters)
+        slot = p->free[--p->nfree];
+    else if (p->count < p->max &&
+             ((slot = slot_reserve_locked(p)) >= 0 || p->count == 0))
+        ; /* a new slot, or none can ever come back (-EMFILE) */
+    else
+        slot = slot_wait_locked(p, deadline_ms, quit);
     pthread_mutex_unlock(&p->mtx);
     if (slot < 0)
         return slot;
@@ -147,24 +173,31 @@ int fd_slots_get(struct fd_slots *p, int fd, int64_t deadline_ms,
 void fd_slots_put(struct fd_slots *p, int slot)
 {
     int ok = dup3(p->null_fd, slot, O_CLOEXEC) == slot;
+    struct fd_waiter *w;
 
     pthread_mutex_lock(&p->mtx);
-    if (ok) {
-        p->free[p->nfree++] = slot;
-    } else {
+    if (!ok) {
         /* Cannot happen with valid numbers; never keep a slot that may
          * still refer to the borrower's file. */
         close(slot);
         p->count--;
+    } else if ((w = p->waiters) != NULL) {
+        p->waiters = w->next;
+        if (!p->waiters)
+            p->waiters_tail = &p->waiters;
+        w->slot = slot;
+        pthread_cond_signal(&w->cond);
+    } else {
+        p->free[p->nfree++] = slot;
     }
-    pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->mtx);
 }
 
 void fd_slots_wake(struct fd_slots *p)
 {
     pthread_mutex_lock(&p->mtx);
-    pthread_cond_broadcast(&p->cond);
+    for (struct fd_waiter *w = p->waiters; w; w = w->next)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&p->mtx);
 }
 
@@ -174,6 +207,17 @@ unsigned fd_slots_count(struct fd_slots *p)
 
     pthread_mutex_lock(&p->mtx);
     n = p->count;
+    pthread_mutex_unlock(&p->mtx);
+    return n;
+}
+
+unsigned fd_slots_waiting(struct fd_slots *p)
+{
+    unsigned n = 0;
+
+    pthread_mutex_lock(&p->mtx);
+    for (struct fd_waiter *w = p->waiters; w; w = w->next)
+        n++;
     pthread_mutex_unlock(&p->mtx);
     return n;
 }

@@ -40,9 +40,13 @@
  *   moved above FD_SETSIZE. For each exchange the bus thread borrows a
  *   slot number below FD_SETSIZE from the set's pool, points it at the
  *   link and runs libmodbus on it (modbus_set_socket), then points the
- *   context back at the link's own descriptor and returns the slot. When
- *   no slot can be had, that request fails with -EMFILE or -EAGAIN (its
- *   device is unreachable for now) and nothing calls into libmodbus.
+ *   context back at the link's own descriptor and returns the slot.
+ *   Borrowers wait in line (FIFO) at most twice the response timeout. When
+ *   no number below FD_SETSIZE can be had at all, the request fails with
+ *   -EMFILE (its device is unreachable for now); when the wait runs out,
+ *   an identity read fails with -EAGAIN and a flash request is simply
+ *   tried again (the device saw nothing). Nothing calls into libmodbus
+ *   without a slot.
  *   libmodbus's own reconnection (MODBUS_ERROR_RECOVERY_LINK) stays off:
  *   it would close the slot and connect with select(). */
 #define GW_LOG_TAG "bus"
@@ -476,26 +480,32 @@ fail:
     return rc;
 }
 
-/* Execute the request the planner asked for in j->req. */
-static void bus_exec_flash_req(struct bus *b, struct bus_job *j)
+/* Execute the request the planner asked for in j->req: 0 with j->res
+ * filled, or 1 when it was not sent because every slot stayed lent or the
+ * bus is stopping: the same request is tried again, and the device, which
+ * saw nothing, is not charged a try. */
+static int bus_exec_flash_req(struct bus *b, struct bus_job *j)
 {
     int rc = bus_connect(b);
 
     memset(&j->res, 0, sizeof j->res);
     if (rc == 0)
         rc = bus_borrow(b);
+    if (rc == -EAGAIN || rc == -ECANCELED)
+        return 1;
     if (rc < 0) {
         j->res.kind = MB_RES_IO_ERROR;
-        return;
+        return 0;
     }
     modbus_set_slave(b->mb, (int)j->unit);
     rc = mb_link_exec(b->mb, &j->f, &j->req, j->image, &j->res, &j->res_ident);
     if (rc < 0) { /* a request the planner cannot make */
         bus_exchange_end(b, MB_RES_OK);
         j->res.kind = MB_RES_IO_ERROR;
-        return;
+        return 0;
     }
     bus_exchange_end(b, j->res.kind);
+    return 0;
 }
 
 /* Ask the planner for the next request; 1 when the flash is finished. */
@@ -556,10 +566,9 @@ static int bus_step_flash_locked(struct bus *b, struct bus_job *j, int64_t now)
         j->res = (struct mb_res){.kind = MB_RES_WAITED};
         finished = job_plan(j, gw_now_ms());
     }
-    if (!finished && j->req.kind != MB_REQ_WAIT) {
-        bus_exec_flash_req(b, j);
+    if (!finished && j->req.kind != MB_REQ_WAIT &&
+        bus_exec_flash_req(b, j) == 0)
         finished = job_plan(j, gw_now_ms());
-    }
     pthread_mutex_lock(&b->mtx);
     if (finished || j->cancelled) {
         bus_flash_retire_locked(b, j);

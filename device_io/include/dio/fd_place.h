@@ -41,8 +41,10 @@ int fd_slots_new(struct fd_slots **out, unsigned max);
 /* Close every slot. No slot may be borrowed. NULL-safe. */
 void fd_slots_free(struct fd_slots *p);
 
-/* Borrow a slot and make it refer to fd's open file (dup3). Returns the
- * slot number (< FD_SETSIZE), or:
+/* Borrow a slot and make it refer to fd's open file (dup3). When every
+ * slot is lent, borrowers wait in line: a slot given back goes to the one
+ * waiting longest, so a thread that gives one back and asks again at once
+ * cannot overtake them. Returns the slot number (< FD_SETSIZE), or:
  *   -EMFILE     no slot is reserved and no number below FD_SETSIZE is
  *               free to reserve one;
  *   -EAGAIN     every slot stayed borrowed until deadline_ms
@@ -60,7 +62,9 @@ void fd_slots_put(struct fd_slots *p, int slot);
 /* Wake every waiting borrower to look at its quit flag. */
 void fd_slots_wake(struct fd_slots *p);
 
-/* Slots reserved now (borrowed or not), for logs and tests. */
+/* Slots reserved now (borrowed or not), and borrowers waiting in line,
+ * for logs and tests. */
 unsigned fd_slots_count(struct fd_slots *p);
+unsigned fd_slots_waiting(struct fd_slots *p);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -149,6 +150,50 @@ static void slots_busy_and_quit(void **state)
     close(fd);
 }
 
+struct borrower {
+    struct fd_slots *p;
+    int fd;
+    int got;
+};
+
+static void *borrow_main(void *arg)
+{
+    struct borrower *b = arg;
+
+    b->got = fd_slots_get(b->p, b->fd, now_ms() + 60000, NULL);
+    return NULL;
+}
+
+/* A slot given back goes to the borrower already waiting, not to the
+ * thread that gave it back and asks again at once. */
+static void slots_in_line(void **state)
+{
+    struct fd_slots *p;
+    struct borrower b;
+    pthread_t t;
+    int fd = open("/dev/null", O_RDONLY), a, i;
+
+    (void)state;
+    assert_int_equal(fd_slots_new(&p, 1), 0);
+    a = fd_slots_get(p, fd, now_ms() + 1000, NULL);
+    assert_true(a >= 0);
+    b = (struct borrower){p, fd, -100};
+    assert_int_equal(pthread_create(&t, NULL, borrow_main, &b), 0);
+    for (i = 0; i < 10000 && fd_slots_waiting(p) == 0; i++)
+        usleep(1000); /* poll, bounded */
+    assert_int_equal(fd_slots_waiting(p), 1);
+    fd_slots_put(p, a);
+    assert_int_equal(fd_slots_get(p, fd, now_ms() + 20, NULL), -EAGAIN);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(b.got, a);
+    assert_int_equal(fd_slots_waiting(p), 0);
+    fd_slots_put(p, a);
+    assert_int_equal(fd_slots_get(p, fd, now_ms() + 1000, NULL), a);
+    fd_slots_put(p, a);
+    fd_slots_free(p);
+    close(fd);
+}
+
 /* Every number below FD_SETSIZE taken: no slot can be reserved, -EMFILE at
  * once (nothing to wait for). */
 static void slots_none_below_fd_setsize(void **state)
@@ -184,6 +229,7 @@ int main(void)
         cmocka_unit_test(serial_port_opens_high),
         cmocka_unit_test(slots_lend_and_give_back),
         cmocka_unit_test(slots_busy_and_quit),
+        cmocka_unit_test(slots_in_line),
         cmocka_unit_test(slots_none_below_fd_setsize),
     };
 
