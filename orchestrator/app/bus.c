@@ -128,7 +128,7 @@ struct bus_job {
 
 struct bus {
     struct bus_set *set;
-    struct gw_modbus_uri link; /* unit ignored */
+    struct mb_uri link; /* unit ignored */
     char name[BUS_NAME_MAX];
     pthread_t thread;
     int thread_started;
@@ -288,7 +288,7 @@ static int bus_connect(struct bus *b)
         return -ENOTCONN;
     b->last_connect_ms = now;
     if (!b->mb) {
-        if (b->link.kind == GW_URI_MODBUS_TCP) {
+        if (b->link.kind == MB_URI_TCP) {
             char port[8];
 
             /* The context frames; the socket comes from
@@ -305,7 +305,7 @@ static int bus_connect(struct bus *b)
         modbus_set_response_timeout(b->mb, (uint32_t)(ms / 1000),
                                     (uint32_t)(ms % 1000) * 1000);
     }
-    if (b->link.kind == GW_URI_MODBUS_TCP) {
+    if (b->link.kind == MB_URI_TCP) {
         int fd =
             mb_link_connect_tcp(b->mb, b->link.host, b->link.port, (int)ms);
 
@@ -366,7 +366,7 @@ static int bus_borrow(struct bus *b)
  * link (reconnect on the next request). */
 static void bus_exchange_end(struct bus *b, enum mb_res_kind kind)
 {
-    if (kind == MB_RES_TIMEOUT && b->link.kind == GW_URI_MODBUS_RTU)
+    if (kind == MB_RES_TIMEOUT && b->link.kind == MB_URI_RTU)
         modbus_flush(b->mb);
     modbus_set_socket(b->mb, b->link_fd);
     fd_slots_put(b->set->slots, b->slot);
@@ -680,19 +680,19 @@ static void *bus_main(void *arg)
 
 /* ---- the loop side ----------------------------------------------------- */
 
-static int link_same(const struct gw_modbus_uri *a,
-                     const struct gw_modbus_uri *b)
+static int link_same(const struct mb_uri *a,
+                     const struct mb_uri *b)
 {
     if (a->kind != b->kind)
         return 0;
-    if (a->kind == GW_URI_MODBUS_TCP)
+    if (a->kind == MB_URI_TCP)
         return a->port == b->port && strcmp(a->host, b->host) == 0;
     return strcmp(a->device, b->device) == 0;
 }
 
-static void bus_name(const struct gw_modbus_uri *u, char *out, size_t cap)
+static void bus_name(const struct mb_uri *u, char *out, size_t cap)
 {
-    if (u->kind == GW_URI_MODBUS_TCP)
+    if (u->kind == MB_URI_TCP)
         snprintf(out, cap, strchr(u->host, ':') ? "tcp:[%s]:%u" : "tcp:%s:%u",
                  u->host, (unsigned)u->port);
     else
@@ -743,7 +743,7 @@ static void bus_free(struct bus *b)
 }
 
 static int bus_new(struct bus **out, struct bus_set *bs,
-                   const struct gw_modbus_uri *uri)
+                   const struct mb_uri *uri)
 {
     pthread_condattr_t ca;
     struct bus *b = calloc(1, sizeof *b);
@@ -866,7 +866,7 @@ void bus_set_free(struct bus_set *bs)
     free(bs);
 }
 
-int bus_dev_get(struct bus_set *bs, const struct gw_modbus_uri *uri,
+int bus_dev_get(struct bus_set *bs, const struct mb_uri *uri,
                 struct bus_dev **out)
 {
     struct bus *b;
@@ -893,7 +893,7 @@ int bus_dev_get(struct bus_set *bs, const struct gw_modbus_uri *uri,
         b->next = bs->buses;
         bs->buses = b;
         GW_LOG(GW_LOG_INFO, b->name, "bus thread started");
-    } else if (uri->kind == GW_URI_MODBUS_RTU &&
+    } else if (uri->kind == MB_URI_RTU &&
                (b->link.baud != uri->baud || b->link.parity != uri->parity ||
                 b->link.data_bits != uri->data_bits ||
                 b->link.stop_bits != uri->stop_bits)) {

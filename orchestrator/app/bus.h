@@ -42,7 +42,7 @@ void bus_set_free(struct bus_set *bs);
 
 /* A handle for the unit of uri, on the bus thread for uri's link (created
  * on first use). Reference-counted: bus_dev_put() releases it. */
-int bus_dev_get(struct bus_set *bs, const struct gw_modbus_uri *uri,
+int bus_dev_get(struct bus_set *bs, const struct mb_uri *uri,
                 struct bus_dev **out);
 void bus_dev_put(struct bus_dev *d);
 

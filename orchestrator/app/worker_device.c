@@ -122,7 +122,7 @@ void wk_target_resolve(struct worker *w)
     w->has_target = 0;
     if (db_device_get(w->app->db, w->imei, &d) == 0 &&
         d.target_uri[0] != '\0') {
-        rc = gw_modbus_uri_parse(d.target_uri, &w->target, why, sizeof why);
+        rc = mb_uri_parse(d.target_uri, &w->target, why, sizeof why);
         if (rc == 0) {
             w->has_target = 1;
         } else {

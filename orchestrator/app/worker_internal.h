@@ -164,7 +164,7 @@ struct worker {
 
     /* field device */
     const struct gw_config_target *cfg_target;
-    struct gw_modbus_uri target;
+    struct mb_uri target;
     int has_target;
     struct bus_dev *dev_h;
     int target_reachable;

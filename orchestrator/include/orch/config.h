@@ -35,12 +35,7 @@
 /* ---- field-device target URIs ------------------------------------------ */
 
 /* The URI parser is device_io's (dio/mb_uri.h), the IMEI check common's
- * (gw/imei.h). The daemon's older names for the URI, still used by the
- * bus threads and the worker, until they move to the mb_uri names: */
-#define gw_modbus_uri       mb_uri
-#define GW_URI_MODBUS_TCP   MB_URI_TCP
-#define GW_URI_MODBUS_RTU   MB_URI_RTU
-#define gw_modbus_uri_parse mb_uri_parse
+ * (gw/imei.h). */
 
 /* ---- the configuration ------------------------------------------------- */
 

@@ -316,11 +316,11 @@ static void policy_fast(struct bus_policy *p, unsigned flash_per_bus)
     p->flash.busy_wait_ms = 50;
 }
 
-static void uri_rtu(struct gw_modbus_uri *u, const struct fsim *fs,
+static void uri_rtu(struct mb_uri *u, const struct fsim *fs,
                     unsigned unit)
 {
     memset(u, 0, sizeof *u);
-    u->kind = GW_URI_MODBUS_RTU;
+    u->kind = MB_URI_RTU;
     snprintf(u->device, sizeof u->device, "%s", fs->line);
     u->baud = 115200;
     u->parity = 'N';
@@ -329,10 +329,10 @@ static void uri_rtu(struct gw_modbus_uri *u, const struct fsim *fs,
     u->unit = unit;
 }
 
-static void uri_tcp(struct gw_modbus_uri *u, int port, unsigned unit)
+static void uri_tcp(struct mb_uri *u, int port, unsigned unit)
 {
     memset(u, 0, sizeof *u);
-    u->kind = GW_URI_MODBUS_TCP;
+    u->kind = MB_URI_TCP;
     strcpy(u->host, "127.0.0.1");
     u->port = (uint16_t)port;
     u->unit = unit;
@@ -356,7 +356,7 @@ static void rtu_two_units(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *d1, *d2, *again;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen s1 = {0}, s2 = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -419,7 +419,7 @@ static void tcp_flash(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *d;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen s = {0}, s2 = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -475,7 +475,7 @@ static void cancel_then_resume(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *d;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen s = {0}, probe = {0}, s2 = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -535,7 +535,7 @@ static void flash_per_bus_fifo(void **state)
         struct bus_policy pol;
         struct bus_set *bs;
         struct bus_dev *d[3];
-        struct gw_modbus_uri u;
+        struct mb_uri u;
         struct seen s[3];
         uv_loop_t loop;
 
@@ -591,7 +591,7 @@ static void dead_device(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *dead, *live, *tcp;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen s = {0}, sl = {0}, st = {0}, sf = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -645,7 +645,7 @@ static void free_mid_flash(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *d;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen s = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -742,7 +742,7 @@ static void many_fds_bus_works(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *dt, *dn, *dr;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen st = {0}, sn = {0}, sr = {0}, sf = {0};
     struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
@@ -810,7 +810,7 @@ static void no_low_fd_left(void **state)
     struct bus_policy pol;
     struct bus_set *bs;
     struct bus_dev *dt, *dr;
-    struct gw_modbus_uri u;
+    struct mb_uri u;
     struct seen st = {0}, sr = {0};
     uv_loop_t loop;
 

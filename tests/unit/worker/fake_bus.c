@@ -193,7 +193,7 @@ void bus_set_free(struct bus_set *bs)
     uv_close((uv_handle_t *)&bs->timer, on_closed);
 }
 
-int bus_dev_get(struct bus_set *bs, const struct gw_modbus_uri *uri,
+int bus_dev_get(struct bus_set *bs, const struct mb_uri *uri,
                 struct bus_dev **out)
 {
     (void)uri;
