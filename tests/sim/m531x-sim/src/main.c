@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -362,11 +363,36 @@ static int run(struct sim *s)
     return 0;
 }
 
+/* One pty master per module, plus stdio, the trace and the report: raise
+ * the soft descriptor limit (often 1024) as far as needed, within the hard
+ * limit. */
+static int raise_fd_limit(unsigned modems)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)modems + 32u;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        fprintf(stderr,
+                "m531x-sim: %u modules need %lu open files; the hard "
+                "limit is %lu (ulimit -Hn)\n",
+                modems, (unsigned long)need, (unsigned long)rl.rlim_max);
+        return -1;
+    }
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        perror("m531x-sim: setrlimit");
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: m531x-sim --dir DIR --modems N --scenario FILE\n"
                 "                 [--report FILE] [--seed S] [--forever] "
                 "[--trace FILE]\n"
+                "                 [--adversarial]\n"
                 "Simulates N China Mobile M531x NB-IoT modules on "
                 "pseudo-terminals\n"
                 "(DIR/ttyM000, ...) and the OneNET SOTA platform behind them.\n"
@@ -376,7 +402,8 @@ static void usage(FILE *fp)
 static int parse_args(int argc, char **argv, struct sim *s,
                       const char **scenario, const char **report,
                       const char **trace, unsigned long *modems,
-                      unsigned long long *seed, bool *seed_set)
+                      unsigned long long *seed, bool *seed_set,
+                      bool *adversarial)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},
@@ -386,17 +413,19 @@ static int parse_args(int argc, char **argv, struct sim *s,
         {"seed", required_argument, NULL, 'S'},
         {"forever", no_argument, NULL, 'f'},
         {"trace", required_argument, NULL, 't'},
+        {"adversarial", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char *end;
     int c;
-    while ((c = getopt_long(argc, argv, "d:n:s:r:S:ft:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:n:s:r:S:ft:Ah", opts, NULL)) != -1) {
         switch (c) {
         case 'd': s->dir = optarg; break;
         case 's': *scenario = optarg; break;
         case 'r': *report = optarg; break;
         case 'f': s->forever = true; break;
         case 't': *trace = optarg; break;
+        case 'A': *adversarial = true; break;
         case 'h': usage(stdout); exit(0);
         case 'n':
             errno = 0;
@@ -433,14 +462,16 @@ int main(int argc, char **argv)
     const char *scenario = NULL, *report = NULL, *trace = NULL;
     unsigned long modems = 0;
     unsigned long long seed = 0;
-    bool seed_set = false;
+    bool seed_set = false, adversarial = false;
     struct sigaction sa;
     char err[512];
     int rc = 1;
 
     memset(&s, 0, sizeof(s));
     if (parse_args(argc, argv, &s, &scenario, &report, &trace, &modems, &seed,
-                   &seed_set) < 0)
+                   &seed_set, &adversarial) < 0)
+        return 2;
+    if (raise_fd_limit((unsigned)modems) < 0)
         return 2;
     s.start_us = now_us();
     if (msim_scenario_load(&s.sc, scenario, (unsigned)modems, seed, seed_set,
@@ -448,6 +479,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "m531x-sim: %s\n", err);
         return 2;
     }
+    if (adversarial)
+        msim_scenario_adversarial(&s.sc);
     if (trace != NULL && (s.trace = fopen(trace, "w")) == NULL) {
         fprintf(stderr, "m531x-sim: %s: %s\n", trace, strerror(errno));
         msim_scenario_cleanup(&s.sc);

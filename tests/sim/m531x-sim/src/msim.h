@@ -25,6 +25,7 @@
 #define MSIM_LAT_MAX        8192        /* latency samples kept per module */
 #define MSIM_VIOL_KEEP      16          /* violation messages kept per module */
 #define MSIM_FAULT_LIST_MAX 16
+#define MSIM_PENDING_MAX    16 /* URCs held back by the adversarial timing */
 
 /* What <len> counts in an opaque +MIPLWRITE ([X] in the reference, 2.4). */
 enum msim_len_unit { MSIM_LEN_BYTES, MSIM_LEN_HEXCHARS };
@@ -59,8 +60,31 @@ struct msim_faults {
     int reboot_after_chunk; /* -1: never; fires once */
     int unplug_after_chunk; /* -1: never; fires once */
     unsigned unplug_ms;
-    bool unplug_reboots; /* the module loses power with the cable */
-    unsigned baud;       /* 0: no pacing; else 9600, 115200, ... */
+    bool unplug_reboots;    /* the module loses power with the cable */
+    unsigned baud;          /* 0: no pacing; else 9600, 115200, ... */
+    int open_fails;         /* the next N AT+MIPLOPENs fail; -1: every one */
+    bool open_fail_silent;  /* a failed open ends after event 4, no 7 */
+    bool create_602_always; /* the instance is stuck: CREATE always 602 */
+};
+
+/* Adversarial timing (reference 7.6): every asynchronous URC at a seeded
+ * random moment inside what the documents allow. Off: the fixed order the
+ * simulator always had (15 before DELETE's OK, 11 right after UPDATE's). */
+struct msim_timing {
+    bool adversarial;
+    unsigned max_delay_ms;        /* 15 after DELETE/CLOSE, 11: 0..this late */
+    unsigned early_permille;      /* a URC comes before its command's final */
+    unsigned duplicate_permille;  /* an event is printed twice */
+    unsigned interleave_permille; /* a held URC splits a multi-line answer */
+};
+
+/* Registration lifetime (reference 2.1 MIPLOPEN/MIPLUPDATE, 2.6 events 9
+ * and 14). Off by default: a registration then never expires. */
+struct msim_registration {
+    bool honour_lifetime;          /* expire after the OPEN/UPDATE <lifetime> */
+    unsigned lifetime_cap_s;       /* 0: none; else enforce at most this */
+    bool update_needed_event;      /* +MIPLEVENT:0,14 before expiry */
+    unsigned update_needed_lead_s; /* ... this long before (half at most) */
 };
 
 struct msim_platform_cfg {
@@ -98,6 +122,8 @@ struct msim_mod_cfg {
     struct msim_identity id;
     struct msim_dialect dialect;
     struct msim_faults faults;
+    struct msim_timing timing;
+    struct msim_registration registration;
     struct msim_platform_cfg platform;
     const struct msim_task *task; /* NULL: in no SOTA group */
     uint64_t rng_seed;
@@ -132,6 +158,19 @@ struct msim_stats {
     unsigned duplicate_answers; /* harmless second answers to a resend */
     unsigned no_entity_registrations;
     unsigned reboots;
+    unsigned reboot_commands;   /* AT+CMRB / AT+NRB received */
+    unsigned creates;           /* AT+MIPLCREATE[EX] received */
+    unsigned deletes;           /* AT+MIPLDELETE / AT+MIPLDEL received */
+    unsigned opens;             /* AT+MIPLOPEN=... received */
+    unsigned open_failures;     /* opens that ended with 7 or in silence */
+    unsigned registrations;     /* event 6 printed for a new registration */
+    unsigned keepalives;        /* AT+MIPLUPDATE accepted, not the completion */
+    unsigned lifetime_expiries; /* event 9: the registration ran out */
+    unsigned update_needed_events; /* event 14 printed */
+    unsigned events_delayed;       /* adversarial: URCs held back */
+    unsigned events_early;         /* ... printed before their final */
+    unsigned events_duplicated;
+    unsigned events_interleaved; /* ... inside a multi-line answer */
     unsigned unplugs;
     unsigned output_dropped; /* bytes lost to a full output queue */
     unsigned lines_too_long;
@@ -182,6 +221,9 @@ const char *msim_outcome_name(enum msim_outcome o);
 /* Defaults: the seed's dialect and timing, no faults. */
 void msim_dialect_defaults(struct msim_dialect *d);
 void msim_faults_defaults(struct msim_faults *f);
+void msim_timing_defaults(struct msim_timing *t);    /* adversarial off */
+void msim_timing_adversarial(struct msim_timing *t); /* on, default bounds */
+void msim_registration_defaults(struct msim_registration *r);
 void msim_platform_defaults(struct msim_platform_cfg *p);
 
 /* IMEI (Luhn), IMSI and ICCID (Luhn) for module index under a run seed. */

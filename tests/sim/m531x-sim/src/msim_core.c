@@ -71,9 +71,19 @@ struct request {
     long rd_state, rd_result, rd_bytes;
 };
 
+/* A +MIPLEVENT the adversarial timing holds back until due_us (at the
+ * latest: it may come out earlier, inside a multi-line answer). */
+struct pending {
+    uint64_t due_us;
+    int evt;
+    bool may_dup; /* a duplicate is not duplicated again */
+};
+
 struct msim_mod {
     struct msim_mod_cfg cfg;
     uint64_t rng;
+    uint64_t trng;   /* adversarial timing: its own generator */
+    uint64_t now_us; /* the latest time the shell gave */
 
     /* module side */
     char line[MSIM_LINE_MAX];
@@ -90,6 +100,13 @@ struct msim_mod {
     uint64_t open_next_us;
     bool registered;
     bool reg_with_sotaver; /* AT+MIPLSOTAVER came before AT+MIPLOPEN */
+    bool open_failing;     /* this open ends with 7 (or nothing), not 6 */
+    int open_fails_left;   /* fault open_fails; -1: every open */
+    unsigned lifetime_s;   /* the registration's <lifetime> */
+    uint64_t expire_us;    /* lifetime enforced: event 9 then */
+    uint64_t warn_us;      /* update_needed_event: event 14 then */
+    struct pending pend[MSIM_PENDING_MAX];
+    size_t n_pend;
     unsigned unplug_pending_ms;
 
     /* output */
@@ -198,6 +215,27 @@ void msim_faults_defaults(struct msim_faults *f)
     f->reboot_after_chunk = -1;
     f->unplug_after_chunk = -1;
     f->unplug_ms = 2000;
+}
+
+void msim_timing_defaults(struct msim_timing *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->max_delay_ms = 300;
+    t->early_permille = 300;
+    t->duplicate_permille = 150;
+    t->interleave_permille = 500;
+}
+
+void msim_timing_adversarial(struct msim_timing *t)
+{
+    msim_timing_defaults(t);
+    t->adversarial = true;
+}
+
+void msim_registration_defaults(struct msim_registration *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->update_needed_lead_s = 5;
 }
 
 void msim_platform_defaults(struct msim_platform_cfg *p)
@@ -355,6 +393,98 @@ static void emit_urcf(struct msim_mod *m, const char *fmt, ...)
     va_end(ap);
     dialect_format(m, raw, text, sizeof(text));
     emit_urc(m, text);
+}
+
+/* ---- adversarial timing ---------------------------------------------- */
+
+static bool adversarial(const struct msim_mod *m)
+{
+    return m->cfg.timing.adversarial;
+}
+
+static bool tchance(struct msim_mod *m, unsigned permille)
+{
+    return permille != 0 && msim_rand_next(&m->trng) % 1000u < permille;
+}
+
+/* 0..max_delay_ms, uniformly. */
+static uint64_t tdelay_us(struct msim_mod *m)
+{
+    uint64_t max = ms_to_us(m->cfg.timing.max_delay_ms);
+    return msim_rand_next(&m->trng) % (max + 1u);
+}
+
+static void emit_event(struct msim_mod *m, int evt, bool may_dup);
+
+static void pend_push(struct msim_mod *m, int evt, uint64_t due_us,
+                      bool may_dup)
+{
+    size_t i;
+    if (m->n_pend == MSIM_PENDING_MAX) { /* bounded: out it goes now */
+        emit_event(m, evt, false);
+        return;
+    }
+    /* kept sorted by due time; equal times keep their order */
+    for (i = m->n_pend; i > 0 && m->pend[i - 1].due_us > due_us; i--)
+        m->pend[i] = m->pend[i - 1];
+    m->pend[i].due_us = due_us;
+    m->pend[i].evt = evt;
+    m->pend[i].may_dup = may_dup;
+    m->n_pend++;
+}
+
+/* Prints the earliest held event. */
+static void pend_pop(struct msim_mod *m)
+{
+    struct pending p = m->pend[0];
+    m->n_pend--;
+    memmove(&m->pend[0], &m->pend[1], m->n_pend * sizeof(m->pend[0]));
+    emit_event(m, p.evt, p.may_dup);
+}
+
+/* +MIPLEVENT:0,<evt>; adversarial: sometimes once more, a little later. */
+static void emit_event(struct msim_mod *m, int evt, bool may_dup)
+{
+    emit_urcf(m, "+MIPLEVENT:0,%d", evt);
+    if (may_dup && adversarial(m) &&
+        tchance(m, m->cfg.timing.duplicate_permille)) {
+        m->st.events_duplicated++;
+        pend_push(m, evt, m->now_us + tdelay_us(m), false);
+    }
+}
+
+/* An event that reports a network exchange (15 after DELETE or CLOSE, 11
+ * after UPDATE), called before the command's final. Adversarial: printed
+ * here (early) or held back 0..max_delay_ms, possibly past the finals of
+ * later commands (reference 7.6). Otherwise the fixed order the simulator
+ * always had: here when fixed_before, else after the final. Returns true
+ * when the caller is to print it after the final. */
+static bool event_async(struct msim_mod *m, int evt, bool fixed_before)
+{
+    if (!adversarial(m)) {
+        if (fixed_before)
+            emit_event(m, evt, false);
+        return !fixed_before;
+    }
+    if (tchance(m, m->cfg.timing.early_permille)) {
+        m->st.events_early++;
+        emit_event(m, evt, true);
+    } else {
+        m->st.events_delayed++;
+        pend_push(m, evt, m->now_us + tdelay_us(m), true);
+    }
+    return false;
+}
+
+/* Between the lines of a multi-line answer or a split +MIPLWRITE: a held
+ * event may come out here, earlier than its latest moment. */
+static void interleave(struct msim_mod *m)
+{
+    if (!adversarial(m) || m->n_pend == 0 ||
+        !tchance(m, m->cfg.timing.interleave_permille))
+        return;
+    m->st.events_interleaved++;
+    pend_pop(m);
 }
 
 size_t msim_mod_output_peek(const struct msim_mod *m, const uint8_t **data)
@@ -522,8 +652,11 @@ static void send_chunk(struct msim_mod *m, bool corrupt)
     emit_noise(m);
     out_str(m, "\r\n");
     out_str(m, text);
-    if (d->value_next_line)
-        out_str(m, "\r\n\r\n");
+    if (d->value_next_line) {
+        out_str(m, "\r\n");
+        interleave(m); /* a framed URC between the head and its value */
+        out_str(m, "\r\n");
+    }
     out_put(m, hex, hex_len);
     out_str(m, tail);
     out_str(m, "\r\n");
@@ -655,7 +788,8 @@ static void attempt_drop(struct msim_mod *m)
 
 static void instance_lose(struct msim_mod *m)
 {
-    m->instance = false;
+    /* a stuck instance (fault create_602_always) survives everything */
+    m->instance = m->cfg.faults.create_602_always;
     m->sotaver_set = false;
     m->opening = false;
     m->registered = false;
@@ -666,6 +800,7 @@ static void instance_lose(struct msim_mod *m)
 static void module_reboot(struct msim_mod *m, uint64_t now_us)
 {
     instance_lose(m);
+    m->n_pend = 0; /* what the old firmware held back is gone */
     m->echo = true;
     m->booting = true;
     m->line_len = 0;
@@ -1205,6 +1340,64 @@ static void on_sota(struct msim_mod *m, const struct field *f, int n,
 
 /* ---- module: commands ------------------------------------------------- */
 
+/* The delay before open event stage i (1, 2, 4, 6); adversarial: any
+ * moment from at once to twice the dialect's delay. */
+static uint64_t open_delay_us(struct msim_mod *m, unsigned i)
+{
+    uint64_t d = ms_to_us(m->cfg.dialect.open_event_delay_ms[i]);
+    if (adversarial(m))
+        d = msim_rand_next(&m->trng) % (2u * d + 1u);
+    return d;
+}
+
+/* The registration now runs for its lifetime (when enforced). lifetime:
+ * a new <lifetime> from AT+MIPLUPDATE, 0 to keep the current one. */
+static void lifetime_start(struct msim_mod *m, long lifetime, uint64_t now_us)
+{
+    const struct msim_registration *r = &m->cfg.registration;
+    m->expire_us = UINT64_MAX;
+    m->warn_us = UINT64_MAX;
+    if (lifetime > 0)
+        m->lifetime_s = (unsigned)lifetime;
+    if (!r->honour_lifetime && r->lifetime_cap_s == 0)
+        return;
+    unsigned lt = m->lifetime_s;
+    if (r->lifetime_cap_s != 0 && (lt == 0 || lt > r->lifetime_cap_s))
+        lt = r->lifetime_cap_s;
+    if (lt == 0)
+        return;
+    m->expire_us = now_us + (uint64_t)lt * US_PER_S;
+    if (r->update_needed_event) {
+        unsigned lead =
+            r->update_needed_lead_s < lt / 2 ? r->update_needed_lead_s : lt / 2;
+        m->warn_us = m->expire_us - (uint64_t)lead * US_PER_S;
+    }
+}
+
+/* The next of events 1, 2, 4, 6 of a running AT+MIPLOPEN. */
+static void open_step(struct msim_mod *m, uint64_t now_us)
+{
+    static const int open_events[4] = {1, 2, 4, 6};
+    if (m->open_stage == 3 && m->open_failing) {
+        m->opening = false;
+        m->st.open_failures++;
+        if (!m->cfg.faults.open_fail_silent)
+            emit_event(m, 7, true); /* register failed */
+        return;
+    }
+    emit_event(m, open_events[m->open_stage], true);
+    m->open_stage++;
+    if (m->open_stage == 4) {
+        m->opening = false;
+        m->registered = true;
+        m->st.registrations++;
+        lifetime_start(m, 0, now_us);
+        return;
+    }
+    m->open_next_us = (m->open_next_us > now_us ? m->open_next_us : now_us) +
+                      open_delay_us(m, m->open_stage);
+}
+
 static void cmd_open(struct msim_mod *m, const struct field *f, int n,
                      uint64_t now_us)
 {
@@ -1224,11 +1417,23 @@ static void cmd_open(struct msim_mod *m, const struct field *f, int n,
         emit_final(m, "+CIS ERROR:651");
         return;
     }
-    emit_final(m, "OK");
+    m->st.opens++;
     m->opening = true;
     m->open_stage = 0;
     m->reg_with_sotaver = m->sotaver_set;
-    m->open_next_us = now_us + ms_to_us(m->cfg.dialect.open_event_delay_ms[0]);
+    m->lifetime_s = (unsigned)lifetime;
+    m->open_failing = m->open_fails_left != 0;
+    if (m->open_fails_left > 0)
+        m->open_fails_left--;
+    m->open_next_us = now_us + open_delay_us(m, 0);
+    /* adversarial: the first 1..4 events before the OK (reference 7.6) */
+    if (adversarial(m) && tchance(m, m->cfg.timing.early_permille)) {
+        unsigned k = 1u + (unsigned)(msim_rand_next(&m->trng) % 4u);
+        m->st.events_early++;
+        while (m->opening && k-- > 0)
+            open_step(m, now_us);
+    }
+    emit_final(m, "OK");
 }
 
 static void cmd_update(struct msim_mod *m, const struct field *f, int n,
@@ -1246,12 +1451,17 @@ static void cmd_update(struct msim_mod *m, const struct field *f, int n,
         emit_final(m, "+CIS ERROR:602");
         return;
     }
+    lifetime_start(m, lifetime, now_us);
+    bool later = event_async(m, 11, false);
     emit_final(m, "OK");
-    emit_urcf(m, "+MIPLEVENT:0,11");
+    if (later)
+        emit_event(m, 11, false);
     /* Only after execute 5/0/2 is this the completion signal; at other
      * times it is a keep-alive. */
     if (m->step == ST_WAIT_UPDATE)
         schedule_next(m, ST_POST_MODE, now_us);
+    else
+        m->st.keepalives++;
 }
 
 static void cmd_sotaver(struct msim_mod *m, const struct field *f, int n)
@@ -1273,31 +1483,37 @@ static void cmd_sotaver(struct msim_mod *m, const struct field *f, int n)
 
 static void cmd_create(struct msim_mod *m)
 {
+    m->st.creates++;
     if (m->instance) {
         emit_final(m, "+CIS ERROR:602");
         return;
     }
     m->instance = true;
     m->sotaver_set = false;
-    if (m->cfg.dialect.create_prints_ref)
+    if (m->cfg.dialect.create_prints_ref) {
         emit_line(m,
                   m->cfg.dialect.spaced ? "+MIPLCREATE: 0" : "+MIPLCREATE:0");
+        interleave(m);
+    }
     emit_final(m, "OK");
 }
 
 static void cmd_delete(struct msim_mod *m, const struct field *f, int n)
 {
     long ref;
+    m->st.deletes++;
     if (n != 1 || !field_long(&f[0], 0, 0, &ref)) {
         violation(m, "malformed AT+MIPLDELETE");
         emit_final(m, "+CIS ERROR:601");
     } else if (!m->instance) {
         emit_final(m, "+CIS ERROR:602");
     } else {
-        if (m->registered)
-            emit_urcf(m, "+MIPLEVENT:0,15");
+        /* the 15 is the deleted instance's, whenever it comes */
+        bool later = m->registered && event_async(m, 15, true);
         instance_lose(m);
         emit_final(m, "OK");
+        if (later)
+            emit_event(m, 15, false);
     }
 }
 
@@ -1310,8 +1526,10 @@ static void cmd_close(struct msim_mod *m, const struct field *f, int n)
     } else if (!m->registered && !m->opening) {
         emit_final(m, "+CIS ERROR:602");
     } else {
+        bool later = event_async(m, 15, false);
         emit_final(m, "OK");
-        emit_urcf(m, "+MIPLEVENT:0,15");
+        if (later)
+            emit_event(m, 15, false);
         m->opening = false;
         m->registered = false;
         attempt_drop(m);
@@ -1321,6 +1539,7 @@ static void cmd_close(struct msim_mod *m, const struct field *f, int n)
 static void info_final(struct msim_mod *m, const char *info)
 {
     emit_line(m, info);
+    interleave(m);
     emit_final(m, "OK");
 }
 
@@ -1367,7 +1586,10 @@ static bool exec_basic(struct msim_mod *m, const char *name, size_t nlen,
             emit_final(m, "OK");
         else
             emit_final(m, "+CME ERROR: 50");
-    } else if (name_is(name, nlen, "+CMRB") && !has_args && !query) {
+    } else if ((name_is(name, nlen, "+CMRB") || name_is(name, nlen, "+NRB")) &&
+               !has_args && !query) {
+        /* AT+NRB is the M5310-A's reboot (reference 4): same behaviour */
+        m->st.reboot_commands++;
         emit_final(m, "OK");
         emit_line(m, "REBOOTING..");
         module_reboot(m, now_us);
@@ -1482,6 +1704,7 @@ void msim_mod_input(struct msim_mod *m, const uint8_t *buf, size_t len,
                     uint64_t now_us)
 {
     msim_mod_tick(m, now_us);
+    m->now_us = now_us;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = buf[i];
         if (m->booting)
@@ -1519,8 +1742,10 @@ void msim_mod_input(struct msim_mod *m, const uint8_t *buf, size_t len,
 
 void msim_mod_tick(struct msim_mod *m, uint64_t now_us)
 {
-    static const int open_events[4] = {1, 2, 4, 6};
     struct request *r = &m->req;
+
+    if (now_us > m->now_us)
+        m->now_us = now_us;
 
     if (m->booting && now_us >= m->boot_done_us) {
         char ip[40];
@@ -1532,16 +1757,20 @@ void msim_mod_tick(struct msim_mod *m, uint64_t now_us)
                  m->cfg.index & 0xFFu);
         emit_line(m, ip);
     }
-    while (m->opening && now_us >= m->open_next_us) {
-        emit_urcf(m, "+MIPLEVENT:0,%d", open_events[m->open_stage]);
-        m->open_stage++;
-        if (m->open_stage == 4) {
-            m->opening = false;
-            m->registered = true;
-            break;
-        }
-        m->open_next_us +=
-            ms_to_us(m->cfg.dialect.open_event_delay_ms[m->open_stage]);
+    while (m->opening && now_us >= m->open_next_us)
+        open_step(m, now_us);
+    while (m->n_pend > 0 && now_us >= m->pend[0].due_us)
+        pend_pop(m);
+    if (m->registered && now_us >= m->warn_us) {
+        m->warn_us = UINT64_MAX;
+        m->st.update_needed_events++;
+        emit_event(m, 14, true); /* update needed */
+    }
+    if (m->registered && now_us >= m->expire_us) {
+        m->registered = false; /* the instance stays, unregistered */
+        m->st.lifetime_expiries++;
+        emit_event(m, 9, true); /* lifetime timeout */
+        attempt_drop(m);
     }
     if (m->cfg.task == NULL || m->step == ST_DONE)
         return;
@@ -1599,6 +1828,10 @@ uint64_t msim_mod_next_due(const struct msim_mod *m)
         due = min_u64(due, m->boot_done_us);
     if (m->opening)
         due = min_u64(due, m->open_next_us);
+    if (m->n_pend > 0)
+        due = min_u64(due, m->pend[0].due_us);
+    if (m->registered)
+        due = min_u64(due, min_u64(m->warn_us, m->expire_us));
     if (m->cfg.task == NULL || m->step == ST_DONE)
         return due;
     if (m->task_deadline_us != 0)
@@ -1629,7 +1862,12 @@ struct msim_mod *msim_mod_new(const struct msim_mod_cfg *cfg)
         m->cfg.platform.chunk_size > CHUNK_MAX)
         m->cfg.platform.chunk_size = 1024;
     m->rng = cfg->rng_seed;
+    m->trng = cfg->rng_seed ^ 0x7143D5E1A2B3C4D5ull;
     m->echo = true;
+    m->instance = cfg->faults.create_602_always;
+    m->open_fails_left = cfg->faults.open_fails;
+    m->expire_us = UINT64_MAX;
+    m->warn_us = UINT64_MAX;
     m->next_msgid = (uint16_t)(1000u + msim_rand_next(&m->rng) % 60000u);
     m->step = ST_IDLE;
     m->next_req_us = UINT64_MAX;

@@ -253,6 +253,9 @@ static int parse_faults(struct ctx *c, json_t *o, const char *w,
                                        "unplug_ms",
                                        "unplug_reboots",
                                        "baud",
+                                       "open_fails",
+                                       "open_fail_silent",
+                                       "create_602_always",
                                        NULL};
     int rc;
     if (o == NULL)
@@ -275,18 +278,70 @@ static int parse_faults(struct ctx *c, json_t *o, const char *w,
                       &f->unplug_after_chunk)) < 0 ||
         (rc = get_uint(c, o, w, "unplug_ms", 0, 600000, &f->unplug_ms)) < 0 ||
         (rc = get_bool(c, o, w, "unplug_reboots", &f->unplug_reboots)) < 0 ||
-        (rc = get_uint(c, o, w, "baud", 0, 4000000, &f->baud)) < 0)
+        (rc = get_uint(c, o, w, "baud", 0, 4000000, &f->baud)) < 0 ||
+        (rc = get_int(c, o, w, "open_fails", -1, 1000000, &f->open_fails)) <
+            0 ||
+        (rc = get_bool(c, o, w, "open_fail_silent", &f->open_fail_silent)) <
+            0 ||
+        (rc = get_bool(c, o, w, "create_602_always", &f->create_602_always)) <
+            0)
         return rc;
     if (f->baud != 0 && f->baud < 1200)
         return fail_msg(c, w, "baud", "must be 0 (no pacing) or >= 1200");
     return 0;
 }
 
+static int parse_timing(struct ctx *c, json_t *o, const char *w,
+                        struct msim_timing *t)
+{
+    static const char *const keys[] = {
+        "adversarial",        "max_delay_ms",        "early_permille",
+        "duplicate_permille", "interleave_permille", NULL};
+    int rc;
+    if (o == NULL)
+        return 0;
+    if ((rc = check_keys(c, o, w, keys)) < 0 ||
+        (rc = get_bool(c, o, w, "adversarial", &t->adversarial)) < 0 ||
+        (rc = get_uint(c, o, w, "max_delay_ms", 0, 600000, &t->max_delay_ms)) <
+            0 ||
+        (rc = get_uint(c, o, w, "early_permille", 0, 1000,
+                       &t->early_permille)) < 0 ||
+        (rc = get_uint(c, o, w, "duplicate_permille", 0, 1000,
+                       &t->duplicate_permille)) < 0 ||
+        (rc = get_uint(c, o, w, "interleave_permille", 0, 1000,
+                       &t->interleave_permille)) < 0)
+        return rc;
+    return 0;
+}
+
+static int parse_registration(struct ctx *c, json_t *o, const char *w,
+                              struct msim_registration *r)
+{
+    static const char *const keys[] = {"honour_lifetime", "lifetime_cap_s",
+                                       "update_needed_event",
+                                       "update_needed_lead_s", NULL};
+    int rc;
+    if (o == NULL)
+        return 0;
+    if ((rc = check_keys(c, o, w, keys)) < 0 ||
+        (rc = get_bool(c, o, w, "honour_lifetime", &r->honour_lifetime)) < 0 ||
+        (rc = get_uint(c, o, w, "lifetime_cap_s", 0, 86400,
+                       &r->lifetime_cap_s)) < 0 ||
+        (rc = get_bool(c, o, w, "update_needed_event",
+                       &r->update_needed_event)) < 0 ||
+        (rc = get_uint(c, o, w, "update_needed_lead_s", 0, 86400,
+                       &r->update_needed_lead_s)) < 0)
+        return rc;
+    return 0;
+}
+
 static int parse_module_block(struct ctx *c, json_t *o, const char *w,
                               struct msim_mod_cfg *m, bool allow_index)
 {
-    static const char *const keys[] = {"dialect", "faults", NULL};
-    static const char *const keys_i[] = {"index", "dialect", "faults", NULL};
+    static const char *const keys[] = {"dialect", "faults", "timing",
+                                       "registration", NULL};
+    static const char *const keys_i[] = {"index",  "dialect",      "faults",
+                                         "timing", "registration", NULL};
     char ww[WHERE_MAX];
     int rc;
     if (o == NULL)
@@ -296,6 +351,14 @@ static int parse_module_block(struct ctx *c, json_t *o, const char *w,
     snprintf(ww, sizeof(ww), "%s.dialect", w);
     if ((rc = parse_dialect(c, json_object_get(o, "dialect"), ww,
                             &m->dialect)) < 0)
+        return rc;
+    snprintf(ww, sizeof(ww), "%s.timing", w);
+    if ((rc = parse_timing(c, json_object_get(o, "timing"), ww, &m->timing)) <
+        0)
+        return rc;
+    snprintf(ww, sizeof(ww), "%s.registration", w);
+    if ((rc = parse_registration(c, json_object_get(o, "registration"), ww,
+                                 &m->registration)) < 0)
         return rc;
     snprintf(ww, sizeof(ww), "%s.faults", w);
     return parse_faults(c, json_object_get(o, "faults"), ww, &m->faults);
@@ -573,6 +636,8 @@ static int load_modules(struct ctx *c, struct msim_scenario *sc, json_t *root)
         msim_identity_derive(&mc->id, sc->seed, m);
         msim_dialect_defaults(&mc->dialect);
         msim_faults_defaults(&mc->faults);
+        msim_timing_defaults(&mc->timing);
+        msim_registration_defaults(&mc->registration);
         mc->platform = sc->platform;
         mc->rng_seed = sc->seed * 1000003u + m;
         if ((rc =
@@ -723,7 +788,46 @@ static json_t *faults_json(const struct msim_faults *f)
         json_array_append_new(a, json_string("unplug"));
     if (f->baud != 0)
         json_array_append_new(a, json_string("baud"));
+    if (f->open_fails != 0)
+        json_array_append_new(a, json_string("open_fails"));
+    if (f->create_602_always)
+        json_array_append_new(a, json_string("create_602_always"));
     return a;
+}
+
+/* What the MCU asked of the module's instance and power. */
+static json_t *commands_json(const struct msim_stats *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "create", json_integer(st->creates));
+    json_object_set_new(o, "delete", json_integer(st->deletes));
+    json_object_set_new(o, "open", json_integer(st->opens));
+    json_object_set_new(o, "reboot", json_integer(st->reboot_commands));
+    return o;
+}
+
+static json_t *registration_json(const struct msim_stats *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "registrations", json_integer(st->registrations));
+    json_object_set_new(o, "open_failures", json_integer(st->open_failures));
+    json_object_set_new(o, "keepalives", json_integer(st->keepalives));
+    json_object_set_new(o, "lifetime_expiries",
+                        json_integer(st->lifetime_expiries));
+    json_object_set_new(o, "update_needed_events",
+                        json_integer(st->update_needed_events));
+    return o;
+}
+
+/* What the adversarial timing did (all 0 without it). */
+static json_t *timing_json(const struct msim_stats *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "delayed", json_integer(st->events_delayed));
+    json_object_set_new(o, "early", json_integer(st->events_early));
+    json_object_set_new(o, "duplicated", json_integer(st->events_duplicated));
+    json_object_set_new(o, "interleaved", json_integer(st->events_interleaved));
+    return o;
 }
 
 static json_t *module_json(const struct msim_mod *mod, const char *dir)
@@ -776,6 +880,11 @@ static json_t *module_json(const struct msim_mod *mod, const char *dir)
     json_object_set_new(o, "no_entity_registrations",
                         json_integer(st->no_entity_registrations));
     json_object_set_new(o, "reboots", json_integer(st->reboots));
+    json_object_set_new(o, "adversarial",
+                        json_boolean(cfg->timing.adversarial));
+    json_object_set_new(o, "commands", commands_json(st));
+    json_object_set_new(o, "registration", registration_json(st));
+    json_object_set_new(o, "timing", timing_json(st));
     json_object_set_new(o, "unplugs", json_integer(st->unplugs));
     json_object_set_new(o, "output_dropped", json_integer(st->output_dropped));
     json_object_set_new(o, "latency", latency_json(st));
@@ -809,4 +918,10 @@ int msim_report_write(const char *path, const struct msim_scenario *sc,
         rc = -EIO;
     json_decref(root);
     return rc;
+}
+
+void msim_scenario_adversarial(struct msim_scenario *sc)
+{
+    for (unsigned i = 0; i < sc->n_modems; i++)
+        sc->mods[i].timing.adversarial = true; /* bounds as configured */
 }

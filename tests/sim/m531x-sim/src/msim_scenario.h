@@ -6,7 +6,7 @@
 #include "msim.h"
 
 #define MSIM_SCEN_MAX_TASKS  16
-#define MSIM_SCEN_MAX_MODEMS 1000
+#define MSIM_SCEN_MAX_MODEMS 4096
 #define MSIM_PACKAGE_MAX     (16u * 1024u * 1024u)
 
 struct msim_scenario {
@@ -25,6 +25,10 @@ struct msim_scenario {
 int msim_scenario_load(struct msim_scenario *sc, const char *path,
                        unsigned n_modems, uint64_t seed, bool seed_set,
                        uint64_t now_us, char *err, size_t err_cap);
+
+/* --adversarial: adversarial timing on for every module, with the bounds
+ * the scenario gives (else the defaults). */
+void msim_scenario_adversarial(struct msim_scenario *sc);
 void msim_scenario_cleanup(struct msim_scenario *sc);
 
 /* Writes the report for the modules to path. Returns 0 or -errno. */

@@ -84,7 +84,7 @@ class Sim:
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
         self.modems = modems
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 5 + modems / 100
         while not all(os.path.exists(self.link(i)) for i in range(modems)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise Fail("simulator did not create its links: %s" %
@@ -335,8 +335,13 @@ class Mcu:
         length = int(f[6])
         if len(f) <= 8 or (len(f) == 8 and f[7] == ""):
             # the value is on the next non-empty line
-            nxt = self.next_line(max(deadline - time.monotonic(), 0.1)
-                                 if deadline else 5)
+            # (a URC may come in between: reference 7.6)
+            while True:
+                nxt = self.next_line(max(deadline - time.monotonic(), 0.1)
+                                     if deadline else 5)
+                if not URC_RE.match(nxt):
+                    break
+                self.urcs.append(nxt)
             tail = fields(nxt)
         else:
             tail = f[7:]

@@ -5,6 +5,7 @@ import json
 import os
 import pty
 import re
+import select
 import signal
 import subprocess
 import time
@@ -283,6 +284,21 @@ def test_start_time():
     sim.stop()
 
 
+def answers_at(link, timeout=10.0):
+    """The simulator's loop runs: its module at link answers AT."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(link):
+        check(time.monotonic() < deadline, "no link %s" % link)
+        time.sleep(0.01)
+    p = mcu.Port(link)
+    try:
+        p.write("AT")
+        while p.line(max(deadline - time.monotonic(), 0.01)) != "OK":
+            pass
+    finally:
+        p.close()
+
+
 def test_progress_only_on_a_terminal():
     path = mcu.seed_scenario()
     tmp = mcu.tmpdir("msim-tty-")
@@ -291,25 +307,36 @@ def test_progress_only_on_a_terminal():
         json.dump(path, f)
     args = [mcu.SIM_BIN, "--dir", os.path.join(tmp, "d"), "--modems", "2",
             "--scenario", spath]
+    want = b"m531x-sim: 0/2 tasks ended"
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(mcu.SIM_BIN, args)
-    time.sleep(0.6)
-    os.kill(pid, signal.SIGTERM)
     out = b""
+    deadline = time.monotonic() + 10
     try:
-        while True:
-            d = os.read(fd, 4096)
-            if not d:
-                break
-            out += d
-    except OSError:
-        pass
-    os.waitpid(pid, 0)
-    check(b"m531x-sim: 0/2 tasks ended" in out, repr(out[-120:]))
+        while want not in out and time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                out += os.read(fd, 4096)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        try:
+            while True:
+                d = os.read(fd, 4096)
+                if not d:
+                    break
+                out += d
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+    check(want in out, repr(out[-120:]))
+    # Without a terminal: nothing, although the loop ran (it answers AT;
+    # on a terminal the first pass of the loop prints the line).
     p = subprocess.Popen(args, stderr=subprocess.PIPE)
-    time.sleep(0.6)
-    p.send_signal(signal.SIGTERM)
+    try:
+        answers_at(os.path.join(tmp, "d", "ttyM000"))
+    finally:
+        p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=5)
     check(err == b"", "output without a terminal: %r" % err[:80])
 
