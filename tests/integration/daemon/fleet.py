@@ -59,6 +59,10 @@ def parse_bins(argv=None):
         p.add_argument("--" + b, required=True)
     p.add_argument("--keep", action="store_true",
                    help="keep the temporary directory")
+    p.add_argument("--seed", type=int, default=None,
+                   help="m531x-sim seed (identities, faults, timing)")
+    p.add_argument("--adversarial", action="store_true",
+                   help="m531x-sim adversarial URC timing (README)")
     return p.parse_args(argv)
 
 
@@ -74,14 +78,28 @@ class Fleet:
 
     modules: {index: {"faults": {...}, "dialect": {...}}} for m531x-sim;
     devices: {index: "key=value,..."} extra fieldsim spec per field device;
-    policy: extra [policy] keys for sotagw.
+    policy: extra [policy] keys for sotagw; modem_cfg: extra [modems] keys;
+    defaults: extra module_defaults blocks for m531x-sim ("timing",
+    "registration", "faults"); seed: m531x-sim's seed (else bins.seed,
+    else 11); bins.adversarial turns the adversarial timing on.
     """
 
     def __init__(self, name, bins, modems, image_size=8192,
                  old_version="test0", target="test000", min_battery=20,
                  platform=None, modules=None, devices=None, policy=None,
-                 battery=90, stagger_s=0):
+                 battery=90, stagger_s=0, modem_cfg=None, defaults=None,
+                 seed=None):
         self.bins = bins
+        self.seed = seed if seed is not None else \
+            getattr(bins, "seed", None)
+        if self.seed is None:
+            self.seed = 11
+        self.defaults = dict(defaults or {})
+        if getattr(bins, "adversarial", False):
+            t = dict(self.defaults.get("timing", {}))
+            t["adversarial"] = True
+            self.defaults["timing"] = t
+        self.modem_cfg = modem_cfg or {}
         self.n = modems
         self.image_size = image_size
         self.old_version = old_version
@@ -185,12 +203,13 @@ class Fleet:
 
     def write_scenario(self):
         dflt = {"dialect": {"open_event_delays_ms": [10, 30, 10, 20]}}
+        dflt.update(self.defaults)
         mods = []
         for i, m in sorted(self.modules.items()):
             e = {"index": i}
             e.update(m)
             mods.append(e)
-        scn = {"seed": 11, "platform": self.platform,
+        scn = {"seed": self.seed, "platform": self.platform,
                "software": [{"name": "fw", "target_version": self.target,
                              "package": {"file": self.package,
                                          "md5": self.pkg["md5"]}}],
@@ -217,7 +236,9 @@ class Fleet:
     def write_config(self):
         lines = ["[gateway]", "state_dir = " + self.state_dir,
                  "log_level = debug", "[modems]",
-                 "ports = %s/ttyM*" % self.sim_dir,
+                 "ports = %s/ttyM*" % self.sim_dir]
+        lines += ["%s = %s" % kv for kv in sorted(self.modem_cfg.items())]
+        lines += [
                  "[web]", "listen = 127.0.0.1:%d" % free_port(),
                  "read_requires_token = false", "[policy]"]
         lines += ["%s = %s" % kv for kv in sorted(self.policy.items())]
