@@ -356,6 +356,8 @@ static int run(struct sim *s)
             else if (pfd[i].revents & (POLLHUP | POLLERR))
                 port_lost_reader(&s->ports[i], t);
         }
+        if (s->trace != NULL) /* readable while the run goes on */
+            fflush(s->trace);
     }
     free(pfd);
     if (s->progress)

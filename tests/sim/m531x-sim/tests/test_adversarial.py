@@ -6,7 +6,6 @@ a full upgrade must succeed under every seed; the report says what the
 timing did. Lifetime: a registration nobody refreshes ends with event 9, one
 refreshed by AT+MIPLUPDATE does not."""
 import os
-import re
 
 import mcu
 from mcu import Mcu, Port, Sim, check
@@ -23,7 +22,7 @@ def adversarial_scenario():
     return sc
 
 
-def restart_and_serve(sim, img):
+def restart_and_serve(sim):
     """A gateway that restarts once after registering: the instance
     survives (602), is deleted and made again; its late 15 and the new
     instance's events come in any order."""
@@ -44,7 +43,7 @@ def test_upgrade_under_every_seed():
     totals = {"delayed": 0, "early": 0, "duplicated": 0, "interleaved": 0}
     for seed in SEEDS:
         sim = Sim(adversarial_scenario(), seed=seed, args=["--adversarial"])
-        m = restart_and_serve(sim, img)
+        m = restart_and_serve(sim)
         mod = sim.wait(30)["modules"][0]
         check(mod["adversarial"], "seed %d: timing not adversarial" % seed)
         check(mod["outcome"] == "success", "seed %d: %s (%s)"
