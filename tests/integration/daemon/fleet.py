@@ -63,6 +63,11 @@ def parse_bins(argv=None):
                    help="m531x-sim seed (identities, faults, timing)")
     p.add_argument("--adversarial", action="store_true",
                    help="m531x-sim adversarial URC timing (README)")
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated seeds: one run of the test per "
+                        "seed, side by side (tests that support it)")
+    p.add_argument("--kills", type=int, default=20,
+                   help="test_kill20: kills at least this many")
     return p.parse_args(argv)
 
 
@@ -88,7 +93,7 @@ class Fleet:
                  old_version="test0", target="test000", min_battery=20,
                  platform=None, modules=None, devices=None, policy=None,
                  battery=90, stagger_s=0, modem_cfg=None, defaults=None,
-                 seed=None):
+                 seed=None, start_s=0):
         self.bins = bins
         self.seed = seed if seed is not None else \
             getattr(bins, "seed", None)
@@ -118,6 +123,7 @@ class Fleet:
         self.policy.update(policy or {})
         self.battery = battery
         self.stagger_s = stagger_s   # module i's task starts at i * this
+        self.start_s = start_s       # the fleet's one task starts then
         self.dir = tempfile.mkdtemp(prefix="sotagw-%s." % name)
         self.fs_dir = os.path.join(self.dir, "fs")
         self.sim_dir = os.path.join(self.dir, "sim")
@@ -193,7 +199,8 @@ class Fleet:
     def tasks(self):
         if not self.stagger_s:
             return [{"name": "t", "group": "g", "software": "fw",
-                     "min_battery": self.min_battery}]
+                     "min_battery": self.min_battery,
+                     "start_s": self.start_s}]
         if self.n > 16:
             raise FleetError("stagger_s needs one task per module: "
                              "at most 16 modules")
@@ -309,11 +316,55 @@ class Fleet:
                 raise FleetError("fleet not done after %ss; see %s"
                                  % (timeout_s, self.gw_log))
             time.sleep(0.1)
+        return self._read_report()
+
+    def _read_report(self):
         check(self.msim.returncode == 0, "m531x-sim exit status %d"
               % self.msim.returncode)
         with open(self.report_path) as f:
             self.report = json.load(f)
         return self.report
+
+    def stop_msim(self):
+        """SIGTERM to m531x-sim (its tasks have not all ended); returns the
+        report it writes on the way out."""
+        self.msim.send_signal(signal.SIGTERM)
+        try:
+            self.msim.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.msim.kill()
+            self.msim.wait()
+            raise FleetError("m531x-sim did not stop on SIGTERM")
+        return self._read_report()
+
+    def status_lines(self):
+        """`sotagw status --show-imei` beside the running daemon: its lines
+        (the header first)."""
+        r = subprocess.run([self.bins.sotagw, "status", "--config",
+                            self.config, "--show-imei"], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, "sotagw status exit %d: %s"
+              % (r.returncode, r.stderr.strip()))
+        return r.stdout.splitlines()
+
+    def trace_lines(self, i, direction):
+        """The non-empty lines module i received ('>') or sent ('<'),
+        rebuilt from the trace's byte records (a record may hold part of
+        a line or several)."""
+        text = "".join(s for d, s in self._trace_records(i)
+                       if d == direction)
+        return [x.strip() for x in re.split(r"[\r\n]+", text) if x.strip()]
+
+    def _trace_records(self, i):
+        """(direction, bytes unescaped) of module i's trace records."""
+        me = "M%03d" % i
+        with open(self.trace_path, errors="replace") as f:
+            for ln in f:
+                parts = ln.rstrip("\n").split(" ", 3)
+                if len(parts) < 4 or parts[1] != me:
+                    continue
+                s = parts[3].replace("\\r", "\r").replace("\\n", "\n")
+                yield parts[2], s.replace("\\\\", "\\")
 
     def mount_tmpfs(self, path, kib):
         """A small tmpfs at path (root only): a disk that can fill up.
@@ -442,47 +493,38 @@ class Fleet:
         resume = re.compile(r'AT\+MIPLREADRSP=0,(\d+),\d+,5,0,26500,\d+,'
                             r'\d+,"?(\d+)"?,')
         pending_value = {}     # a header whose value comes on a later line
-        me = "M%03d" % i
-        with open(self.trace_path, errors="replace") as f:
-            for ln in f:
-                parts = ln.rstrip("\n").split(" ", 3)
-                if len(parts) < 4 or parts[1] != me:
+        for d, s in self._trace_records(i):
+            bufs[d] += s
+            while True:
+                cut = re.search(r"[\r\n]", bufs[d])
+                if cut is None:
+                    break
+                line, bufs[d] = bufs[d][:cut.start()], \
+                    bufs[d][cut.end():]
+                line = line.strip()
+                if not line:
                     continue
-                d = parts[2]
-                s = parts[3]
-                s = s.replace("\\r", "\r").replace("\\n", "\n")
-                s = s.replace("\\\\", "\\")
-                bufs[d] += s
-                while True:
-                    cut = re.search(r"[\r\n]", bufs[d])
-                    if cut is None:
-                        break
-                    line, bufs[d] = bufs[d][:cut.start()], \
-                        bufs[d][cut.end():]
-                    line = line.strip()
-                    if not line:
+                if d == ">":
+                    if re.fullmatch(r"AT\+MIPLSOTA=%d" % write_ok, line):
+                        out.append(("ack", None, None))
+                    r = resume.match(line)
+                    if r:
+                        out.append(("resume", int(r.group(2)),
+                                    int(r.group(1))))
+                    continue
+                m = urc.match(line)
+                if m:
+                    msgid = int(m.group(1))
+                    hexv = self._hex_in(line)
+                    if hexv is None:
+                        pending_value[d] = msgid
                         continue
-                    if d == ">":
-                        if re.fullmatch(r"AT\+MIPLSOTA=%d" % write_ok, line):
-                            out.append(("ack", None, None))
-                        r = resume.match(line)
-                        if r:
-                            out.append(("resume", int(r.group(2)),
-                                        int(r.group(1))))
-                        continue
-                    m = urc.match(line)
-                    if m:
-                        msgid = int(m.group(1))
-                        hexv = self._hex_in(line)
-                        if hexv is None:
-                            pending_value[d] = msgid
-                            continue
-                        out.append(("chunk", self._offset(hexv, cs), msgid))
-                    elif d in pending_value:
-                        hexv = self._hex_in(line)
-                        if hexv is not None:
-                            out.append(("chunk", self._offset(hexv, cs),
-                                        pending_value.pop(d)))
+                    out.append(("chunk", self._offset(hexv, cs), msgid))
+                elif d in pending_value:
+                    hexv = self._hex_in(line)
+                    if hexv is not None:
+                        out.append(("chunk", self._offset(hexv, cs),
+                                    pending_value.pop(d)))
         return out
 
     @staticmethod
@@ -595,12 +637,48 @@ def run_sections(sections):
     check(not failed, "failed: " + ", ".join(failed))
 
 
+def run_seeds(name, seeds):
+    """This test program once per seed (--seed S instead of --seeds),
+    side by side: the fleets share nothing but the machine, and mostly
+    wait. Prints each run's output in seed order; 0 when all passed."""
+    argv = sys.argv[1:]
+    k = argv.index("--seeds")
+    base = argv[:k] + argv[k + 2:]
+    runs = []
+    for s in seeds:
+        out = tempfile.TemporaryFile(mode="w+")
+        runs.append((s, out, subprocess.Popen(
+            [sys.executable, sys.argv[0]] + base + ["--seed", str(s)],
+            stdout=out, stderr=subprocess.STDOUT, text=True)))
+    failed = []
+    for s, out, p in runs:
+        rc = p.wait()
+        out.seek(0)
+        print("---- %s, seed %d: exit %d" % (name, s, rc))
+        print(out.read(), end="")
+        out.close()
+        if rc != 0:
+            failed.append(s)
+    if failed:
+        print("FAIL %s: seeds %s" % (name, failed))
+        return 1
+    print("PASS %s: seeds %s" % (name, list(seeds)))
+    return 0
+
+
 def run_test(name, body):
     """Run body(bins) and map the outcome to an exit status."""
     bins = parse_bins()
     if not has_run(bins.sotagw):
         print("SKIP: this build's sotagw has no `run` command")
         return SKIP
+    if bins.seeds is not None:
+        try:
+            seeds = [int(x) for x in bins.seeds.split(",") if x.strip()]
+        except ValueError:
+            print("FAIL %s: --seeds wants numbers: %r" % (name, bins.seeds))
+            return 1
+        return run_seeds(name, seeds)
     try:
         body(bins)
     except FleetError as e:
