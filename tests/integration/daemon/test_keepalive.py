@@ -3,7 +3,9 @@
 8 modems whose modules enforce a registration lifetime of 20 s (the OPEN's
 <lifetime>, capped at 20 s) and print no event 14 (the M5311 OpenCPU event
 list has none): nothing tells the gateway that a registration is running
-out. The task starts after 180 s. The gateway must keep every registration
+out. The modules' timing is adversarial: each event 11 comes early, late
+(up to 2 s) or twice, a held one inside the next multi-line answer or
+between a chunk's head and value. The task starts after 180 s. The gateway must keep every registration
 alive for those 3 minutes with keep-alives only, then upgrade all 8:
   - no lifetime expiry (event 9) on any module, one registration each (never
     lost and made again), at least one keep-alive per lifetime in the wait;
@@ -39,7 +41,13 @@ def body(bins):
                      defaults={"registration": {
                          "honour_lifetime": True,
                          "lifetime_cap_s": LIFETIME_S,
-                         "update_needed_event": False}})
+                         "update_needed_event": False},
+                         # each 11 at any moment within 2 s, and one held
+                         # back comes out inside the next multi-line
+                         # answer or chunk (head / value)
+                         "timing": {"adversarial": True,
+                                    "max_delay_ms": 2000,
+                                    "interleave_permille": 1000}})
     ok = False
     try:
         fl.start()
@@ -50,8 +58,10 @@ def body(bins):
             [("clean stop", lambda: fleet.stop_clean(fl))])
         ka = [fl.module(i)["registration"]["keepalives"]
               for i in range(MODEMS)]
-        print("keepalive: %.1f s, keep-alives per module %s"
-              % (rep["elapsed_s"], ka))
+        inter = sum(fl.module(i)["timing"]["interleaved"]
+                    for i in range(MODEMS))
+        print("keepalive: %.1f s, keep-alives per module %s, %d URCs "
+              "inside answers or chunks" % (rep["elapsed_s"], ka, inter))
         ok = True
     finally:
         fl.close(ok)
