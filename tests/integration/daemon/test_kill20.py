@@ -165,7 +165,11 @@ def body(bins):
                      # +MIPLCREATE:0 before OK on two modules (M5310-DOC):
                      # under adversarial timing a late 15 comes between
                      modules={i: {"dialect": {"create_prints_ref": True}}
-                              for i in (1, 3)} if bins.adversarial else None)
+                              for i in (1, 3)} if bins.adversarial else None,
+                     # held URCs (late 15s, repeated 6s) live up to 1.5 s:
+                     # long enough to meet the first chunks of a resumed
+                     # download and come between a head and its value
+                     defaults={"timing": {"max_delay_ms": 1500}})
     ok = False
     kills = []
     try:
