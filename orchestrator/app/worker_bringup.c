@@ -82,7 +82,8 @@ void wk_device_save(struct worker *w, enum db_device_state state)
         struct sota_snapshot sn;
 
         sota_fsm_snapshot(&w->fsm, &sn);
-        snprintf(d.fault, sizeof d.fault, "registration: %s", sn.reg_reason);
+        snprintf(d.fault, sizeof d.fault, "failed: registration: %s",
+                 sn.reg_reason);
     }
     w->fault_saved = state == DB_DEVICE_FAULT;
     rc = db_group_begin(w->app->db);

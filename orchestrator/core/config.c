@@ -294,7 +294,7 @@ static const struct key_def key_defs[] = {
 
     {SEC_MODEMS, "ports", parse_ports, OFF(modems), 0, 0, NULL, 0},
     {SEC_MODEMS, "baud", parse_baud, OFF(modems.baud), 0, 0, NULL, 0},
-    NUM(SEC_MODEMS, "lifetime", modems.lifetime_s, 60, 86400),
+    NUM(SEC_MODEMS, "lifetime", modems.lifetime_s, 20, 86400),
     NUM(SEC_MODEMS, "open_timeout", modems.open_timeout_s, 1, 600),
     NUM(SEC_MODEMS, "keepalive", modems.keepalive_pct, 10, 90),
     NUM(SEC_MODEMS, "reg_retries", modems.reg_retries, 0, 20),

@@ -12,9 +12,7 @@ alive for those 3 minutes with keep-alives only, then upgrade all 8:
   - every upgrade succeeds and every field device runs the target.
 The daemon opens with the same `lifetime` ([modems]): it cannot know a
 shorter lifetime than the one it asked for. --lifetime S sets both (20 by
-default; the daemon's configuration takes 60..86400 today, so ctest runs it
-with 60 until that floor is lowered: 3 lifetimes in the wait instead of
-9)."""
+default: 9 lifetimes in the wait)."""
 import argparse
 import sys
 
