@@ -7,7 +7,8 @@ SOTAGW_BUILD_PKGS=(
     libuv1-dev libsqlite3-dev libmodbus-dev libmicrohttpd-dev
     libjansson-dev libinih-dev libssl-dev zlib1g-dev libudev-dev
 )
-SOTAGW_TEST_PKGS=(libcmocka-dev valgrind mbpoll python3 wrk chromium nodejs)
+SOTAGW_TEST_PKGS=(libcmocka-dev valgrind mbpoll python3 wrk chromium nodejs
+                  clang-format)
 
 # The dashboard's browser test drives Debian's chromium with playwright-core
 # from npm, pinned by tests/web/package-lock.json, into tests/web/node_modules.

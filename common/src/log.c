@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-static gw_log_sink_fn *log_sink;        /* set once at start-up */
+static gw_log_sink_fn *log_sink; /* set once at start-up */
 static void *log_sink_ctx;
 static enum gw_log_level log_max = GW_LOG_INFO;
 

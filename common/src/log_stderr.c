@@ -23,7 +23,7 @@ void gw_log_sink_stderr(enum gw_log_level level, const char *tag,
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %-5s %s%s%s: %s\n", stamp,
-            ts.tv_nsec / 1000000L, gw_log_level_name(level), tag,
-            obj ? " " : "", obj ? obj : "", clean);
+    fprintf(stderr, "%s.%03ldZ %-5s %s%s%s: %s\n", stamp, ts.tv_nsec / 1000000L,
+            gw_log_level_name(level), tag, obj ? " " : "", obj ? obj : "",
+            clean);
 }

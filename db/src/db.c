@@ -19,18 +19,18 @@
 #include "gw/err.h"
 #include "gw/log.h"
 
-#define DEVICE_COLS                                                       \
-    "imei, state, port, usb_hub, usb_port, iccid, imsi, rssi, reg_status, " \
-    "target_uri, sw_version, battery, free_kib, first_seen_ms, "         \
+#define DEVICE_COLS                                                            \
+    "imei, state, port, usb_hub, usb_port, iccid, imsi, rssi, reg_status, "    \
+    "target_uri, sw_version, battery, free_kib, first_seen_ms, "               \
     "last_seen_ms, fault, readings_ms"
-#define JOB_COLS                                                          \
-    "id, device_imei, IFNULL(package_id, 0), version, phase, oma_state, "  \
-    "oma_result, bytes_durable, image_size, md5, sha256, staging_file, "   \
-    "last_msgid, flash_acked, attempt, retries, created_ms, started_ms, "  \
+#define JOB_COLS                                                               \
+    "id, device_imei, IFNULL(package_id, 0), version, phase, oma_state, "      \
+    "oma_result, bytes_durable, image_size, md5, sha256, staging_file, "       \
+    "last_msgid, flash_acked, attempt, retries, created_ms, started_ms, "      \
     "progress_ms, ended_ms, reason"
 #define PKG_COLS "id, version, md5, sha256, size, notes, created_ms"
-#define EVENT_COLS                                                        \
-    "id, time_ms, IFNULL(device_imei, ''), IFNULL(job_id, 0), kind, "      \
+#define EVENT_COLS                                                             \
+    "id, time_ms, IFNULL(device_imei, ''), IFNULL(job_id, 0), kind, "          \
     "actor, detail"
 
 static const char *const stmt_sql[DB_ST_COUNT] = {
@@ -66,9 +66,8 @@ static const char *const stmt_sql[DB_ST_COUNT] = {
         " sha256, staging_file, attempt, created_ms)"
         " VALUES (?1, NULLIF(?2, 0), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [DB_ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
-    [DB_ST_JOB_ACTIVE] =
-        "SELECT " JOB_COLS " FROM jobs WHERE device_imei = ?1"
-        " AND phase NOT IN ('done', 'failed')",
+    [DB_ST_JOB_ACTIVE] = "SELECT " JOB_COLS " FROM jobs WHERE device_imei = ?1"
+                         " AND phase NOT IN ('done', 'failed')",
     [DB_ST_JOB_UPDATE] =
         "UPDATE jobs SET package_id = NULLIF(?2, 0), version = ?3,"
         " phase = ?4, oma_state = ?5, oma_result = ?6, bytes_durable = ?7,"
@@ -122,37 +121,24 @@ static int map_rc(struct db *db, int rc)
 
     switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-        return -EEXIST;
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
-        return GW_E_NOTFOUND;
-    case SQLITE_CONSTRAINT_TRIGGER:
-        return GW_E_STATE;
-    default:
-        break;
+    case SQLITE_CONSTRAINT_PRIMARYKEY: return -EEXIST;
+    case SQLITE_CONSTRAINT_FOREIGNKEY: return GW_E_NOTFOUND;
+    case SQLITE_CONSTRAINT_TRIGGER: return GW_E_STATE;
+    default: break;
     }
     switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT:
-        return GW_E_RANGE;
+    case SQLITE_CONSTRAINT: return GW_E_RANGE;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_FULL:
-        return -ENOSPC;
+    case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_FULL: return -ENOSPC;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return GW_E_CORRUPT;
-    case SQLITE_READONLY:
-        return -EROFS;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_TOOBIG:
-        return GW_E_TOOLONG;
+    case SQLITE_NOTADB: return GW_E_CORRUPT;
+    case SQLITE_READONLY: return -EROFS;
+    case SQLITE_NOMEM: return -ENOMEM;
+    case SQLITE_TOOBIG: return GW_E_TOOLONG;
     case SQLITE_RANGE:
-    case SQLITE_MISUSE:
-        return GW_E_INVAL;
-    default:
-        break;
+    case SQLITE_MISUSE: return GW_E_INVAL;
+    default: break;
     }
     sys = db->conn != NULL ? sqlite3_system_errno(db->conn) : 0;
     return sys > 0 ? -sys : -EIO;
@@ -161,8 +147,8 @@ static int map_rc(struct db *db, int rc)
 int db__err(struct db *db, int rc, const char *what)
 {
     int err = map_rc(db, rc);
-    const char *msg = db->conn != NULL ? sqlite3_errmsg(db->conn)
-                                       : sqlite3_errstr(rc);
+    const char *msg =
+        db->conn != NULL ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
 
     /* A constraint is a refusal the caller handles (duplicate, unknown
      * device); anything else is a fault of the file or the system. */
@@ -261,10 +247,8 @@ int db__col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min,
 {
     int64_t v = sqlite3_column_int64(st, col);
 
-    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || v < min
-        || v > max) {
-        GW_LOG(GW_LOG_ERR, db->name,
-               "column %s: not an integer in %lld..%lld",
+    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || v < min || v > max) {
+        GW_LOG(GW_LOG_ERR, db->name, "column %s: not an integer in %lld..%lld",
                sqlite3_column_name(st, col), (long long)min, (long long)max);
         *out = min;
         return GW_E_CORRUPT;
@@ -315,8 +299,7 @@ int db__hex_ok(const char *s, size_t len)
     return 0;
 }
 
-void db__truncate_utf8(char *dst, size_t cap, const char *src,
-                       const char *mark)
+void db__truncate_utf8(char *dst, size_t cap, const char *src, const char *mark)
 {
     size_t len = strnlen(src, cap);
     size_t mlen = strlen(mark);
@@ -389,8 +372,7 @@ static int quick_check(struct db *db)
     int lines = 0;
     int bad = 0;
 
-    rc = sqlite3_prepare_v2(db->conn, "PRAGMA quick_check(10)", -1, &st,
-                            NULL);
+    rc = sqlite3_prepare_v2(db->conn, "PRAGMA quick_check(10)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db__err(db, rc, "quick_check");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -437,7 +419,7 @@ static int set_pragmas(struct db *db, const char *path)
         return -EIO;
     }
     rc = db__exec_sql(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-                  "pragmas");
+                      "pragmas");
     if (rc < 0)
         return rc;
     rc = pragma_int(db, "PRAGMA foreign_keys", &fk);
@@ -462,11 +444,12 @@ static int check_version(struct db *db, int64_t version, int64_t app_id)
                (long long)version, latest);
         return GW_E_UNKNOWN;
     }
-    if (version < 0 || (version > 0 && app_id != DB_APPLICATION_ID)
-        || (app_id != 0 && app_id != DB_APPLICATION_ID)) {
+    if (version < 0 || (version > 0 && app_id != DB_APPLICATION_ID) ||
+        (app_id != 0 && app_id != DB_APPLICATION_ID)) {
         GW_LOG(GW_LOG_ERR, db->name,
                "not a sotagw database (application_id %lld, user_version"
-               " %lld)", (long long)app_id, (long long)version);
+               " %lld)",
+               (long long)app_id, (long long)version);
         return GW_E_UNKNOWN;
     }
     return 0;
@@ -475,9 +458,9 @@ static int check_version(struct db *db, int64_t version, int64_t app_id)
 static int prepare_all(struct db *db)
 {
     for (size_t i = 0; i < DB_ST_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(db->conn, stmt_sql[i], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &db->st[i],
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(db->conn, stmt_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL);
         if (rc != SQLITE_OK)
             return db__err(db, rc, stmt_sql[i]);
     }
@@ -537,8 +520,8 @@ int db_open(struct db **out, const char *path, unsigned flags)
         if (version != db_schema_latest()) {
             GW_LOG(GW_LOG_ERR, db->name,
                    "schema version %lld, this sotagw needs %d: open it"
-                   " read-write once to migrate", (long long)version,
-                   db_schema_latest());
+                   " read-write once to migrate",
+                   (long long)version, db_schema_latest());
             rc = GW_E_STATE;
             goto fail;
         }

@@ -20,20 +20,20 @@ int db_event_append(struct db *db, int64_t time_ms, const char *imei,
         imei = "";
     if (imei[0] != '\0' && db__imei_ok(imei) < 0)
         return GW_E_INVAL;
-    if ((rc = db__ident_ok(kind, 1, DB_KIND_MAX)) < 0
-        || (rc = db__ident_ok(actor, 1, DB_ACTOR_MAX)) < 0)
+    if ((rc = db__ident_ok(kind, 1, DB_KIND_MAX)) < 0 ||
+        (rc = db__ident_ok(actor, 1, DB_ACTOR_MAX)) < 0)
         return rc;
     if (time_ms < 0 || job_id < 0)
         return GW_E_RANGE;
     db__truncate_utf8(text, sizeof text, detail != NULL ? detail : "",
                       DB_DETAIL_TRUNC_MARK);
     st = db__stmt(db, DB_ST_EVENT_APPEND);
-    if (sqlite3_bind_int64(st, 1, time_ms)
-        || sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC)
-        || sqlite3_bind_int64(st, 3, job_id)
-        || sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC)
-        || sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC)
-        || sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC))
+    if (sqlite3_bind_int64(st, 1, time_ms) ||
+        sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC) ||
+        sqlite3_bind_int64(st, 3, job_id) ||
+        sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC) ||
+        sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC) ||
+        sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC))
         return db__err(db, sqlite3_errcode(db->conn), "event append bind");
     rc = db__exec_write(db, st, "event append");
     if (rc == 0 && id != NULL)
@@ -47,13 +47,13 @@ static int event_from_row(struct db *db, sqlite3_stmt *st, void *dst)
     int rc;
 
     memset(e, 0, sizeof *e);
-    if ((rc = db__col_int(db, st, 0, 1, INT64_MAX, &e->id)) < 0
-        || (rc = db__col_int(db, st, 1, 0, INT64_MAX, &e->time_ms)) < 0
-        || (rc = db__col_text(db, st, 2, e->imei, sizeof e->imei)) < 0
-        || (rc = db__col_int(db, st, 3, 0, INT64_MAX, &e->job_id)) < 0
-        || (rc = db__col_text(db, st, 4, e->kind, sizeof e->kind)) < 0
-        || (rc = db__col_text(db, st, 5, e->actor, sizeof e->actor)) < 0
-        || (rc = db__col_text(db, st, 6, e->detail, sizeof e->detail)) < 0)
+    if ((rc = db__col_int(db, st, 0, 1, INT64_MAX, &e->id)) < 0 ||
+        (rc = db__col_int(db, st, 1, 0, INT64_MAX, &e->time_ms)) < 0 ||
+        (rc = db__col_text(db, st, 2, e->imei, sizeof e->imei)) < 0 ||
+        (rc = db__col_int(db, st, 3, 0, INT64_MAX, &e->job_id)) < 0 ||
+        (rc = db__col_text(db, st, 4, e->kind, sizeof e->kind)) < 0 ||
+        (rc = db__col_text(db, st, 5, e->actor, sizeof e->actor)) < 0 ||
+        (rc = db__col_text(db, st, 6, e->detail, sizeof e->detail)) < 0)
         return rc;
     return 0;
 }
@@ -69,9 +69,9 @@ int db_event_list(struct db *db, const char *imei, int64_t after_id,
     if (imei != NULL && db__imei_ok(imei) < 0)
         return GW_E_INVAL;
     st = db__stmt(db, DB_ST_EVENT_LIST);
-    if (sqlite3_bind_int64(st, 1, after_id)
-        || (imei != NULL && sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC))
-        || sqlite3_bind_int64(st, 3, (sqlite3_int64)cap))
+    if (sqlite3_bind_int64(st, 1, after_id) ||
+        (imei != NULL && sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC)) ||
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)cap))
         return db__err(db, sqlite3_errcode(db->conn), "event list bind");
     return db__list(db, st, event_from_row, out, sizeof *out, cap, n,
                     "event list");

@@ -61,8 +61,8 @@ struct db {
     sqlite3_stmt *st[DB_ST_COUNT];
     int readonly;
     int in_tx;
-    unsigned pending;           /* writes in the open transaction */
-    char name[DB_NAME_MAX];     /* file name for log lines */
+    unsigned pending;       /* writes in the open transaction */
+    char name[DB_NAME_MAX]; /* file name for log lines */
 };
 
 /* The prepared statement, reset and with its bindings cleared. */
@@ -103,10 +103,10 @@ int db__col_int(struct db *db, sqlite3_stmt *st, int col, int64_t min,
                 int64_t max, int64_t *out);
 
 /* Input checks shared by the repositories. */
-int db__text_ok(const char *s, size_t max);        /* 0 or GW_E_TOOLONG */
+int db__text_ok(const char *s, size_t max);              /* 0 or GW_E_TOOLONG */
 int db__ident_ok(const char *s, size_t min, size_t max); /* printable */
-int db__imei_ok(const char *imei);                 /* 15 digits */
-int db__hex_ok(const char *s, size_t len);         /* lower-case hex */
+int db__imei_ok(const char *imei);                       /* 15 digits */
+int db__hex_ok(const char *s, size_t len);               /* lower-case hex */
 
 /* Copy src into dst (cap bytes) cutting at a UTF-8 boundary; when cut, the
  * copy ends with mark (which must fit in cap). */

@@ -14,8 +14,8 @@ static int check_package(const struct db_package *p)
 
     if ((rc = db__ident_ok(p->version, 1, DB_VERSION_MAX)) < 0)
         return rc;
-    if (db__hex_ok(p->md5, DB_MD5_HEX) < 0
-        || (p->sha256[0] != '\0' && db__hex_ok(p->sha256, DB_SHA256_HEX) < 0))
+    if (db__hex_ok(p->md5, DB_MD5_HEX) < 0 ||
+        (p->sha256[0] != '\0' && db__hex_ok(p->sha256, DB_SHA256_HEX) < 0))
         return GW_E_INVAL;
     if ((rc = db__text_ok(p->notes, DB_NOTES_MAX)) < 0)
         return rc;
@@ -32,12 +32,12 @@ int db_package_add(struct db *db, struct db_package *p)
     if (rc < 0)
         return rc;
     st = db__stmt(db, DB_ST_PKG_ADD);
-    if (sqlite3_bind_text(st, 1, p->version, -1, SQLITE_STATIC)
-        || sqlite3_bind_text(st, 2, p->md5, -1, SQLITE_STATIC)
-        || sqlite3_bind_text(st, 3, p->sha256, -1, SQLITE_STATIC)
-        || sqlite3_bind_int64(st, 4, p->size)
-        || sqlite3_bind_text(st, 5, p->notes, -1, SQLITE_STATIC)
-        || sqlite3_bind_int64(st, 6, p->created_ms))
+    if (sqlite3_bind_text(st, 1, p->version, -1, SQLITE_STATIC) ||
+        sqlite3_bind_text(st, 2, p->md5, -1, SQLITE_STATIC) ||
+        sqlite3_bind_text(st, 3, p->sha256, -1, SQLITE_STATIC) ||
+        sqlite3_bind_int64(st, 4, p->size) ||
+        sqlite3_bind_text(st, 5, p->notes, -1, SQLITE_STATIC) ||
+        sqlite3_bind_int64(st, 6, p->created_ms))
         return db__err(db, sqlite3_errcode(db->conn), "package add bind");
     rc = db__exec_write(db, st, "package add");
     if (rc == 0)
@@ -51,13 +51,13 @@ static int package_from_row(struct db *db, sqlite3_stmt *st, void *dst)
     int rc;
 
     memset(p, 0, sizeof *p);
-    if ((rc = db__col_int(db, st, 0, 1, INT64_MAX, &p->id)) < 0
-        || (rc = db__col_text(db, st, 1, p->version, sizeof p->version)) < 0
-        || (rc = db__col_text(db, st, 2, p->md5, sizeof p->md5)) < 0
-        || (rc = db__col_text(db, st, 3, p->sha256, sizeof p->sha256)) < 0
-        || (rc = db__col_int(db, st, 4, 1, INT64_MAX, &p->size)) < 0
-        || (rc = db__col_text(db, st, 5, p->notes, sizeof p->notes)) < 0
-        || (rc = db__col_int(db, st, 6, 0, INT64_MAX, &p->created_ms)) < 0)
+    if ((rc = db__col_int(db, st, 0, 1, INT64_MAX, &p->id)) < 0 ||
+        (rc = db__col_text(db, st, 1, p->version, sizeof p->version)) < 0 ||
+        (rc = db__col_text(db, st, 2, p->md5, sizeof p->md5)) < 0 ||
+        (rc = db__col_text(db, st, 3, p->sha256, sizeof p->sha256)) < 0 ||
+        (rc = db__col_int(db, st, 4, 1, INT64_MAX, &p->size)) < 0 ||
+        (rc = db__col_text(db, st, 5, p->notes, sizeof p->notes)) < 0 ||
+        (rc = db__col_int(db, st, 6, 0, INT64_MAX, &p->created_ms)) < 0)
         return rc;
     return 0;
 }
@@ -79,8 +79,8 @@ int db_package_list(struct db *db, int64_t after_id, struct db_package *out,
     *n = 0;
     if (cap == 0 || cap > INT32_MAX)
         return GW_E_RANGE;
-    if (sqlite3_bind_int64(st, 1, after_id)
-        || sqlite3_bind_int64(st, 2, (sqlite3_int64)cap))
+    if (sqlite3_bind_int64(st, 1, after_id) ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)cap))
         return db__err(db, sqlite3_errcode(db->conn), "package list bind");
     return db__list(db, st, package_from_row, out, sizeof *out, cap, n,
                     "package list");
@@ -99,8 +99,7 @@ int db_package_remove(struct db *db, int64_t id)
     return rc;
 }
 
-int db_package_find_md5(struct db *db, const char *md5,
-                        struct db_package *out)
+int db_package_find_md5(struct db *db, const char *md5, struct db_package *out)
 {
     sqlite3_stmt *st;
 
@@ -120,8 +119,8 @@ int db_package_find(struct db *db, int64_t size, const char *md5,
     if (db__hex_ok(md5, DB_MD5_HEX) < 0)
         return GW_E_INVAL;
     st = db__stmt(db, DB_ST_PKG_FIND);
-    if (sqlite3_bind_int64(st, 1, size)
-        || sqlite3_bind_text(st, 2, md5, -1, SQLITE_STATIC))
+    if (sqlite3_bind_int64(st, 1, size) ||
+        sqlite3_bind_text(st, 2, md5, -1, SQLITE_STATIC))
         return db__err(db, sqlite3_errcode(db->conn), "package find bind");
     return db__one(db, st, package_from_row, out, "package find");
 }

@@ -23,37 +23,42 @@
 #include <string.h>
 
 struct at_framer {
-    char buf[AT_LINE_MAX + 1];   /* line being assembled, + room for NUL */
-    size_t len;                  /* bytes in buf */
-    size_t held;                 /* length of a held +MIPLWRITE head; 0 if
-                                    none. The current line starts there. */
-    int bad;                     /* current line has a control or non-ASCII
-                                    byte */
-    int discarding;              /* over-long line delivered: skip to the
-                                    next line end */
+    char buf[AT_LINE_MAX + 1]; /* line being assembled, + room for NUL */
+    size_t len;                /* bytes in buf */
+    size_t held;               /* length of a held +MIPLWRITE head; 0 if
+                                  none. The current line starts there. */
+    int bad;                   /* current line has a control or non-ASCII
+                                  byte */
+    int discarding;            /* over-long line delivered: skip to the
+                                  next line end */
     int has_pending;
-    char pending[AT_CMD_NAME_MAX + 1];   /* name of the pending command,
-                                            e.g. "+CGSN"; "" if unknown */
+    char pending[AT_CMD_NAME_MAX + 1]; /* name of the pending command,
+                                          e.g. "+CGSN"; "" if unknown */
     struct at_framer_stats stats;
 };
 
 /* Lines that are URCs when they do not answer the pending command
  * (reference sections 4, 4.1 and 7.7). Matched on the name before ':'. */
 static const char *const known_urc_names[] = {
-    "+CEREG", "+CSCON", "+CGEV", "+CFUN", "+CPIN", "+IP", "+CEDRXP",
-    "*ATREADY", "*MATREADY", "*MATWAKEUP", "*GOTOSLEEP",
+    "+CEREG",  "+CSCON",   "+CGEV",     "+CFUN",      "+CPIN",      "+IP",
+    "+CEDRXP", "*ATREADY", "*MATREADY", "*MATWAKEUP", "*GOTOSLEEP",
 };
 
 /* Text lines (no +NAME) that are URCs, matched as prefixes. "REBOOT_" and
  * "Neul" are the M5310-A (Hi2115) banners, [I] in reference 7.7. */
 static const char *const known_urc_prefixes[] = {
-    "REBOOTING", "NO CARRIER", "REBOOT_", "Neul",
+    "REBOOTING",
+    "NO CARRIER",
+    "REBOOT_",
+    "Neul",
 };
 
 /* +MIPL lines that answer a command of the same name rather than arrive
  * unsolicited. */
 static const char *const mipl_answer_names[] = {
-    "+MIPLCREATE", "+MIPLCREATEEX", "+MIPLVER",
+    "+MIPLCREATE",
+    "+MIPLCREATEEX",
+    "+MIPLVER",
 };
 
 static const char write_head[] = "+MIPLWRITE:";
@@ -266,10 +271,9 @@ static void classify_clean(const char *s, size_t n, const char *pending,
                       equal_nocase(s, name_len, pending, strlen(pending));
 
         if (has_prefix(s, name_len, "+MIPL")) {
-            answers = answers &&
-                      name_in(s, name_len, mipl_answer_names,
-                              sizeof mipl_answer_names /
-                                  sizeof mipl_answer_names[0]);
+            answers = answers && name_in(s, name_len, mipl_answer_names,
+                                         sizeof mipl_answer_names /
+                                             sizeof mipl_answer_names[0]);
             out->kind = answers ? AT_LINE_INFO : AT_LINE_URC;
             return;
         }
@@ -338,8 +342,8 @@ const struct at_framer_stats *at_framer_stats(const struct at_framer *fr)
     return &fr->stats;
 }
 
-static void deliver(struct at_framer *fr, struct at_line *line,
-                    at_line_fn *cb, void *ctx)
+static void deliver(struct at_framer *fr, struct at_line *line, at_line_fn *cb,
+                    void *ctx)
 {
     fr->stats.lines++;
     if (line->kind == AT_LINE_GARBAGE)
@@ -436,7 +440,7 @@ void at_framer_feed(struct at_framer *fr, const uint8_t *data, size_t len,
 
         if (c == '\r' || c == '\n') {
             if (fr->discarding)
-                fr->discarding = 0;     /* resync: framing resumes here */
+                fr->discarding = 0; /* resync: framing resumes here */
             else
                 end_line(fr, cb, ctx);
             continue;
@@ -453,8 +457,7 @@ void at_framer_feed(struct at_framer *fr, const uint8_t *data, size_t len,
             fr->bad = 0;
             fr->len = 0;
             fr->discarding = 1;
-            deliver_plain(fr, AT_LINE_OVERLONG, fr->buf, AT_LINE_MAX, cb,
-                          ctx);
+            deliver_plain(fr, AT_LINE_OVERLONG, fr->buf, AT_LINE_MAX, cb, ctx);
             continue;
         }
         if (is_bad_byte(c))

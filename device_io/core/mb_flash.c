@@ -150,8 +150,8 @@ void mb_flash_init(struct mb_flash *f, const struct mb_flash_config *cfg,
 
 /* Issue a new request: it becomes the one in flight, with a fresh try
  * budget. */
-static void issue(struct mb_flash *f, struct mb_req *out,
-                  enum mb_req_kind kind, uint32_t offset, uint32_t len)
+static void issue(struct mb_flash *f, struct mb_req *out, enum mb_req_kind kind,
+                  uint32_t offset, uint32_t len)
 {
     struct mb_req r = {.kind = kind, .offset = offset, .len = len};
 
@@ -166,8 +166,7 @@ static void issue(struct mb_flash *f, struct mb_req *out,
 static void wait_then(struct mb_flash *f, struct mb_req *out, int64_t until,
                       enum mb_req_kind kind, uint32_t offset, uint32_t len)
 {
-    f->after_wait = (struct mb_req){.kind = kind, .offset = offset,
-                                    .len = len};
+    f->after_wait = (struct mb_req){.kind = kind, .offset = offset, .len = len};
     out->kind = MB_REQ_WAIT;
     out->offset = 0;
     out->len = 0;
@@ -218,8 +217,7 @@ static void plan_from_ident(struct mb_flash *f, const struct mb_ident *id,
     if (f->expect_version[0] != '\0' &&
         strcmp(id->sw_version, f->expect_version) == 0 &&
         id->state == MB_DEV_IDLE) {
-        snprintf(f->new_version, sizeof f->new_version, "%s",
-                 id->sw_version);
+        snprintf(f->new_version, sizeof f->new_version, "%s", id->sw_version);
         finish(f, out, MB_FLASH_SUCCESS, "device already runs the image");
         return;
     }
@@ -228,8 +226,7 @@ static void plan_from_ident(struct mb_flash *f, const struct mb_ident *id,
         /* The last BEGIN was this image, all of it arrived, and the device
          * is idle without error: only a successful APPLY leaves it so (an
          * ABORT zeroes `received`). The gateway stopped after APPLY. */
-        snprintf(f->new_version, sizeof f->new_version, "%s",
-                 id->sw_version);
+        snprintf(f->new_version, sizeof f->new_version, "%s", id->sw_version);
         finish(f, out, MB_FLASH_SUCCESS, "device already applied the image");
         return;
     }
@@ -284,8 +281,7 @@ static void judge_poll(struct mb_flash *f, const struct mb_ident *id,
         if (id->state == MB_DEV_VERIFIED) {
             f->phase = MB_PH_APPLY;
             issue(f, out, MB_REQ_APPLY, 0, 0);
-        } else if (id->state == MB_DEV_FAILED &&
-                   id->error == MB_DEVERR_CRC) {
+        } else if (id->state == MB_DEV_FAILED && id->error == MB_DEVERR_CRC) {
             finish(f, out, MB_FLASH_INTEGRITY, "device CRC mismatch at VERIFY");
         } else if (id->state == MB_DEV_VERIFYING && now < f->deadline) {
             poll_later(f, out, now);
@@ -301,8 +297,7 @@ static void judge_poll(struct mb_flash *f, const struct mb_ident *id,
     }
     /* MB_PH_APPLY */
     if (id->state == MB_DEV_IDLE) {
-        snprintf(f->new_version, sizeof f->new_version, "%s",
-                 id->sw_version);
+        snprintf(f->new_version, sizeof f->new_version, "%s", id->sw_version);
         finish(f, out, MB_FLASH_SUCCESS, "applied");
     } else if (id->state == MB_DEV_FAILED) {
         snprintf(why, sizeof why,
@@ -416,9 +411,7 @@ static void on_ok(struct mb_flash *f, const struct mb_res *res, int64_t now,
         else
             plan_from_ident(f, res->ident, now, out);
         return;
-    case MB_REQ_BEGIN:
-        next_block(f, out);
-        return;
+    case MB_REQ_BEGIN: next_block(f, out); return;
     case MB_REQ_BLOCK:
         f->blocks_sent++;
         f->offset = f->last.offset + f->last.len;
@@ -435,8 +428,7 @@ static void on_ok(struct mb_flash *f, const struct mb_res *res, int64_t now,
         poll_later(f, out, now);
         return;
     case MB_REQ_WAIT:
-    case MB_REQ_DONE:
-        break;
+    case MB_REQ_DONE: break;
     }
     issue(f, out, MB_REQ_READ_IDENT, 0, 0);
 }
@@ -464,12 +456,8 @@ int mb_flash_next(struct mb_flash *f, const struct mb_res *res, int64_t now,
         on_ok(f, res, now, req);
         return 0;
     case MB_RES_TIMEOUT:
-    case MB_RES_IO_ERROR:
-        on_no_answer(f, res, now, req);
-        return 0;
-    case MB_RES_EXCEPTION:
-        on_exception(f, res, now, req);
-        return 0;
+    case MB_RES_IO_ERROR: on_no_answer(f, res, now, req); return 0;
+    case MB_RES_EXCEPTION: on_exception(f, res, now, req); return 0;
     }
     return GW_E_INVAL;
 }

@@ -48,8 +48,8 @@ typedef void app_commit_fn(struct app_commit_waiter *w, int rc);
  * error (the writes are then not durable and must not be acknowledged). */
 struct app_commit_waiter {
     app_commit_fn *fn;
-    struct app_commit_waiter *next;   /* private */
-    int queued;                       /* private */
+    struct app_commit_waiter *next; /* private */
+    int queued;                     /* private */
 };
 
 /* Counters since start, for /metrics (loop thread only; the web backend
@@ -72,19 +72,19 @@ void app_stats_answer(struct app_stats *st, double seconds);
 
 struct app {
     uv_loop_t *loop;
-    const struct gw_config *cfg;      /* immutable; replaced whole on SIGHUP */
-    struct db *db;                    /* read-write, loop thread only */
+    const struct gw_config *cfg; /* immutable; replaced whole on SIGHUP */
+    struct db *db;               /* read-write, loop thread only */
     struct bus_set *buses;
     struct sup *sup;
-    char staging_dir[GW_CONFIG_PATH_MAX + 16];   /* state_dir/staging */
-    int stopping;                     /* SIGTERM/SIGINT seen */
+    char staging_dir[GW_CONFIG_PATH_MAX + 16]; /* state_dir/staging */
+    int stopping;                              /* SIGTERM/SIGINT seen */
 
     /* group commit (private to app_commit.c) */
     uv_check_t commit_check;
     int dirty_fds[APP_DIRTY_FDS_MAX];
     size_t ndirty;
     struct app_commit_waiter *waiters, **waiters_tail;
-    uint64_t commits, commit_fsyncs;  /* counters for metrics */
+    uint64_t commits, commit_fsyncs; /* counters for metrics */
     struct app_stats stats;
 };
 

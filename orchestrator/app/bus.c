@@ -680,8 +680,7 @@ static void *bus_main(void *arg)
 
 /* ---- the loop side ----------------------------------------------------- */
 
-static int link_same(const struct mb_uri *a,
-                     const struct mb_uri *b)
+static int link_same(const struct mb_uri *a, const struct mb_uri *b)
 {
     if (a->kind != b->kind)
         return 0;

@@ -23,12 +23,12 @@
 #include "orch/config.h"
 
 struct bus_set;
-struct bus_dev;   /* one unit id on one bus */
+struct bus_dev; /* one unit id on one bus */
 
 struct bus_policy {
-    unsigned flash_per_bus;          /* >= 1 */
-    int64_t response_timeout_ms;     /* per request (profile default 1000) */
-    struct mb_flash_config flash;    /* planner tuning */
+    unsigned flash_per_bus;       /* >= 1 */
+    int64_t response_timeout_ms;  /* per request (profile default 1000) */
+    struct mb_flash_config flash; /* planner tuning */
 };
 
 int bus_set_new(struct bus_set **out, uv_loop_t *loop,
@@ -57,9 +57,9 @@ typedef void bus_ident_fn(void *ctx, int rc, const struct mb_ident *id);
 int bus_read_ident(struct bus_dev *d, bus_ident_fn *cb, void *ctx);
 
 struct bus_flash_req {
-    const char *image_path;          /* read by the bus thread (copied) */
-    uint32_t size, crc;              /* CRC-32 (zlib) of the image */
-    const char *expect_version;      /* NULL or "" when unknown (copied) */
+    const char *image_path;     /* read by the bus thread (copied) */
+    uint32_t size, crc;         /* CRC-32 (zlib) of the image */
+    const char *expect_version; /* NULL or "" when unknown (copied) */
 };
 
 /* Progress after every request of the flash: bytes the device has

@@ -7,11 +7,7 @@
 
 #include "orch/config.h"
 
-enum cli_exit {
-    CLI_EXIT_OK = 0,
-    CLI_EXIT_RUNTIME = 1,
-    CLI_EXIT_USAGE = 2
-};
+enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
 
 #define CLI_DEFAULT_CONFIG "/etc/sotagw/sotagw.ini"
 

@@ -28,7 +28,7 @@
 #include "gw/err.h"
 #include "gw/mask.h"
 
-#define CLI_PAGE 64
+#define CLI_PAGE             64
 #define CLI_EVENTS_LIMIT_MAX 1000000
 
 struct db_opts {
@@ -74,7 +74,7 @@ static int open_db(const struct db_opts *o, unsigned flags, struct db **db)
     rc = db_open(db, path, flags | DB_OPEN_NO_CHECK);
     if (rc < 0) {
         fprintf(stderr, "sotagw: database %s: %s%s\n", path, gw_strerror(rc),
-                rc == GW_E_UNKNOWN  ? " (written by a newer sotagw)"
+                rc == GW_E_UNKNOWN ? " (written by a newer sotagw)"
                 : rc == GW_E_STATE ? " (schema not current: start the "
                                      "daemon once to migrate it)"
                                    : "");
@@ -183,21 +183,11 @@ int cmd_status(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'c':
-            o.config = optarg;
-            break;
-        case 'i':
-            o.show_imei = 1;
-            break;
-        case 'h':
-            fputs(status_usage, stdout);
-            return CLI_EXIT_OK;
-        default:
-            fputs(status_usage, stderr);
-            return CLI_EXIT_USAGE;
+        case 'd': o.db = optarg; break;
+        case 'c': o.config = optarg; break;
+        case 'i': o.show_imei = 1; break;
+        case 'h': fputs(status_usage, stdout); return CLI_EXIT_OK;
+        default: fputs(status_usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -309,16 +299,12 @@ int cmd_events(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'c':
-            o.config = optarg;
-            break;
+        case 'd': o.db = optarg; break;
+        case 'c': o.config = optarg; break;
         case 'D':
             if (!gw_imei_valid(optarg)) {
                 fprintf(stderr, "sotagw: --device: not an IMEI (15 digits "
-                        "with a valid check digit)\n");
+                                "with a valid check digit)\n");
                 return CLI_EXIT_USAGE;
             }
             device = optarg;
@@ -336,15 +322,9 @@ int cmd_events(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case 'i':
-            o.show_imei = 1;
-            break;
-        case 'h':
-            fputs(events_usage, stdout);
-            return CLI_EXIT_OK;
-        default:
-            fputs(events_usage, stderr);
-            return CLI_EXIT_USAGE;
+        case 'i': o.show_imei = 1; break;
+        case 'h': fputs(events_usage, stdout); return CLI_EXIT_OK;
+        default: fputs(events_usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -360,8 +340,8 @@ int cmd_events(int argc, char **argv)
         goto fail;
     }
     while (printed < limit) {
-        size_t want = (size_t)(limit - printed < CLI_PAGE ? limit - printed
-                                                          : CLI_PAGE);
+        size_t want =
+            (size_t)(limit - printed < CLI_PAGE ? limit - printed : CLI_PAGE);
         size_t n;
 
         rc = db_event_list(db, device, since, page, want, &n);
@@ -410,8 +390,10 @@ static const char package_usage[] =
 static int hex_arg(const char *name, const char *s, size_t len, char *out)
 {
     if (strlen(s) != len) {
-        fprintf(stderr, "sotagw: --%s: want %zu hex digits, got %zu "
-                "characters\n", name, len, strlen(s));
+        fprintf(stderr,
+                "sotagw: --%s: want %zu hex digits, got %zu "
+                "characters\n",
+                name, len, strlen(s));
         return CLI_EXIT_USAGE;
     }
     for (size_t i = 0; i < len; i++) {
@@ -453,7 +435,7 @@ static int package_add_args(int argc, char **argv, struct db_package *out)
             for (const char *q = optarg; *q; q++) {
                 if (*q <= 0x20 || *q >= 0x7f) {
                     fprintf(stderr, "sotagw: --version: only printable "
-                            "ASCII without blanks\n");
+                                    "ASCII without blanks\n");
                     return CLI_EXIT_USAGE;
                 }
             }
@@ -472,8 +454,8 @@ static int package_add_args(int argc, char **argv, struct db_package *out)
             /* The module's SOTA size field and the profile's image_size
              * are 32-bit. */
             if (parse_int(optarg, 1, UINT32_MAX, &size) < 0) {
-                fprintf(stderr, "sotagw: --size: want bytes, 1..%" PRIu32
-                        "\n", UINT32_MAX);
+                fprintf(stderr, "sotagw: --size: want bytes, 1..%" PRIu32 "\n",
+                        UINT32_MAX);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -485,14 +467,12 @@ static int package_add_args(int argc, char **argv, struct db_package *out)
             }
             snprintf(p.notes, sizeof p.notes, "%s", optarg);
             break;
-        default:
-            fputs(package_usage, stderr);
-            return CLI_EXIT_USAGE;
+        default: fputs(package_usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind != argc || !p.version[0] || !have_md5 || size == 0) {
         fprintf(stderr, "sotagw: package add: --version, --md5 and --size "
-                "are required\n");
+                        "are required\n");
         return CLI_EXIT_USAGE;
     }
     p.size = size;
@@ -509,14 +489,16 @@ static int package_add(struct db *db, struct db_package *pkg)
     p.created_ms = gw_wall_ms();
     rc = db_package_add(db, &p);
     if (rc == -EEXIST) {
-        fprintf(stderr, "sotagw: package add: an image of %" PRId64
-                " bytes with md5 %s is already registered\n", p.size, p.md5);
+        fprintf(stderr,
+                "sotagw: package add: an image of %" PRId64
+                " bytes with md5 %s is already registered\n",
+                p.size, p.md5);
         return CLI_EXIT_RUNTIME;
     }
     if (rc < 0) {
         fprintf(stderr, "sotagw: package add: %s\n", gw_strerror(rc));
         return rc == GW_E_INVAL || rc == GW_E_RANGE ? CLI_EXIT_USAGE
-                                                   : CLI_EXIT_RUNTIME;
+                                                    : CLI_EXIT_RUNTIME;
     }
     snprintf(detail, sizeof detail,
              "{\"id\":%" PRId64 ",\"version\":\"%s\",\"size\":%" PRId64
@@ -556,9 +538,8 @@ static int package_list(struct db *db)
             char when[32];
 
             time_iso(page[i].created_ms, when, sizeof when);
-            printf("%6" PRId64 " %-16s %10" PRId64 " %-32s %-20s ",
-                   page[i].id, page[i].version, page[i].size, page[i].md5,
-                   when);
+            printf("%6" PRId64 " %-16s %10" PRId64 " %-32s %-20s ", page[i].id,
+                   page[i].version, page[i].size, page[i].md5, when);
             print_safe(stdout, page[i].notes);
             putchar('\n');
             after = page[i].id;
@@ -575,13 +556,14 @@ static int package_remove(struct db *db, int64_t id)
 
     rc = db_package_remove(db, id);
     if (rc == GW_E_NOTFOUND) {
-        fprintf(stderr, "sotagw: package remove: no package %" PRId64 "\n",
-                id);
+        fprintf(stderr, "sotagw: package remove: no package %" PRId64 "\n", id);
         return CLI_EXIT_RUNTIME;
     }
     if (rc == GW_E_STATE) {
-        fprintf(stderr, "sotagw: package remove: package %" PRId64
-                " is used by an unfinished job\n", id);
+        fprintf(stderr,
+                "sotagw: package remove: package %" PRId64
+                " is used by an unfinished job\n",
+                id);
         return CLI_EXIT_RUNTIME;
     }
     if (rc < 0) {
@@ -616,18 +598,10 @@ int cmd_package(int argc, char **argv)
     /* "+": stop at the verb; its own options follow it. */
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'c':
-            o.config = optarg;
-            break;
-        case 'h':
-            fputs(package_usage, stdout);
-            return CLI_EXIT_OK;
-        default:
-            fputs(package_usage, stderr);
-            return CLI_EXIT_USAGE;
+        case 'd': o.db = optarg; break;
+        case 'c': o.config = optarg; break;
+        case 'h': fputs(package_usage, stdout); return CLI_EXIT_OK;
+        default: fputs(package_usage, stderr); return CLI_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
@@ -654,12 +628,12 @@ int cmd_package(int argc, char **argv)
         (argc - optind != 2 ||
          parse_int(argv[optind + 1], 1, INT64_MAX, &id) < 0)) {
         fprintf(stderr, "sotagw: package remove: want one package ID (see "
-                "`sotagw package list`)\n");
+                        "`sotagw package list`)\n");
         return CLI_EXIT_USAGE;
     }
-    rc = open_db(&o, strcmp(verb, "list") == 0 ? DB_OPEN_READONLY
-                                              : DB_OPEN_READWRITE,
-                 &db);
+    rc = open_db(
+        &o, strcmp(verb, "list") == 0 ? DB_OPEN_READONLY : DB_OPEN_READWRITE,
+        &db);
     if (rc != 0)
         return rc;
     if (strcmp(verb, "add") == 0)

@@ -34,10 +34,10 @@
 #include "dio/m531x.h"
 #include "gw/err.h"
 
-#define DECODE_CHUNK 65536
-#define PREFIX_MAX 256          /* terminal prefix room before AT text */
+#define DECODE_CHUNK     65536
+#define PREFIX_MAX       256 /* terminal prefix room before AT text */
 #define CAPTURE_LINE_MAX (AT_LINE_MAX + PREFIX_MAX)
-#define CMD_ARGS_MAX 16         /* arguments decoded from one command */
+#define CMD_ARGS_MAX     16 /* arguments decoded from one command */
 
 static const char usage_text[] =
     "usage: sotagw decode [--opaque-len auto|bytes|hex] [FILE|-]\n"
@@ -61,20 +61,20 @@ struct decode {
     enum m531x_opaque_len opaque;
     int out_failed;
 
-    char cap[CAPTURE_LINE_MAX];   /* the capture line being read */
+    char cap[CAPTURE_LINE_MAX]; /* the capture line being read */
     size_t cap_len;
-    int streaming;                /* cap overflowed: bytes go to the framer */
-    int annotation;               /* the line is a '#' or '@' line: dropped */
-    int prev_cr;                  /* last byte was CR (CR LF is one end) */
-    uint64_t line_no;             /* 1-based number of the current line */
-    const char *dir;              /* direction of the current line, or NULL */
+    int streaming;    /* cap overflowed: bytes go to the framer */
+    int annotation;   /* the line is a '#' or '@' line: dropped */
+    int prev_cr;      /* last byte was CR (CR LF is one end) */
+    uint64_t line_no; /* 1-based number of the current line */
+    const char *dir;  /* direction of the current line, or NULL */
 
-    uint64_t start_line;          /* first line of the AT line being framed */
+    uint64_t start_line; /* first line of the AT line being framed */
     const char *start_dir;
 
-    char pending[AT_CMD_NAME_MAX + 1];   /* name of the last command seen */
-    char esc[4 * AT_LINE_MAX + 1];       /* "raw" with bytes escaped */
-    char chunk[DECODE_CHUNK];            /* input read buffer */
+    char pending[AT_CMD_NAME_MAX + 1]; /* name of the last command seen */
+    char esc[4 * AT_LINE_MAX + 1];     /* "raw" with bytes escaped */
+    char chunk[DECODE_CHUNK];          /* input read buffer */
 };
 
 /* ---- JSON helpers -------------------------------------------------------- */
@@ -209,15 +209,21 @@ struct marker {
 /* Direction markers, longest first. SSCOM writes 收←◆ (received) and 发→◇
  * (sent), in UTF-8 or, on Chinese Windows, in GBK. */
 static const struct marker markers[] = {
-    {"\xe6\x94\xb6\xe2\x86\x90\xe2\x97\x86", "rx"},   /* 收←◆ UTF-8 */
-    {"\xe5\x8f\x91\xe2\x86\x92\xe2\x97\x87", "tx"},   /* 发→◇ UTF-8 */
-    {"\xca\xd5\xa1\xfb\xa1\xf4", "rx"},               /* 收←◆ GBK */
-    {"\xb7\xa2\xa1\xfa\xa1\xf3", "tx"},               /* 发→◇ GBK */
-    {"\xe2\x86\x90", "rx"},                           /* ← */
-    {"\xe2\x86\x92", "tx"},                           /* → */
-    {"RECV:", "rx"}, {"SEND:", "tx"}, {"SENT:", "tx"},
-    {"RX:", "rx"}, {"TX:", "tx"}, {"<<", "rx"}, {">>", "tx"},
-    {"<-", "rx"}, {"->", "tx"},
+    {"\xe6\x94\xb6\xe2\x86\x90\xe2\x97\x86", "rx"}, /* 收←◆ UTF-8 */
+    {"\xe5\x8f\x91\xe2\x86\x92\xe2\x97\x87", "tx"}, /* 发→◇ UTF-8 */
+    {"\xca\xd5\xa1\xfb\xa1\xf4", "rx"},             /* 收←◆ GBK */
+    {"\xb7\xa2\xa1\xfa\xa1\xf3", "tx"},             /* 发→◇ GBK */
+    {"\xe2\x86\x90", "rx"},                         /* ← */
+    {"\xe2\x86\x92", "tx"},                         /* → */
+    {"RECV:", "rx"},
+    {"SEND:", "tx"},
+    {"SENT:", "tx"},
+    {"RX:", "rx"},
+    {"TX:", "tx"},
+    {"<<", "rx"},
+    {">>", "tx"},
+    {"<-", "rx"},
+    {"->", "tx"},
 };
 
 /* The transcripts' marks: "<" (rx), ">" and ">!" (tx, ">!" flags a line
@@ -275,7 +281,7 @@ static size_t prefix_len(const char *s, size_t n, const char **dir)
     int round;
 
     *dir = NULL;
-    if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)   /* UTF-8 BOM */
+    if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) /* UTF-8 BOM */
         at = 3;
     for (round = 0; round < 8; round++) {
         size_t k;
@@ -326,7 +332,9 @@ struct cmd_spec {
 };
 
 static const struct cmd_spec cmd_specs[] = {
-    {"+MIPLREADRSP", 3, 11,
+    {"+MIPLREADRSP",
+     3,
+     11,
      {"ref", "msgid", "result", "obj", "ins", "res", "type", "len", "value",
       "index", "flag"}},
     {"+MIPLWRITERSP", 3, 3, {"ref", "msgid", "result"}},
@@ -334,7 +342,9 @@ static const struct cmd_spec cmd_specs[] = {
     {"+MIPLOBSERVERSP", 3, 3, {"ref", "msgid", "result"}},
     {"+MIPLPARAMETERRSP", 3, 3, {"ref", "msgid", "result"}},
     {"+MIPLDISCOVERRSP", 3, 5, {"ref", "msgid", "result", "len", "value"}},
-    {"+MIPLNOTIFY", 10, 11,
+    {"+MIPLNOTIFY",
+     10,
+     11,
      {"ref", "msgid", "obj", "ins", "res", "type", "len", "value", "index",
       "flag", "ackid"}},
     {"+MIPLSOTA", 1, 1, {"value"}},
@@ -344,10 +354,14 @@ static const struct cmd_spec cmd_specs[] = {
     {"+MIPLCLOSE", 1, 1, {"ref"}},
     {"+MIPLDELETE", 1, 1, {"ref"}},
     {"+MIPLDEL", 1, 1, {"ref"}},
-    {"+MIPLCREATE", 5, 5,
+    {"+MIPLCREATE",
+     5,
+     5,
      {"totalsize", "config", "index", "currentsize", "flag"}},
     {"+MIPLCREATEEX", 2, 4, {"server", "flag", "auth", "psk"}},
-    {"+MIPLADDOBJ", 6, 6,
+    {"+MIPLADDOBJ",
+     6,
+     6,
      {"ref", "obj", "inscount", "bitmap", "attrcount", "actcount"}},
     {"+MIPLDELOBJ", 2, 2, {"ref", "obj"}},
 };
@@ -398,7 +412,7 @@ static const char *split_args(const char *s, size_t n, struct cmd_arg *args,
         args[(*count)++] = a;
         if (at == n)
             return NULL;
-        at++;   /* the comma */
+        at++; /* the comma */
     }
 }
 
@@ -424,8 +438,7 @@ static void command_name(const char *s, size_t n, char *out, size_t cap)
     size_t i = 2;
     size_t k = 0;
 
-    while (i < n && s[i] != '=' && s[i] != '?' && s[i] != ' ' &&
-           k + 1 < cap)
+    while (i < n && s[i] != '=' && s[i] != '?' && s[i] != ' ' && k + 1 < cap)
         out[k++] = s[i++];
     out[k] = '\0';
 }
@@ -481,8 +494,8 @@ static void decode_command(struct decode *d, const char *s, size_t n,
         for (i = 0; i < count && i < spec->max; i++)
             put(fields, spec->fields[i], arg_json(&args[i]));
         if (err == NULL && (count < spec->min || count > spec->max))
-            err = count < spec->min ? "too few arguments"
-                                    : "too many arguments";
+            err =
+                count < spec->min ? "too few arguments" : "too many arguments";
     } else if (count > 0) {
         json_t *arr = json_array();
 
@@ -497,8 +510,7 @@ static void decode_command(struct decode *d, const char *s, size_t n,
 
 /* ---- URCs and answers ---------------------------------------------------- */
 
-static void decode_mipl(struct decode *d, const char *s, size_t n,
-                        json_t *obj)
+static void decode_mipl(struct decode *d, const char *s, size_t n, json_t *obj)
 {
     struct m531x_urc u;
     json_t *f;
@@ -506,8 +518,8 @@ static void decode_mipl(struct decode *d, const char *s, size_t n,
     const char *name;
 
     if (rc < 0) {
-        put(obj, "error", json_string(u.reason != NULL ? u.reason
-                                                         : gw_strerror(rc)));
+        put(obj, "error",
+            json_string(u.reason != NULL ? u.reason : gw_strerror(rc)));
         return;
     }
     f = json_object();
@@ -552,9 +564,7 @@ static void decode_mipl(struct decode *d, const char *s, size_t n,
             put_int(f, "len", u.u.execute.len);
         put_str(f, "args", u.u.execute.args, u.u.execute.args_len);
         break;
-    case M531X_URC_OBSERVE:
-        put_int(f, "oper", u.u.observe.oper);
-        break;
+    case M531X_URC_OBSERVE: put_int(f, "oper", u.u.observe.oper); break;
     case M531X_URC_PARAMETER:
         put_int(f, "len", u.u.parameter.len);
         put_str(f, "params", u.u.parameter.params, u.u.parameter.params_len);
@@ -572,8 +582,7 @@ static void decode_mipl(struct decode *d, const char *s, size_t n,
         put_int(f, "num", u.u.nsmi.num);
         break;
     case M531X_URC_DISCOVER:
-    case M531X_URC_CREATE:
-        break;
+    case M531X_URC_CREATE: break;
     }
     put(obj, "fields", f);
 }
@@ -641,8 +650,7 @@ static void decode_answer(struct decode *d, const char *name, size_t nlen,
         rc = m531x_parse_cimi(s, n, id);
         if (rc == 0)
             put(f, "imsi", json_string(id));
-    } else if (name_is(name, nlen, "+ICCID") ||
-               name_is(name, nlen, "+NCCID")) {
+    } else if (name_is(name, nlen, "+ICCID") || name_is(name, nlen, "+NCCID")) {
         rc = m531x_parse_iccid(s, n, id);
         if (rc == 0)
             put(f, "iccid", json_string(id));
@@ -655,8 +663,8 @@ static void decode_answer(struct decode *d, const char *name, size_t nlen,
     } else if (name_is(name, nlen, "+CESQ")) {
         rc = m531x_parse_cesq(s, n, v);
         if (rc == 0) {
-            static const char *const keys[6] = {"rxlev", "ber", "rscp",
-                                                "ecno", "rsrq", "rsrp"};
+            static const char *const keys[6] = {"rxlev", "ber",  "rscp",
+                                                "ecno",  "rsrq", "rsrp"};
             size_t i;
 
             for (i = 0; i < 6; i++)
@@ -722,25 +730,22 @@ static void on_line(const struct at_line *line, void *ctx)
         d->pending[0] = '\0';
         put(obj, "final", json_string(at_final_kind_name(line->final)));
         if (line->final != AT_FINAL_OK && line->final != AT_FINAL_ERROR)
-            put(obj, "code", line->code >= 0 ? json_integer(line->code)
-                                             : json_null());
+            put(obj, "code",
+                line->code >= 0 ? json_integer(line->code) : json_null());
         break;
     case AT_LINE_URC:
         if (m531x_is_mipl_urc(line->text, line->len))
             decode_mipl(d, line->text, line->len, obj);
         else if (nlen > 0)
-            decode_answer(d, line->text, nlen, 1, line->text, line->len,
-                          obj);
+            decode_answer(d, line->text, nlen, 1, line->text, line->len, obj);
         else
             put(obj, "fields",
                 json_pack("{s:o}", "urc",
-                          name_key(line->text,
-                                   strcspn(line->text, ".:"))));
+                          name_key(line->text, strcspn(line->text, ".:"))));
         break;
     case AT_LINE_INFO:
         if (nlen > 0)
-            decode_answer(d, line->text, nlen, 0, line->text, line->len,
-                          obj);
+            decode_answer(d, line->text, nlen, 0, line->text, line->len, obj);
         else if (d->pending[0] != '\0')
             decode_answer(d, d->pending, strlen(d->pending), 0, line->text,
                           line->len, obj);
@@ -749,15 +754,15 @@ static void on_line(const struct at_line *line, void *ctx)
         /* No command seen (echo off, RX-only capture): still decode the
          * answers that name themselves. */
         if (nlen > 0)
-            decode_answer(d, line->text, nlen, 0, line->text, line->len,
-                          obj);
+            decode_answer(d, line->text, nlen, 0, line->text, line->len, obj);
         break;
     case AT_LINE_GARBAGE:
         put(obj, "error", json_string("control or non-ASCII bytes"));
         break;
     case AT_LINE_OVERLONG:
-        put(obj, "error", json_string("line over 8192 bytes; the rest of "
-                                      "it was discarded"));
+        put(obj, "error",
+            json_string("line over 8192 bytes; the rest of "
+                        "it was discarded"));
         break;
     }
     if (json_dumpf(obj, stdout, JSON_COMPACT) != 0 ||
@@ -801,8 +806,8 @@ static void pass_cap(struct decode *d)
             d->start_dir = dir;
         }
     }
-    at_framer_feed(d->fr, (const uint8_t *)d->cap + k, d->cap_len - k,
-                   on_line, d);
+    at_framer_feed(d->fr, (const uint8_t *)d->cap + k, d->cap_len - k, on_line,
+                   d);
 }
 
 static void end_cap_line(struct decode *d)
@@ -834,9 +839,8 @@ static void feed_capture(struct decode *d, const char *buf, size_t n)
             continue;
         }
         d->prev_cr = 0;
-        for (run = 0; i + run < n && buf[i + run] != '\r' &&
-                      buf[i + run] != '\n';
-             run++)
+        for (run = 0;
+             i + run < n && buf[i + run] != '\r' && buf[i + run] != '\n'; run++)
             ;
         if (!d->streaming) {
             size_t room = sizeof d->cap - d->cap_len;
@@ -848,7 +852,7 @@ static void feed_capture(struct decode *d, const char *buf, size_t n)
             run -= take;
             if (run == 0)
                 continue;
-            pass_cap(d);    /* full: the framer takes it from here */
+            pass_cap(d); /* full: the framer takes it from here */
             d->streaming = 1;
         }
         if (!d->annotation)
@@ -863,8 +867,7 @@ static int decode_stream(struct decode *d, FILE *in, const char *name)
 {
     size_t n;
 
-    while ((n = fread(d->chunk, 1, sizeof d->chunk, in)) > 0 &&
-           !d->out_failed)
+    while ((n = fread(d->chunk, 1, sizeof d->chunk, in)) > 0 && !d->out_failed)
         feed_capture(d, d->chunk, n);
     if (ferror(in)) {
         fprintf(stderr, "sotagw decode: cannot read %s: %s\n", name,

@@ -42,34 +42,34 @@
 #include "gw/log.h"
 #include "gw/mask.h"
 
-#define SUP_SCAN_INTERVAL_MS 2000   /* ptys have no udev event */
-#define SUP_PORTS_MAX 1024          /* port records, running or not */
-#define SUP_BY_PATH_DIR "/dev/serial/by-path/"
+#define SUP_SCAN_INTERVAL_MS 2000 /* ptys have no udev event */
+#define SUP_PORTS_MAX        1024 /* port records, running or not */
+#define SUP_BY_PATH_DIR      "/dev/serial/by-path/"
 
 enum sup_port_state {
-    SUP_PORT_IDLE,        /* no worker yet, or start failed (busy) */
+    SUP_PORT_IDLE, /* no worker yet, or start failed (busy) */
     SUP_PORT_RUNNING,
-    SUP_PORT_EXITED,      /* worker ended, being reaped */
-    SUP_PORT_BACKOFF,     /* FAILED / DUPLICATE: wait until retry_at */
-    SUP_PORT_UNPLUGGED,   /* wait for the path to come back */
-    SUP_PORT_STOPPED      /* worker_stop(): not restarted */
+    SUP_PORT_EXITED,    /* worker ended, being reaped */
+    SUP_PORT_BACKOFF,   /* FAILED / DUPLICATE: wait until retry_at */
+    SUP_PORT_UNPLUGGED, /* wait for the path to come back */
+    SUP_PORT_STOPPED    /* worker_stop(): not restarted */
 };
 
 struct sup_port {
-    char path[GW_CONFIG_PATH_MAX];   /* as matched by the glob */
-    char real[PATH_MAX];             /* realpath(), the record's key */
+    char path[GW_CONFIG_PATH_MAX]; /* as matched by the glob */
+    char real[PATH_MAX];           /* realpath(), the record's key */
     struct usb_location loc;
     enum sup_port_state state;
     struct worker *w;
-    char imei[16];                   /* "" until identified */
+    char imei[16]; /* "" until identified */
     char imei_masked[24];
     enum worker_exit why;
-    unsigned backoff_s;              /* the next delay */
-    int64_t retry_at;                /* monotonic ms */
+    unsigned backoff_s; /* the next delay */
+    int64_t retry_at;   /* monotonic ms */
     int64_t started_ms;
-    unsigned starts;                 /* workers started on this port */
+    unsigned starts; /* workers started on this port */
     int warned_busy;
-    int seen;                        /* matched by the current scan */
+    int seen; /* matched by the current scan */
     struct sup *sup;
     struct sup_port *next;
 };
@@ -78,7 +78,7 @@ struct sup {
     struct app *app;
     uv_timer_t scan_timer;
     uv_timer_t reap_timer;
-    uv_timer_t retry_timer;          /* the earliest backoff's end */
+    uv_timer_t retry_timer; /* the earliest backoff's end */
     struct udev *udev;
     struct udev_monitor *mon;
     uv_poll_t udev_poll;
@@ -90,20 +90,16 @@ struct sup {
     void (*stop_done)(void *ctx);
     void *stop_ctx;
     int stop_reported;
-    unsigned open_handles;           /* closed by sup_free() */
+    unsigned open_handles; /* closed by sup_free() */
 };
 
 static const char *exit_name(enum worker_exit why)
 {
     switch (why) {
-    case WORKER_EXIT_STOPPED:
-        return "stopped";
-    case WORKER_EXIT_UNPLUGGED:
-        return "unplugged";
-    case WORKER_EXIT_DUPLICATE:
-        return "duplicate";
-    case WORKER_EXIT_FAILED:
-        return "failed";
+    case WORKER_EXIT_STOPPED: return "stopped";
+    case WORKER_EXIT_UNPLUGGED: return "unplugged";
+    case WORKER_EXIT_DUPLICATE: return "duplicate";
+    case WORKER_EXIT_FAILED: return "failed";
     }
     return "?";
 }
@@ -111,18 +107,12 @@ static const char *exit_name(enum worker_exit why)
 static const char *port_state_name(enum sup_port_state st)
 {
     switch (st) {
-    case SUP_PORT_IDLE:
-        return "idle";
-    case SUP_PORT_RUNNING:
-        return "running";
-    case SUP_PORT_EXITED:
-        return "exited";
-    case SUP_PORT_BACKOFF:
-        return "backoff";
-    case SUP_PORT_UNPLUGGED:
-        return "unplugged";
-    case SUP_PORT_STOPPED:
-        return "stopped";
+    case SUP_PORT_IDLE: return "idle";
+    case SUP_PORT_RUNNING: return "running";
+    case SUP_PORT_EXITED: return "exited";
+    case SUP_PORT_BACKOFF: return "backoff";
+    case SUP_PORT_UNPLUGGED: return "unplugged";
+    case SUP_PORT_STOPPED: return "stopped";
     }
     return "?";
 }
@@ -137,7 +127,8 @@ static void port_set_state(struct sup_port *p, enum sup_port_state st)
     p->state = st;
 }
 
-/* ---- USB location --------------------------------------------------------- */
+/* ---- USB location ---------------------------------------------------------
+ */
 
 static int parse_port_number(const char *s, size_t len, int *out)
 {
@@ -234,10 +225,10 @@ static int location_from_sysfs(const char *link, struct usb_location *out)
             for (const char *q = dash; q < colon; q++)
                 if (*q == '.')
                     dot = q;
-            if (!dot)   /* on a root port: hub "usbN" */
+            if (!dot) /* on a root port: hub "usbN" */
                 return GW_E_INVAL;
-            if (parse_port_number(dot + 1, (size_t)(colon - dot - 1),
-                                  &port) < 0 ||
+            if (parse_port_number(dot + 1, (size_t)(colon - dot - 1), &port) <
+                    0 ||
                 (size_t)(dot - seg) >= sizeof out->hub || dev_len == 0)
                 return GW_E_INVAL;
             memcpy(out->hub, seg, (size_t)(dot - seg));
@@ -260,8 +251,8 @@ static void port_locate(struct sup_port *p)
 
     memset(&p->loc, 0, sizeof p->loc);
     if (strncmp(p->path, SUP_BY_PATH_DIR, strlen(SUP_BY_PATH_DIR)) == 0 &&
-        sup_location_from_by_path(p->path + strlen(SUP_BY_PATH_DIR),
-                                  &p->loc) == 0)
+        sup_location_from_by_path(p->path + strlen(SUP_BY_PATH_DIR), &p->loc) ==
+            0)
         return;
     if (!base)
         return;
@@ -279,7 +270,8 @@ static void port_locate(struct sup_port *p)
     (void)location_from_sysfs(link, &p->loc);
 }
 
-/* ---- workers -------------------------------------------------------------- */
+/* ---- workers --------------------------------------------------------------
+ */
 
 static int on_identified(void *ctx, struct worker *w, const char *imei)
 {
@@ -293,7 +285,8 @@ static int on_identified(void *ctx, struct worker *w, const char *imei)
             strcmp(o->imei, imei) == 0) {
             GW_LOG(GW_LOG_WARN, p->path,
                    "IMEI %s is already served on %s: refused (two ports of "
-                   "one module, or a cloned IMEI)", masked, o->path);
+                   "one module, or a cloned IMEI)",
+                   masked, o->path);
             return -EEXIST;
         }
     }
@@ -457,9 +450,7 @@ static void on_reap(uv_timer_t *t)
         p->w = NULL;
         mark_absent(s, p);
         switch (p->why) {
-        case WORKER_EXIT_STOPPED:
-            port_set_state(p, SUP_PORT_STOPPED);
-            break;
+        case WORKER_EXIT_STOPPED: port_set_state(p, SUP_PORT_STOPPED); break;
         case WORKER_EXIT_UNPLUGGED:
             p->backoff_s = 0;
             port_set_state(p, SUP_PORT_UNPLUGGED);
@@ -482,7 +473,8 @@ static void on_reap(uv_timer_t *t)
     check_stop_done(s);
 }
 
-/* ---- discovery ------------------------------------------------------------ */
+/* ---- discovery ------------------------------------------------------------
+ */
 
 static struct sup_port *port_find(struct sup *s, const char *real)
 {
@@ -503,13 +495,15 @@ static void scan_one(struct sup *s, const char *path)
         return;
     }
     if (!realpath(path, real))
-        return;                       /* vanished since the glob */
+        return; /* vanished since the glob */
     p = port_find(s, real);
     if (!p) {
         if (s->nports >= SUP_PORTS_MAX) {
             if (!s->warned_full)
-                GW_LOG(GW_LOG_ERR, NULL, "more than %d ports match: %s "
-                       "and later ones ignored", SUP_PORTS_MAX, path);
+                GW_LOG(GW_LOG_ERR, NULL,
+                       "more than %d ports match: %s "
+                       "and later ones ignored",
+                       SUP_PORTS_MAX, path);
             s->warned_full = 1;
             return;
         }
@@ -558,8 +552,7 @@ static void scan(struct sup *s)
         next = p->next;
         switch (p->state) {
         case SUP_PORT_RUNNING:
-        case SUP_PORT_EXITED:
-            break;                    /* the worker notices a lost port */
+        case SUP_PORT_EXITED: break; /* the worker notices a lost port */
         case SUP_PORT_IDLE:
         case SUP_PORT_UNPLUGGED:
         case SUP_PORT_STOPPED:
@@ -620,8 +613,8 @@ static void udev_setup(struct sup *s)
         goto fail;
     s->mon = udev_monitor_new_from_netlink(s->udev, "udev");
     if (!s->mon ||
-        udev_monitor_filter_add_match_subsystem_devtype(s->mon, "tty",
-                                                        NULL) < 0 ||
+        udev_monitor_filter_add_match_subsystem_devtype(s->mon, "tty", NULL) <
+            0 ||
         udev_monitor_enable_receiving(s->mon) < 0)
         goto fail;
     fd = udev_monitor_get_fd(s->mon);
@@ -634,15 +627,18 @@ static void udev_setup(struct sup *s)
     return;
 
 fail:
-    GW_LOG(GW_LOG_INFO, NULL, "no udev monitor; ports are found by the %d s "
-           "scan only", SUP_SCAN_INTERVAL_MS / 1000);
+    GW_LOG(GW_LOG_INFO, NULL,
+           "no udev monitor; ports are found by the %d s "
+           "scan only",
+           SUP_SCAN_INTERVAL_MS / 1000);
     udev_monitor_unref(s->mon);
     s->mon = NULL;
     udev_unref(s->udev);
     s->udev = NULL;
 }
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ------------------------------------------------------------
+ */
 
 int sup_new(struct sup **out, struct app *app)
 {
@@ -670,8 +666,8 @@ int sup_start(struct sup *s)
 {
     udev_setup(s);
     scan(s);
-    return uv_timer_start(&s->scan_timer, on_scan_timer,
-                          SUP_SCAN_INTERVAL_MS, SUP_SCAN_INTERVAL_MS);
+    return uv_timer_start(&s->scan_timer, on_scan_timer, SUP_SCAN_INTERVAL_MS,
+                          SUP_SCAN_INTERVAL_MS);
 }
 
 void sup_stop(struct sup *s, void (*done)(void *ctx), void *ctx)
@@ -728,7 +724,7 @@ void sup_config_changed(struct sup *s)
     GW_LOG(GW_LOG_INFO, NULL, "configuration reloaded: rescanning ports");
     for (struct sup_port *p = s->ports; p; p = p->next)
         if (p->state == SUP_PORT_BACKOFF)
-            p->retry_at = 0;   /* a new config may fix what failed */
+            p->retry_at = 0; /* a new config may fix what failed */
     scan(s);
 }
 

@@ -22,7 +22,7 @@
 #include "sup.h"
 #include "worker.h"
 
-#define WB_WAIT_MS 2000
+#define WB_WAIT_MS  2000
 #define WB_LIVE_MAX 4096
 
 enum wb_kind { WB_LIVE_LIST, WB_LIVE_GET, WB_ACTION, WB_TARGET, WB_METRICS };
@@ -39,9 +39,9 @@ struct wb_call {
     struct web_metrics metrics;
     char why[160];
     int rc;
-    int done;       /* the loop ran it */
-    int abandoned;  /* the web thread stopped waiting */
-    int taken;      /* the loop took it off the queue */
+    int done;      /* the loop ran it */
+    int abandoned; /* the web thread stopped waiting */
+    int taken;     /* the loop took it off the queue */
 };
 
 struct web_backend {
@@ -71,8 +71,7 @@ static void live_fill(struct web_live *l, const struct worker_info *wi)
     l->reg_status = wi->reg_status;
     l->readings_ms = wi->readings_ms;
     l->target_reachable = wi->target[0] ? wi->target_reachable : -1;
-    snprintf(l->phase, sizeof l->phase, "%s",
-             sota_phase_name(wi->sota.phase));
+    snprintf(l->phase, sizeof l->phase, "%s", sota_phase_name(wi->sota.phase));
     l->bytes = wi->sota.bytes;
     l->image_size = wi->sota.image_size;
     l->flash_acked = wi->flash_acked;
@@ -182,14 +181,14 @@ static void run_call(struct web_backend *wb, struct wb_call *c)
         return;
     case WB_LIVE_GET:
     case WB_ACTION:
-    case WB_TARGET:
-        break;
+    case WB_TARGET: break;
     }
     sup_foreach(wb->app->sup, visit_find, &v);
     if (v.found == NULL) {
         c->rc = GW_E_NOTFOUND;
-        snprintf(c->why, sizeof c->why, "no modem with this IMEI is "
-                                        "connected");
+        snprintf(c->why, sizeof c->why,
+                 "no modem with this IMEI is "
+                 "connected");
         return;
     }
     if (c->kind == WB_LIVE_GET) {
@@ -213,8 +212,8 @@ static void run_call(struct web_backend *wb, struct wb_call *c)
     case WEB_ACTION_RETRY: wa = WORKER_RETRY; break;
     }
     c->rc = worker_action(v.found, wa, c->actor, c->why, sizeof c->why);
-    GW_LOG(c->rc == 0 ? GW_LOG_INFO : GW_LOG_WARN, NULL,
-           "%s by %s: %s%s%s", action_name(c->action), c->actor,
+    GW_LOG(c->rc == 0 ? GW_LOG_INFO : GW_LOG_WARN, NULL, "%s by %s: %s%s%s",
+           action_name(c->action), c->actor,
            c->rc == 0 ? "done" : gw_strerror(c->rc), c->why[0] ? ": " : "",
            c->why);
 }
@@ -298,8 +297,7 @@ static int call_run(struct web_backend *wb, struct wb_call *c)
     return -ETIMEDOUT;
 }
 
-static struct wb_call *call_new(enum wb_kind kind, const char *imei,
-                                size_t cap)
+static struct wb_call *call_new(enum wb_kind kind, const char *imei, size_t cap)
 {
     struct wb_call *c = calloc(1, sizeof *c);
 
@@ -319,11 +317,10 @@ static struct wb_call *call_new(enum wb_kind kind, const char *imei,
     return c;
 }
 
-static int op_live_list(void *ctx, struct web_live *out, size_t cap,
-                        size_t *n)
+static int op_live_list(void *ctx, struct web_live *out, size_t cap, size_t *n)
 {
-    struct wb_call *c = call_new(WB_LIVE_LIST, NULL,
-                                 cap < WB_LIVE_MAX ? cap : WB_LIVE_MAX);
+    struct wb_call *c =
+        call_new(WB_LIVE_LIST, NULL, cap < WB_LIVE_MAX ? cap : WB_LIVE_MAX);
     int rc;
 
     *n = 0;

@@ -111,9 +111,9 @@ void worker_target_changed(struct worker *w);
 struct worker_info {
     char port[GW_CONFIG_PATH_MAX];
     struct usb_location loc;
-    char imei[16];  /* "" before identification */
-    int rssi;       /* +CSQ, 99 unknown */
-    int reg_status; /* +CEREG stat, -1 unknown */
+    char imei[16];       /* "" before identification */
+    int rssi;            /* +CSQ, 99 unknown */
+    int reg_status;      /* +CEREG stat, -1 unknown */
     int64_t readings_ms; /* wall time of those readings, 0 never */
     struct sota_snapshot sota;
     int64_t job_id;       /* 0 when none */

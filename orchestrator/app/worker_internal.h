@@ -115,10 +115,10 @@ struct worker {
     size_t cmd_next;
     int handles_open;
 
-    struct wk_timer retry_timer; /* bring-up retries, boot settling */
-    struct wk_timer ident_timer; /* periodic device read */
+    struct wk_timer retry_timer;    /* bring-up retries, boot settling */
+    struct wk_timer ident_timer;    /* periodic device read */
     struct wk_timer readings_timer; /* periodic signal and network read */
-    struct wk_timer post_timer;  /* posted events */
+    struct wk_timer post_timer;     /* posted events */
     struct wk_timer fsm_timer[SOTA_TIMER_COUNT];
 
     /* bring-up */

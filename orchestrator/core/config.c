@@ -42,8 +42,9 @@ enum section_id {
 };
 
 static const char *const section_names[] = {
-    [SEC_NONE] = "", [SEC_GATEWAY] = "gateway", [SEC_MODEMS] = "modems",
-    [SEC_DIALECT] = "dialect", [SEC_WEB] = "web", [SEC_POLICY] = "policy",
+    [SEC_NONE] = "",         [SEC_GATEWAY] = "gateway",
+    [SEC_MODEMS] = "modems", [SEC_DIALECT] = "dialect",
+    [SEC_WEB] = "web",       [SEC_POLICY] = "policy",
     [SEC_TARGET] = "target",
 };
 
@@ -59,9 +60,9 @@ struct key_def {
     const char *name;
     key_parse_fn *parse;
     size_t offset;
-    unsigned long long min;     /* numbers */
+    unsigned long long min; /* numbers */
     unsigned long long max;
-    const char *const *names;   /* enums: value names, index = value */
+    const char *const *names; /* enums: value names, index = value */
     size_t nnames;
 };
 
@@ -87,8 +88,8 @@ static int parse_uint(const struct key_def *k, const char *v, void *dst,
     return rc;
 }
 
-static int parse_u64(const struct key_def *k, const char *v, void *dst,
-                     char *w, size_t wcap)
+static int parse_u64(const struct key_def *k, const char *v, void *dst, char *w,
+                     size_t wcap)
 {
     unsigned long long n;
     int rc = key_number(k, v, &n, w, wcap);
@@ -99,8 +100,8 @@ static int parse_u64(const struct key_def *k, const char *v, void *dst,
 }
 
 /* struct m531x_dialect keeps the AT+MIPLSOTA values as int. */
-static int parse_int(const struct key_def *k, const char *v, void *dst,
-                     char *w, size_t wcap)
+static int parse_int(const struct key_def *k, const char *v, void *dst, char *w,
+                     size_t wcap)
 {
     unsigned long long n;
     int rc = key_number(k, v, &n, w, wcap);
@@ -141,7 +142,9 @@ static int parse_enum(const struct key_def *k, const char *v, void *dst,
     }
     for (size_t i = 0; i < k->nnames && used < sizeof list; i++) {
         int n = snprintf(list + used, sizeof list - used, "%s%s",
-                         i == 0 ? "" : i + 1 == k->nnames ? " or " : ", ",
+                         i == 0               ? ""
+                         : i + 1 == k->nnames ? " or "
+                                              : ", ",
                          k->names[i]);
         if (n < 0)
             break;
@@ -258,14 +261,18 @@ static int parse_reboot(const struct key_def *k, const char *v, void *dst,
 }
 
 static const char *const log_level_names[] = {
-    [GW_LOG_ERR] = "error", [GW_LOG_WARN] = "warn", [GW_LOG_INFO] = "info",
+    [GW_LOG_ERR] = "error",
+    [GW_LOG_WARN] = "warn",
+    [GW_LOG_INFO] = "info",
     [GW_LOG_DEBUG] = "debug",
 };
 static const char *const strlen_names[] = {
-    [M531X_STRLEN_CHARS] = "chars", [M531X_STRLEN_QUOTED] = "quoted",
+    [M531X_STRLEN_CHARS] = "chars",
+    [M531X_STRLEN_QUOTED] = "quoted",
 };
 static const char *const opaque_names[] = {
-    [M531X_OPAQUE_AUTO] = "auto", [M531X_OPAQUE_BYTES] = "bytes",
+    [M531X_OPAQUE_AUTO] = "auto",
+    [M531X_OPAQUE_BYTES] = "bytes",
     [M531X_OPAQUE_HEX] = "hex",
 };
 static const char *const delete_names[] = {
@@ -273,22 +280,26 @@ static const char *const delete_names[] = {
     [M531X_DELETE_MIPLDEL] = "MIPLDEL",
 };
 
-_Static_assert(sizeof(enum gw_log_level) == sizeof(int)
-                   && sizeof(enum m531x_strlen_mode) == sizeof(int)
-                   && sizeof(enum m531x_opaque_len) == sizeof(int)
-                   && sizeof(enum m531x_delete_cmd) == sizeof(int),
+_Static_assert(sizeof(enum gw_log_level) == sizeof(int) &&
+                   sizeof(enum m531x_strlen_mode) == sizeof(int) &&
+                   sizeof(enum m531x_opaque_len) == sizeof(int) &&
+                   sizeof(enum m531x_delete_cmd) == sizeof(int),
                "enum fields are written as int");
 
 #define OFF(field) offsetof(struct gw_config, field)
-#define NUM(sec, key, field, lo, hi) \
-    {sec, key, parse_uint, OFF(field), lo, hi, NULL, 0}
-#define ENUM(sec, key, field, names) \
-    {sec, key, parse_enum, OFF(field), 0, 0, names, GW_ARRAY_LEN(names)}
+#define NUM(sec, key, field, lo, hi)                                           \
+    {                                                                          \
+        sec, key, parse_uint, OFF(field), lo, hi, NULL, 0                      \
+    }
+#define ENUM(sec, key, field, names)                                           \
+    {                                                                          \
+        sec, key, parse_enum, OFF(field), 0, 0, names, GW_ARRAY_LEN(names)     \
+    }
 
 /* Relative paths allowed (min = 1): resolved against state_dir. */
 static const struct key_def key_defs[] = {
-    {SEC_GATEWAY, "state_dir", parse_path, OFF(gateway.state_dir), 0, 0,
-     NULL, 0},
+    {SEC_GATEWAY, "state_dir", parse_path, OFF(gateway.state_dir), 0, 0, NULL,
+     0},
     {SEC_GATEWAY, "db", parse_path, OFF(gateway.db), 1, 0, NULL, 0},
     ENUM(SEC_GATEWAY, "log_level", gateway.log_level, log_level_names),
 
@@ -302,38 +313,34 @@ static const struct key_def key_defs[] = {
     {SEC_MODEMS, "reboot_command", parse_reboot, OFF(modems.reboot_cmd), 0, 0,
      NULL, 0},
     NUM(SEC_MODEMS, "reboot_timeout", modems.reboot_timeout_s, 1, 600),
-    NUM(SEC_MODEMS, "reg_fail_backoff", modems.reg_fail_backoff_s, 60,
-        86400),
+    NUM(SEC_MODEMS, "reg_fail_backoff", modems.reg_fail_backoff_s, 60, 86400),
     NUM(SEC_MODEMS, "readings", modems.readings_s, 10, 3600),
 
-    {SEC_DIALECT, "sota_erase_ok", parse_int,
-     OFF(dialect.sota_erase_ok), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_erase_fail", parse_int,
-     OFF(dialect.sota_erase_fail), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_write_ok", parse_int,
-     OFF(dialect.sota_write_ok), 0, 255, NULL, 0},
-    {SEC_DIALECT, "sota_write_fail", parse_int,
-     OFF(dialect.sota_write_fail), 0, 255, NULL, 0},
+    {SEC_DIALECT, "sota_erase_ok", parse_int, OFF(dialect.sota_erase_ok), 0,
+     255, NULL, 0},
+    {SEC_DIALECT, "sota_erase_fail", parse_int, OFF(dialect.sota_erase_fail), 0,
+     255, NULL, 0},
+    {SEC_DIALECT, "sota_write_ok", parse_int, OFF(dialect.sota_write_ok), 0,
+     255, NULL, 0},
+    {SEC_DIALECT, "sota_write_fail", parse_int, OFF(dialect.sota_write_fail), 0,
+     255, NULL, 0},
     ENUM(SEC_DIALECT, "string_len", dialect.strlen_mode, strlen_names),
     ENUM(SEC_DIALECT, "opaque_len", dialect.opaque_len, opaque_names),
     ENUM(SEC_DIALECT, "delete_command", dialect.delete_cmd, delete_names),
 
     {SEC_WEB, "listen", parse_listen, OFF(web), 0, 0, NULL, 0},
     {SEC_WEB, "token", parse_path, OFF(web.token_file), 1, 0, NULL, 0},
-    {SEC_WEB, "read_requires_token", parse_bool,
-     OFF(web.read_requires_token), 0, 0, NULL, 0},
+    {SEC_WEB, "read_requires_token", parse_bool, OFF(web.read_requires_token),
+     0, 0, NULL, 0},
     {SEC_WEB, "tls_cert", parse_path, OFF(web.tls_cert), 0, 0, NULL, 0},
     {SEC_WEB, "tls_key", parse_path, OFF(web.tls_key), 0, 0, NULL, 0},
 
     NUM(SEC_POLICY, "downloads_per_hub", policy.downloads_per_hub, 1, 64),
     NUM(SEC_POLICY, "flash_per_bus", policy.flash_per_bus, 1, 16),
-    NUM(SEC_POLICY, "job_stall_timeout", policy.job_stall_timeout_s, 60,
-        86400),
+    NUM(SEC_POLICY, "job_stall_timeout", policy.job_stall_timeout_s, 60, 86400),
     NUM(SEC_POLICY, "retry_budget", policy.retry_budget, 0, 100),
-    NUM(SEC_POLICY, "retry_backoff_min", policy.retry_backoff_min_s, 1,
-        86400),
-    NUM(SEC_POLICY, "retry_backoff_max", policy.retry_backoff_max_s, 1,
-        86400),
+    NUM(SEC_POLICY, "retry_backoff_min", policy.retry_backoff_min_s, 1, 86400),
+    NUM(SEC_POLICY, "retry_backoff_max", policy.retry_backoff_max_s, 1, 86400),
     {SEC_POLICY, "min_staging_free_kib", parse_u64,
      OFF(policy.min_staging_free_kib), 0, 1ull << 32, NULL, 0},
 };
@@ -377,22 +384,22 @@ struct parse_ctx {
     const char *text;
     size_t len;
     size_t pos;
-    unsigned line;                    /* of the line inih is handling */
-    size_t line_cap;                  /* longest line we accept */
+    unsigned line;   /* of the line inih is handling */
+    size_t line_cap; /* longest line we accept */
     enum section_id section;
-    struct gw_config_target *target;  /* current [target ...], or NULL */
-    unsigned target_uri_line;         /* 0 until uri is set */
-    unsigned seen[KEY_COUNT];         /* line where each key was set */
+    struct gw_config_target *target; /* current [target ...], or NULL */
+    unsigned target_uri_line;        /* 0 until uri is set */
+    unsigned seen[KEY_COUNT];        /* line where each key was set */
     size_t targets_cap;
-    int rc;                           /* first error, 0 if none */
+    int rc; /* first error, 0 if none */
     struct gw_config_error *err;
 };
 
-static int fail_at(struct parse_ctx *p, unsigned line, int rc,
-                   const char *fmt, ...) GW_PRINTF(4, 5);
+static int fail_at(struct parse_ctx *p, unsigned line, int rc, const char *fmt,
+                   ...) GW_PRINTF(4, 5);
 
-static int fail_at(struct parse_ctx *p, unsigned line, int rc,
-                   const char *fmt, ...)
+static int fail_at(struct parse_ctx *p, unsigned line, int rc, const char *fmt,
+                   ...)
 {
     char reason[GW_CONFIG_ERR_MAX - 220]; /* room for "FILE:LINE: " */
     va_list ap;
@@ -428,14 +435,16 @@ static int target_begin(struct parse_ctx *p, const char *spec)
         if (!gw_imei_valid(key))
             return fail_at(p, p->line, GW_E_CONFIG,
                            "[target imei:%.20s]: not a valid IMEI (15 digits"
-                           " with a Luhn check digit)", key);
+                           " with a Luhn check digit)",
+                           key);
     } else if (strncmp(spec, "port:", 5) == 0) {
         match = GW_TARGET_BY_PORT;
         key = spec + 5;
         if (key[0] != '/' || strlen(key) >= GW_CONFIG_PATH_MAX)
             return fail_at(p, p->line, GW_E_CONFIG,
                            "[target port:...]: the port must be an absolute"
-                           " path under %d characters", GW_CONFIG_PATH_MAX);
+                           " path under %d characters",
+                           GW_CONFIG_PATH_MAX);
     } else {
         return fail_at(p, p->line, GW_E_CONFIG,
                        "target section must be [target imei:IMEI] or"
@@ -509,7 +518,8 @@ static int section_begin(struct parse_ctx *p, const char *s, size_t len)
     }
     return fail_at(p, p->line, GW_E_CONFIG,
                    "unknown section [%.64s] (known: gateway, modems, dialect,"
-                   " web, policy, target imei:IMEI, target port:PATH)", name);
+                   " web, policy, target imei:IMEI, target port:PATH)",
+                   name);
 }
 
 /* inih's line source. Returns one line (stripped of leading blanks and the
@@ -532,8 +542,8 @@ static char *read_line(char *buf, int num, void *stream)
         end++;
     p->pos = end < p->len ? end + 1 : end;
     p->line++;
-    if (p->line == 1 && end - start >= 3
-        && memcmp(p->text + start, "\xEF\xBB\xBF", 3) == 0)
+    if (p->line == 1 && end - start >= 3 &&
+        memcmp(p->text + start, "\xEF\xBB\xBF", 3) == 0)
         start += 3; /* UTF-8 byte order mark */
     if (end > start && p->text[end - 1] == '\r')
         end--;
@@ -541,8 +551,8 @@ static char *read_line(char *buf, int num, void *stream)
         unsigned char c = (unsigned char)p->text[i];
 
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            fail_at(p, p->line, GW_E_CONFIG,
-                    "control character 0x%02x in line", c);
+            fail_at(p, p->line, GW_E_CONFIG, "control character 0x%02x in line",
+                    c);
             return NULL;
         }
     }
@@ -586,8 +596,7 @@ static const struct key_def *key_find(enum section_id sec, const char *name,
     return NULL;
 }
 
-static int target_key(struct parse_ctx *p, const char *name,
-                      const char *value)
+static int target_key(struct parse_ctx *p, const char *name, const char *value)
 {
     char w[WHY_MAX];
 
@@ -605,8 +614,7 @@ static int target_key(struct parse_ctx *p, const char *name,
     return 0;
 }
 
-static int apply_key(struct parse_ctx *p, const char *name,
-                     const char *value)
+static int apply_key(struct parse_ctx *p, const char *name, const char *value)
 {
     const struct key_def *k;
     size_t index = 0;
@@ -688,7 +696,8 @@ static int check_whole(struct parse_ctx *p)
             line = seen_line(p, SEC_POLICY, "retry_backoff_min");
         return fail_at(p, line, GW_E_CONFIG,
                        "retry_backoff_min (%u) is above retry_backoff_max"
-                       " (%u)", c->policy.retry_backoff_min_s,
+                       " (%u)",
+                       c->policy.retry_backoff_min_s,
                        c->policy.retry_backoff_max_s);
     }
     if ((c->web.tls_cert[0] == '\0') != (c->web.tls_key[0] == '\0')) {
@@ -701,7 +710,9 @@ static int check_whole(struct parse_ctx *p)
     if (m531x_dialect_check(d, &reason) < 0) {
         /* Blame the last of the four values the file set. */
         static const char *const sota_keys[] = {
-            "sota_erase_ok", "sota_erase_fail", "sota_write_ok",
+            "sota_erase_ok",
+            "sota_erase_fail",
+            "sota_write_ok",
             "sota_write_fail",
         };
 
@@ -720,8 +731,7 @@ static int check_whole(struct parse_ctx *p)
 }
 
 int gw_config_parse(struct gw_config **out, const char *file_name,
-                    const char *text, size_t len,
-                    struct gw_config_error *err)
+                    const char *text, size_t len, struct gw_config_error *err)
 {
     struct parse_ctx p;
     int rc;
@@ -780,11 +790,11 @@ gw_config_target_find(const struct gw_config *cfg, const char *imei,
     for (size_t i = 0; i < cfg->ntargets; i++) {
         const struct gw_config_target *t = &cfg->targets[i];
 
-        if (t->match == GW_TARGET_BY_IMEI && imei != NULL
-            && strcmp(t->key, imei) == 0)
+        if (t->match == GW_TARGET_BY_IMEI && imei != NULL &&
+            strcmp(t->key, imei) == 0)
             return t;
-        if (t->match == GW_TARGET_BY_PORT && port != NULL && by_port == NULL
-            && strcmp(t->key, port) == 0)
+        if (t->match == GW_TARGET_BY_PORT && port != NULL && by_port == NULL &&
+            strcmp(t->key, port) == 0)
             by_port = t;
     }
     return by_port;

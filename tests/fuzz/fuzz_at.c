@@ -24,21 +24,21 @@
 #include "dio/m531x.h"
 #include "fuzz.h"
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            abort();                                                         \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            abort();                                                           \
     } while (0)
 
 struct fuzz_run {
     struct at_framer *fr;
-    uint64_t digest;        /* FNV-1a over every delivered line */
+    uint64_t digest; /* FNV-1a over every delivered line */
     size_t lines;
 };
 
 static const char *const pendings[] = {
-    NULL, "AT+CGSN=1", "AT+MIPLCREATE", "AT+CSQ", "AT+CEREG?",
-    "AT+MIPLVER?", "AT+CIMI", "AT+ICCID", "AT+MIPLSOTA=1",
+    NULL,          "AT+CGSN=1", "AT+MIPLCREATE", "AT+CSQ",        "AT+CEREG?",
+    "AT+MIPLVER?", "AT+CIMI",   "AT+ICCID",      "AT+MIPLSOTA=1",
 };
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
@@ -143,12 +143,9 @@ static void on_line(const struct at_line *line, void *ctx)
         /* As the decode tool does: the echo names the pending command. */
         at_framer_set_pending(run->fr, line->text);
         break;
-    case AT_LINE_FINAL:
-        CHECK(!at_framer_pending(run->fr));
-        break;
+    case AT_LINE_FINAL: CHECK(!at_framer_pending(run->fr)); break;
     case AT_LINE_GARBAGE:
-    case AT_LINE_OVERLONG:
-        break;
+    case AT_LINE_OVERLONG: break;
     }
 }
 

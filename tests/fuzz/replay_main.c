@@ -10,7 +10,7 @@
 
 #include "fuzz.h"
 
-#define REPLAY_MAX (1u << 20)   /* the largest corpus file replayed */
+#define REPLAY_MAX (1u << 20) /* the largest corpus file replayed */
 
 static int replay_file(const char *path, uint8_t *buf)
 {
@@ -23,8 +23,7 @@ static int replay_file(const char *path, uint8_t *buf)
     }
     n = fread(buf, 1, REPLAY_MAX, f);
     if (ferror(f) || !feof(f)) {
-        fprintf(stderr, "%s: read error or over %u bytes\n", path,
-                REPLAY_MAX);
+        fprintf(stderr, "%s: read error or over %u bytes\n", path, REPLAY_MAX);
         fclose(f);
         return -1;
     }

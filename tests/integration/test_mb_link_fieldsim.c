@@ -23,7 +23,7 @@
 
 struct fsim {
     pid_t pid;
-    int port;                 /* TCP port, 0 when none */
+    int port; /* TCP port, 0 when none */
     char dir[64];
 };
 
@@ -120,8 +120,8 @@ static int setup(void **state)
     (void)state;
     assert_true(fd >= 0);
     close(fd);
-    snprintf(cmd, sizeof cmd, "%s --version 2.0.0 --size %d -o %s",
-             MKIMAGE_BIN, IMG_SIZE, path);
+    snprintf(cmd, sizeof cmd, "%s --version 2.0.0 --size %d -o %s", MKIMAGE_BIN,
+             IMG_SIZE, path);
     p = popen(cmd, "r");
     assert_non_null(p);
     assert_int_equal(fscanf(p, "size=%*d crc32=0x%lx", &crc), 1);
@@ -285,8 +285,7 @@ static void device_faults(void **state)
         assert_int_equal(mb_link_flash(ctx, &f, image, NULL, NULL), 0);
         if (f.result != cases[i].want ||
             !strstr(f.reason, cases[i].reason_part))
-            fail_msg("%s: result %d (%s)", cases[i].spec, f.result,
-                     f.reason);
+            fail_msg("%s: result %d (%s)", cases[i].spec, f.result, f.reason);
         modbus_close(ctx);
         modbus_free(ctx);
         fsim_kill(&fs, SIGTERM);

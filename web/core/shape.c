@@ -172,15 +172,15 @@ json_t *web_json_device(const struct db_device *d, const struct db_job *job,
                                          : json_null());
     json_object_set_new(v, "first_seen_ms", ms_or_null(d->first_seen_ms));
     json_object_set_new(v, "last_seen_ms", ms_or_null(d->last_seen_ms));
-    json_object_set_new(v, "readings_ms", ms_or_null(live ? live->readings_ms
-                                                          : d->readings_ms));
+    json_object_set_new(v, "readings_ms",
+                        ms_or_null(live ? live->readings_ms : d->readings_ms));
     json_object_set_new(v, "fault", str_or_null(d->fault));
     if (live && live->registration[0]) {
-        json_object_set_new(
-            v, "registration",
-            json_pack("{s:s,s:i,s:o}", "state", live->registration,
-                      "failures", (int)live->reg_failures, "reason",
-                      str_or_null(live->reg_reason)));
+        json_object_set_new(v, "registration",
+                            json_pack("{s:s,s:i,s:o}", "state",
+                                      live->registration, "failures",
+                                      (int)live->reg_failures, "reason",
+                                      str_or_null(live->reg_reason)));
     } else {
         json_object_set_new(v, "registration", json_null());
     }

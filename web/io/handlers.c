@@ -19,7 +19,7 @@
 #include "stream.h"
 #include "web_io.h"
 
-#define TALLY_PAGE    256
+#define TALLY_PAGE 256
 
 static const char *arg(struct web_req *r, const char *key)
 {

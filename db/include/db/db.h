@@ -37,9 +37,9 @@
 struct db;
 
 enum db_open_flags {
-    DB_OPEN_READWRITE = 0,      /* create if missing, migrate to current */
-    DB_OPEN_READONLY = 1 << 0,  /* the file must exist at current schema */
-    DB_OPEN_NO_CHECK = 1 << 1   /* skip PRAGMA quick_check (tests, tools) */
+    DB_OPEN_READWRITE = 0,     /* create if missing, migrate to current */
+    DB_OPEN_READONLY = 1 << 0, /* the file must exist at current schema */
+    DB_OPEN_NO_CHECK = 1 << 1  /* skip PRAGMA quick_check (tests, tools) */
 };
 
 /* How long a statement waits for another connection's lock. */

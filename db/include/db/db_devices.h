@@ -11,46 +11,46 @@
 
 #include "db/db.h"
 
-#define DB_IMEI_LEN 15
-#define DB_PORT_MAX 255
-#define DB_HUB_MAX 63
-#define DB_ICCID_MAX 20
-#define DB_IMSI_MAX 15
-#define DB_URI_MAX 255
+#define DB_IMEI_LEN    15
+#define DB_PORT_MAX    255
+#define DB_HUB_MAX     63
+#define DB_ICCID_MAX   20
+#define DB_IMSI_MAX    15
+#define DB_URI_MAX     255
 #define DB_VERSION_MAX 32
-#define DB_FAULT_MAX 120
+#define DB_FAULT_MAX   120
 
 enum db_device_state {
-    DB_DEVICE_ABSENT,     /* not connected now */
-    DB_DEVICE_IDLE,       /* connected, no upgrade running */
-    DB_DEVICE_UPGRADING,  /* a job is running */
-    DB_DEVICE_FAULT       /* connected, but not usable (see events) */
+    DB_DEVICE_ABSENT,    /* not connected now */
+    DB_DEVICE_IDLE,      /* connected, no upgrade running */
+    DB_DEVICE_UPGRADING, /* a job is running */
+    DB_DEVICE_FAULT      /* connected, but not usable (see events) */
 };
 
 struct db_device {
-    char imei[DB_IMEI_LEN + 1];        /* 15 digits */
+    char imei[DB_IMEI_LEN + 1]; /* 15 digits */
     enum db_device_state state;
-    char port[DB_PORT_MAX + 1];        /* tty path, "" unknown */
-    char usb_hub[DB_HUB_MAX + 1];      /* sysfs hub name, e.g. "1-1.2" */
-    int usb_port;                      /* port on that hub, 0 unknown */
+    char port[DB_PORT_MAX + 1];   /* tty path, "" unknown */
+    char usb_hub[DB_HUB_MAX + 1]; /* sysfs hub name, e.g. "1-1.2" */
+    int usb_port;                 /* port on that hub, 0 unknown */
     char iccid[DB_ICCID_MAX + 1];
     char imsi[DB_IMSI_MAX + 1];
-    int rssi;                          /* +CSQ 0..31, 99 unknown */
-    int reg_status;                    /* +CEREG <stat> 0..10, -1 unknown */
-    char target_uri[DB_URI_MAX + 1];   /* override, "" = from the config */
+    int rssi;                        /* +CSQ 0..31, 99 unknown */
+    int reg_status;                  /* +CEREG <stat> 0..10, -1 unknown */
+    char target_uri[DB_URI_MAX + 1]; /* override, "" = from the config */
     char sw_version[DB_VERSION_MAX + 1];
-    int battery;                       /* 0..100 %, -1 unknown */
-    int64_t free_kib;                  /* -1 unknown */
-    int64_t first_seen_ms;             /* set by the first upsert */
+    int battery;           /* 0..100 %, -1 unknown */
+    int64_t free_kib;      /* -1 unknown */
+    int64_t first_seen_ms; /* set by the first upsert */
     int64_t last_seen_ms;
-    char fault[DB_FAULT_MAX + 1];      /* state FAULT: what is wrong; "" */
-    int64_t readings_ms;               /* rssi, reg_status read; 0 never */
+    char fault[DB_FAULT_MAX + 1]; /* state FAULT: what is wrong; "" */
+    int64_t readings_ms;          /* rssi, reg_status read; 0 never */
 };
 
 /* Filter for db_device_list(). */
 struct db_device_filter {
-    int state;            /* an enum db_device_state, or -1 for any */
-    const char *usb_hub;  /* NULL for any */
+    int state;           /* an enum db_device_state, or -1 for any */
+    const char *usb_hub; /* NULL for any */
 };
 
 const char *db_device_state_name(enum db_device_state s);

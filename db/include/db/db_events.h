@@ -20,16 +20,16 @@
 #include "db/db.h"
 #include "db/db_devices.h"
 
-#define DB_KIND_MAX 32
-#define DB_ACTOR_MAX 64
-#define DB_DETAIL_MAX 4096
+#define DB_KIND_MAX          32
+#define DB_ACTOR_MAX         64
+#define DB_DETAIL_MAX        4096
 #define DB_DETAIL_TRUNC_MARK "...[truncated]"
 
 struct db_event {
     int64_t id;
     int64_t time_ms;
-    char imei[DB_IMEI_LEN + 1];     /* "" when not about one device */
-    int64_t job_id;                 /* 0 when not about one job */
+    char imei[DB_IMEI_LEN + 1]; /* "" when not about one device */
+    int64_t job_id;             /* 0 when not about one job */
     char kind[DB_KIND_MAX + 1];
     char actor[DB_ACTOR_MAX + 1];
     char detail[DB_DETAIL_MAX + 1];

@@ -21,52 +21,52 @@
 #include "db/db.h"
 #include "db/db_devices.h"
 
-#define DB_MD5_HEX 32
-#define DB_SHA256_HEX 64
+#define DB_MD5_HEX     32
+#define DB_SHA256_HEX  64
 #define DB_STAGING_MAX 255
-#define DB_REASON_MAX 255
-#define DB_CHUNK_MAX 65536      /* longest chunk record, bytes */
+#define DB_REASON_MAX  255
+#define DB_CHUNK_MAX   65536 /* longest chunk record, bytes */
 
 enum db_job_phase {
-    DB_JOB_DOWNLOAD,  /* receiving the image from the platform */
-    DB_JOB_CHECK,     /* image complete, digests being checked */
-    DB_JOB_FLASH,     /* writing the image to the field device */
-    DB_JOB_CONFIRM,   /* waiting for the device/platform to confirm */
-    DB_JOB_DONE,      /* final: success */
-    DB_JOB_FAILED     /* final: see reason */
+    DB_JOB_DOWNLOAD, /* receiving the image from the platform */
+    DB_JOB_CHECK,    /* image complete, digests being checked */
+    DB_JOB_FLASH,    /* writing the image to the field device */
+    DB_JOB_CONFIRM,  /* waiting for the device/platform to confirm */
+    DB_JOB_DONE,     /* final: success */
+    DB_JOB_FAILED    /* final: see reason */
 };
 
 struct db_job {
-    int64_t id;                       /* set by db_job_create() */
+    int64_t id; /* set by db_job_create() */
     char imei[DB_IMEI_LEN + 1];
     int64_t package_id;               /* 0: none (or package removed) */
     char version[DB_VERSION_MAX + 1]; /* target version, 1..32 chars */
     enum db_job_phase phase;
-    int oma_state;                    /* 5/0/3 value last reported, 0..255 */
-    int oma_result;                   /* 5/0/5 value last reported, 0..255 */
-    int64_t bytes_durable;            /* image bytes durable in staging */
-    int64_t image_size;               /* -1 unknown */
-    char md5[DB_MD5_HEX + 1];         /* lower-case hex, "" unknown */
-    char sha256[DB_SHA256_HEX + 1];   /* lower-case hex, "" unknown */
+    int oma_state;                  /* 5/0/3 value last reported, 0..255 */
+    int oma_result;                 /* 5/0/5 value last reported, 0..255 */
+    int64_t bytes_durable;          /* image bytes durable in staging */
+    int64_t image_size;             /* -1 unknown */
+    char md5[DB_MD5_HEX + 1];       /* lower-case hex, "" unknown */
+    char sha256[DB_SHA256_HEX + 1]; /* lower-case hex, "" unknown */
     char staging_file[DB_STAGING_MAX + 1]; /* name under state_dir */
-    int64_t last_msgid;               /* last msgid stored, -1 none */
-    int64_t flash_acked;              /* bytes the field device acked */
-    int attempt;                      /* 1 for the first attempt */
-    int retries;                      /* retries inside this attempt */
+    int64_t last_msgid;                    /* last msgid stored, -1 none */
+    int64_t flash_acked;                   /* bytes the field device acked */
+    int attempt;                           /* 1 for the first attempt */
+    int retries;                           /* retries inside this attempt */
     int64_t created_ms;
-    int64_t started_ms;               /* 0: not yet */
-    int64_t progress_ms;              /* last progress, 0: none */
-    int64_t ended_ms;                 /* 0: not yet */
-    char reason[DB_REASON_MAX + 1];   /* why it ended (or "") */
+    int64_t started_ms;             /* 0: not yet */
+    int64_t progress_ms;            /* last progress, 0: none */
+    int64_t ended_ms;               /* 0: not yet */
+    char reason[DB_REASON_MAX + 1]; /* why it ended (or "") */
 };
 
 struct db_chunk {
     int64_t job_id;
-    uint32_t index;      /* 0, 1, 2... */
-    int64_t offset;      /* in the image */
-    uint32_t length;     /* 1..DB_CHUNK_MAX */
-    uint32_t crc32;      /* zlib crc32() of the chunk's bytes */
-    int64_t msgid;       /* platform msgid of the +MIPLWRITE, -1 unknown */
+    uint32_t index;  /* 0, 1, 2... */
+    int64_t offset;  /* in the image */
+    uint32_t length; /* 1..DB_CHUNK_MAX */
+    uint32_t crc32;  /* zlib crc32() of the chunk's bytes */
+    int64_t msgid;   /* platform msgid of the +MIPLWRITE, -1 unknown */
 };
 
 const char *db_job_phase_name(enum db_job_phase p);

@@ -43,8 +43,7 @@ int db_package_list(struct db *db, int64_t after_id, struct db_package *out,
 int db_package_remove(struct db *db, int64_t id);
 
 /* The oldest package with this md5 (lower-case hex). */
-int db_package_find_md5(struct db *db, const char *md5,
-                        struct db_package *out);
+int db_package_find_md5(struct db *db, const char *md5, struct db_package *out);
 
 /* The package with this (size, md5). */
 int db_package_find(struct db *db, int64_t size, const char *md5,

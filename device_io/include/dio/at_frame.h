@@ -44,8 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AT_LINE_MAX 8192        /* hard cap on one line, terminator excluded */
-#define AT_CMD_NAME_MAX 32      /* longest command name kept for matching */
+#define AT_LINE_MAX     8192 /* hard cap on one line, terminator excluded */
+#define AT_CMD_NAME_MAX 32   /* longest command name kept for matching */
 
 enum at_line_kind {
     AT_LINE_COMMAND,
@@ -58,21 +58,21 @@ enum at_line_kind {
 };
 
 enum at_final_kind {
-    AT_FINAL_NONE,       /* not a final */
+    AT_FINAL_NONE, /* not a final */
     AT_FINAL_OK,
     AT_FINAL_ERROR,
-    AT_FINAL_CME_ERROR,  /* +CME ERROR:<n> */
-    AT_FINAL_CMS_ERROR,  /* +CMS ERROR:<n> */
-    AT_FINAL_CIS_ERROR   /* +CIS ERROR:<n> (MIPL commands) */
+    AT_FINAL_CME_ERROR, /* +CME ERROR:<n> */
+    AT_FINAL_CMS_ERROR, /* +CMS ERROR:<n> */
+    AT_FINAL_CIS_ERROR  /* +CIS ERROR:<n> (MIPL commands) */
 };
 
 struct at_line {
     enum at_line_kind kind;
-    enum at_final_kind final;  /* AT_FINAL_NONE unless kind is FINAL */
-    int code;                  /* the <n> of a *_ERROR final; -1 if absent
-                                  or not a number */
-    const char *text;          /* NUL-terminated, without the terminator;
-                                  valid only during the callback */
+    enum at_final_kind final; /* AT_FINAL_NONE unless kind is FINAL */
+    int code;                 /* the <n> of a *_ERROR final; -1 if absent
+                                 or not a number */
+    const char *text;         /* NUL-terminated, without the terminator;
+                                 valid only during the callback */
     size_t len;
 };
 
@@ -81,17 +81,17 @@ struct at_line {
 typedef void at_line_fn(const struct at_line *line, void *ctx);
 
 struct at_framer_stats {
-    uint64_t lines;        /* lines delivered */
-    uint64_t overlong;     /* AT_LINE_OVERLONG lines */
-    uint64_t garbage;      /* AT_LINE_GARBAGE lines */
-    uint64_t noise_bytes;  /* NUL/0xFF bytes dropped at line start */
+    uint64_t lines;       /* lines delivered */
+    uint64_t overlong;    /* AT_LINE_OVERLONG lines */
+    uint64_t garbage;     /* AT_LINE_GARBAGE lines */
+    uint64_t noise_bytes; /* NUL/0xFF bytes dropped at line start */
 };
 
 struct at_framer;
 
 /* A framer with an empty buffer and nothing pending. NULL on OOM. */
 struct at_framer *at_framer_new(void);
-void at_framer_free(struct at_framer *fr);   /* NULL-safe */
+void at_framer_free(struct at_framer *fr); /* NULL-safe */
 
 /* Forget any partial or held line and the pending command (port reopened). */
 void at_framer_reset(struct at_framer *fr);

@@ -28,40 +28,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define M531X_CMD_MAX 8300          /* longest command a builder produces */
-#define M531X_VERSION_MAX 32        /* longest version string we send */
-#define M531X_MSGID_MAX 2147483647  /* msgids are 0..2^31-1 */
-#define M531X_IMEI_LEN 15
-#define M531X_IMSI_MAX 15
-#define M531X_ICCID_MAX 20
-#define M531X_OPAQUE_MAX 2048       /* largest opaque write value, bytes: the
-                                       CIS SDK's CIS_CONFIG_BLOCK1_SIZE_MAX */
+#define M531X_CMD_MAX     8300       /* longest command a builder produces */
+#define M531X_VERSION_MAX 32         /* longest version string we send */
+#define M531X_MSGID_MAX   2147483647 /* msgids are 0..2^31-1 */
+#define M531X_IMEI_LEN    15
+#define M531X_IMSI_MAX    15
+#define M531X_ICCID_MAX   20
+#define M531X_OPAQUE_MAX                                                       \
+    2048 /* largest opaque write value, bytes: the                             \
+            CIS SDK's CIS_CONFIG_BLOCK1_SIZE_MAX */
 
 /* ---- the dialect table: what the sources leave open -------------------- */
 
 /* What <len> counts for a string value in READRSP/NOTIFY. */
 enum m531x_strlen_mode {
-    M531X_STRLEN_CHARS,   /* the characters of the string (SPEC24; default) */
-    M531X_STRLEN_QUOTED   /* characters + 2 for the quotes (AIO adapter) */
+    M531X_STRLEN_CHARS, /* the characters of the string (SPEC24; default) */
+    M531X_STRLEN_QUOTED /* characters + 2 for the quotes (AIO adapter) */
 };
 
 /* What <len> of an opaque +MIPLWRITE may count. */
 enum m531x_opaque_len {
-    M531X_OPAQUE_AUTO,    /* accept either, tell from the payload (default) */
-    M531X_OPAQUE_BYTES,   /* <len> is the byte count */
-    M531X_OPAQUE_HEX      /* <len> is the hex-character count */
+    M531X_OPAQUE_AUTO,  /* accept either, tell from the payload (default) */
+    M531X_OPAQUE_BYTES, /* <len> is the byte count */
+    M531X_OPAQUE_HEX    /* <len> is the hex-character count */
 };
 
 enum m531x_delete_cmd {
-    M531X_DELETE_MIPLDELETE,  /* AT+MIPLDELETE=<ref> (M5310, AIO; default) */
-    M531X_DELETE_MIPLDEL      /* AT+MIPLDEL=<ref> (SPEC24 M5311) */
+    M531X_DELETE_MIPLDELETE, /* AT+MIPLDELETE=<ref> (M5310, AIO; default) */
+    M531X_DELETE_MIPLDEL     /* AT+MIPLDEL=<ref> (SPEC24 M5311) */
 };
 
 struct m531x_dialect {
-    int sota_erase_ok;     /* AT+MIPLSOTA value: flash erased (seed: 3) */
-    int sota_erase_fail;   /* (assumed 4, see docs/PROTOCOL.md) */
-    int sota_write_ok;     /* chunk stored (seed: 1) */
-    int sota_write_fail;   /* (assumed 2) */
+    int sota_erase_ok;   /* AT+MIPLSOTA value: flash erased (seed: 3) */
+    int sota_erase_fail; /* (assumed 4, see docs/PROTOCOL.md) */
+    int sota_write_ok;   /* chunk stored (seed: 1) */
+    int sota_write_fail; /* (assumed 2) */
     enum m531x_strlen_mode strlen_mode;
     enum m531x_opaque_len opaque_len;
     enum m531x_delete_cmd delete_cmd;
@@ -88,8 +89,8 @@ enum m531x_type {
 
 /* Result codes of the *RSP commands (reference 2.5). */
 enum m531x_result {
-    M531X_RESULT_CONTENT = 1,      /* 2.05: READRSP, OBSERVERSP success */
-    M531X_RESULT_CHANGED = 2,      /* 2.04: WRITERSP, EXECUTERSP success */
+    M531X_RESULT_CONTENT = 1, /* 2.05: READRSP, OBSERVERSP success */
+    M531X_RESULT_CHANGED = 2, /* 2.04: WRITERSP, EXECUTERSP success */
     M531X_RESULT_BAD_REQUEST = 11,
     M531X_RESULT_UNAUTHORIZED = 12,
     M531X_RESULT_NOT_FOUND = 13,
@@ -107,69 +108,69 @@ enum m531x_flag {
 /* ---- URCs --------------------------------------------------------------- */
 
 enum m531x_urc_kind {
-    M531X_URC_READ,       /* +MIPLREAD */
-    M531X_URC_WRITE,      /* +MIPLWRITE */
-    M531X_URC_EXECUTE,    /* +MIPLEXECUTE */
-    M531X_URC_OBSERVE,    /* +MIPLOBSERVE */
-    M531X_URC_DISCOVER,   /* +MIPLDISCOVER */
-    M531X_URC_PARAMETER,  /* +MIPLPARAMETER */
-    M531X_URC_EVENT,      /* +MIPLEVENT */
-    M531X_URC_CREATE,     /* +MIPLCREATE:<ref> / +MIPLCREATEEX:<ref> */
-    M531X_URC_NSMI        /* +MIPLNSMI:<ref>,<status>,<num> (buffered mode) */
+    M531X_URC_READ,      /* +MIPLREAD */
+    M531X_URC_WRITE,     /* +MIPLWRITE */
+    M531X_URC_EXECUTE,   /* +MIPLEXECUTE */
+    M531X_URC_OBSERVE,   /* +MIPLOBSERVE */
+    M531X_URC_DISCOVER,  /* +MIPLDISCOVER */
+    M531X_URC_PARAMETER, /* +MIPLPARAMETER */
+    M531X_URC_EVENT,     /* +MIPLEVENT */
+    M531X_URC_CREATE,    /* +MIPLCREATE:<ref> / +MIPLCREATEEX:<ref> */
+    M531X_URC_NSMI       /* +MIPLNSMI:<ref>,<status>,<num> (buffered mode) */
 };
 
 /* What an opaque <len> turned out to count. */
 enum m531x_len_unit {
-    M531X_LEN_NONE,       /* not opaque, or empty (len 0) */
+    M531X_LEN_NONE, /* not opaque, or empty (len 0) */
     M531X_LEN_BYTES,
     M531X_LEN_HEXCHARS
 };
 
 struct m531x_urc {
     enum m531x_urc_kind kind;
-    int32_t ref;             /* instance, 0..255 */
-    int32_t msgid;           /* -1 for EVENT, CREATE, NSMI */
-    int32_t obj, ins, res;   /* -1 where the URC has none; res -1 = all */
+    int32_t ref;           /* instance, 0..255 */
+    int32_t msgid;         /* -1 for EVENT, CREATE, NSMI */
+    int32_t obj, ins, res; /* -1 where the URC has none; res -1 = all */
 
     union {
         struct {
-            int32_t count;   /* -1 when absent */
+            int32_t count; /* -1 when absent */
         } read;
         struct {
             enum m531x_type type;
-            int32_t len;             /* as sent */
-            const char *value;       /* raw value text, quotes stripped for
-                                        strings; hex text for opaque */
+            int32_t len;       /* as sent */
+            const char *value; /* raw value text, quotes stripped for
+                                  strings; hex text for opaque */
             size_t value_len;
-            int flag;                /* 0, 1 or 2 */
-            int32_t index;           /* -1 when absent (M5311 format) */
+            int flag;                     /* 0, 1 or 2 */
+            int32_t index;                /* -1 when absent (M5311 format) */
             enum m531x_len_unit len_unit; /* opaque only */
-            size_t data_len;         /* opaque: bytes the hex decodes to */
+            size_t data_len;              /* opaque: bytes the hex decodes to */
         } write;
         struct {
-            int32_t len;             /* -1 when absent */
-            const char *args;        /* quotes stripped; "" when none */
+            int32_t len;      /* -1 when absent */
+            const char *args; /* quotes stripped; "" when none */
             size_t args_len;
         } execute;
         struct {
-            int oper;                /* 1 observe, 0 cancel */
+            int oper; /* 1 observe, 0 cancel */
         } observe;
         struct {
             int32_t len;
-            const char *params;      /* "pmin=..;pmax=.." quotes stripped */
+            const char *params; /* "pmin=..;pmax=.." quotes stripped */
             size_t params_len;
         } parameter;
         struct {
             int32_t evt;
             int has_param;
-            int64_t param;           /* ackid, seconds, ... */
+            int64_t param; /* ackid, seconds, ... */
         } event;
         struct {
             int32_t status, num;
         } nsmi;
     } u;
 
-    const char *reason;      /* set on failure: static text for logs/tests */
+    const char *reason; /* set on failure: static text for logs/tests */
 };
 
 /* Is this line a +MIPL* URC name we decode? (cheap prefix test) */
@@ -188,8 +189,8 @@ int m531x_is_mipl_urc(const char *line, size_t len);
  * long or a control byte, which no line from the framer fails), out->kind
  * is its kind, and out->ref and out->msgid hold their values when they
  * decoded before the failing field, -1 otherwise. */
-int m531x_decode_urc(const char *line, size_t len,
-                     enum m531x_opaque_len opaque, struct m531x_urc *out);
+int m531x_decode_urc(const char *line, size_t len, enum m531x_opaque_len opaque,
+                     struct m531x_urc *out);
 
 /* Decode the hex payload of a decoded opaque write into out (cap bytes).
  * Returns the byte count or a GW_E_* code. */
@@ -234,20 +235,20 @@ int m531x_parse_cgatt(const char *line, size_t len, int *attached);
 
 /* Commands with no argument that sotagw sends. */
 enum m531x_simple_cmd {
-    M531X_CMD_AT,         /* "AT" */
-    M531X_CMD_ECHO_OFF,   /* "ATE0" */
-    M531X_CMD_IMEI,       /* "AT+CGSN=1" */
-    M531X_CMD_IMSI,       /* "AT+CIMI" */
-    M531X_CMD_ICCID,      /* "AT+ICCID" */
-    M531X_CMD_CSQ,        /* "AT+CSQ" */
-    M531X_CMD_CESQ,       /* "AT+CESQ" */
-    M531X_CMD_CEREG,      /* "AT+CEREG?" */
-    M531X_CMD_CGATT,      /* "AT+CGATT?" */
+    M531X_CMD_AT,           /* "AT" */
+    M531X_CMD_ECHO_OFF,     /* "ATE0" */
+    M531X_CMD_IMEI,         /* "AT+CGSN=1" */
+    M531X_CMD_IMSI,         /* "AT+CIMI" */
+    M531X_CMD_ICCID,        /* "AT+ICCID" */
+    M531X_CMD_CSQ,          /* "AT+CSQ" */
+    M531X_CMD_CESQ,         /* "AT+CESQ" */
+    M531X_CMD_CEREG,        /* "AT+CEREG?" */
+    M531X_CMD_CGATT,        /* "AT+CGATT?" */
     M531X_CMD_SLEEP_LOCK,   /* "AT+SM=LOCK" */
     M531X_CMD_SLEEP_UNLOCK, /* "AT+SM=UNLOCK" */
-    M531X_CMD_REBOOT,     /* "AT+CMRB" */
-    M531X_CMD_CREATE,     /* "AT+MIPLCREATE" (built-in OneNET config) */
-    M531X_CMD_VER         /* "AT+MIPLVER?" */
+    M531X_CMD_REBOOT,       /* "AT+CMRB" */
+    M531X_CMD_CREATE,       /* "AT+MIPLCREATE" (built-in OneNET config) */
+    M531X_CMD_VER           /* "AT+MIPLVER?" */
 };
 
 /* The text of a simple command (static). */
@@ -255,10 +256,10 @@ const char *m531x_simple_cmd_text(enum m531x_simple_cmd cmd);
 
 /* A READRSP value. */
 struct m531x_value {
-    enum m531x_type type;   /* STRING or INTEGER (the SOTA reads); others
-                               return GW_E_INVAL for now */
-    const char *str;        /* STRING: the text, no quote or control char */
-    int64_t num;            /* INTEGER */
+    enum m531x_type type; /* STRING or INTEGER (the SOTA reads); others
+                             return GW_E_INVAL for now */
+    const char *str;      /* STRING: the text, no quote or control char */
+    int64_t num;          /* INTEGER */
 };
 
 /* AT+MIPLDELETE=<ref> or AT+MIPLDEL=<ref>, per dialect. */
@@ -270,8 +271,7 @@ int m531x_build_delete(char *out, size_t cap, const struct m531x_dialect *d,
 int m531x_build_sotaver(char *out, size_t cap, const char *version);
 
 /* AT+MIPLOPEN=<ref>,<lifetime>,<timeout>  (seed: 0,600,60). */
-int m531x_build_open(char *out, size_t cap, int ref, int lifetime,
-                     int timeout);
+int m531x_build_open(char *out, size_t cap, int ref, int lifetime, int timeout);
 
 /* AT+MIPLUPDATE=<ref>,<lifetime>,<withobj>  (seed: 0,0,0). */
 int m531x_build_update(char *out, size_t cap, int ref, int lifetime,

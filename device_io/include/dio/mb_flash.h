@@ -30,15 +30,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_PROFILE_ID 0x5301
-#define MB_IDENT_ADDR 0
-#define MB_IDENT_REGS 28
-#define MB_CMD_ADDR 256
-#define MB_BLOCK_ADDR 512
-#define MB_BLOCK_MAX 240          /* bytes: 3 + 120 registers = 123, FC16 max */
+#define MB_PROFILE_ID     0x5301
+#define MB_IDENT_ADDR     0
+#define MB_IDENT_REGS     28
+#define MB_CMD_ADDR       256
+#define MB_BLOCK_ADDR     512
+#define MB_BLOCK_MAX      240 /* bytes: 3 + 120 registers = 123, FC16 max */
 #define MB_BLOCK_REGS_MAX 123
-#define MB_VERSION_MAX 32
-#define MB_BATTERY_MAINS 0xFFFF
+#define MB_VERSION_MAX    32
+#define MB_BATTERY_MAINS  0xFFFF
 
 enum mb_dev_state {
     MB_DEV_IDLE = 0,
@@ -71,8 +71,8 @@ enum mb_command {
 struct mb_ident {
     uint16_t profile;
     char sw_version[MB_VERSION_MAX + 1];
-    int battery;              /* 0..100; mains powered reads as 100 */
-    int mains;                /* 1 when the register was 0xFFFF */
+    int battery; /* 0..100; mains powered reads as 100 */
+    int mains;   /* 1 when the register was 0xFFFF */
     uint16_t free_kib;
     uint16_t max_block;
     enum mb_dev_state state;
@@ -111,32 +111,32 @@ void mb_flash_config_default(struct mb_flash_config *cfg);
 
 /* What the bus thread must do next. */
 enum mb_req_kind {
-    MB_REQ_READ_IDENT,   /* FC04 read MB_IDENT_ADDR, MB_IDENT_REGS */
-    MB_REQ_BEGIN,        /* FC16 at MB_CMD_ADDR: mb_encode_begin(size, crc) */
-    MB_REQ_BLOCK,        /* FC16 at MB_BLOCK_ADDR: mb_encode_block(offset,
-                            image + offset, len) */
-    MB_REQ_VERIFY,       /* FC16 at MB_CMD_ADDR: [2] */
-    MB_REQ_APPLY,        /* FC16 at MB_CMD_ADDR: [3] */
-    MB_REQ_WAIT,         /* do nothing until `at`, then call mb_flash_next
-                            with MB_RES_WAITED */
-    MB_REQ_DONE,         /* finished: see mb_flash.result */
+    MB_REQ_READ_IDENT, /* FC04 read MB_IDENT_ADDR, MB_IDENT_REGS */
+    MB_REQ_BEGIN,      /* FC16 at MB_CMD_ADDR: mb_encode_begin(size, crc) */
+    MB_REQ_BLOCK,      /* FC16 at MB_BLOCK_ADDR: mb_encode_block(offset,
+                          image + offset, len) */
+    MB_REQ_VERIFY,     /* FC16 at MB_CMD_ADDR: [2] */
+    MB_REQ_APPLY,      /* FC16 at MB_CMD_ADDR: [3] */
+    MB_REQ_WAIT,       /* do nothing until `at`, then call mb_flash_next
+                          with MB_RES_WAITED */
+    MB_REQ_DONE,       /* finished: see mb_flash.result */
 };
 
 struct mb_req {
     enum mb_req_kind kind;
-    uint32_t offset;     /* BLOCK */
-    uint32_t len;        /* BLOCK */
-    int64_t at;          /* WAIT: absolute monotonic ms */
+    uint32_t offset; /* BLOCK */
+    uint32_t len;    /* BLOCK */
+    int64_t at;      /* WAIT: absolute monotonic ms */
 };
 
 /* The outcome of the request the planner asked for. */
 enum mb_res_kind {
-    MB_RES_START,        /* first call: no request made yet */
-    MB_RES_OK,           /* the request succeeded (ident: with `ident`) */
-    MB_RES_TIMEOUT,      /* no answer within the response timeout */
-    MB_RES_EXCEPTION,    /* Modbus exception `exception` */
-    MB_RES_IO_ERROR,     /* link failure (port gone, connection refused) */
-    MB_RES_WAITED        /* the MB_REQ_WAIT time has come */
+    MB_RES_START,     /* first call: no request made yet */
+    MB_RES_OK,        /* the request succeeded (ident: with `ident`) */
+    MB_RES_TIMEOUT,   /* no answer within the response timeout */
+    MB_RES_EXCEPTION, /* Modbus exception `exception` */
+    MB_RES_IO_ERROR,  /* link failure (port gone, connection refused) */
+    MB_RES_WAITED     /* the MB_REQ_WAIT time has come */
 };
 
 struct mb_res {
@@ -150,41 +150,41 @@ struct mb_res {
 /* How a flash ended (OMA 5/0/5 result codes where they exist). */
 enum mb_flash_result {
     MB_FLASH_RUNNING = -1,
-    MB_FLASH_SUCCESS = 1,         /* device runs the new version */
-    MB_FLASH_NO_SPACE = 2,        /* image larger than free_kib */
-    MB_FLASH_INTEGRITY = 5,       /* CRC mismatch at VERIFY */
-    MB_FLASH_FAILED = 8           /* apply failed, device unreachable,
-                                     not a profile-1 device, ... */
+    MB_FLASH_SUCCESS = 1,   /* device runs the new version */
+    MB_FLASH_NO_SPACE = 2,  /* image larger than free_kib */
+    MB_FLASH_INTEGRITY = 5, /* CRC mismatch at VERIFY */
+    MB_FLASH_FAILED = 8     /* apply failed, device unreachable,
+                               not a profile-1 device, ... */
 };
 
 enum mb_flash_phase {
-    MB_PH_IDENT,      /* reading the identity block before starting */
+    MB_PH_IDENT, /* reading the identity block before starting */
     MB_PH_BEGIN,
     MB_PH_BLOCKS,
-    MB_PH_RESYNC,     /* re-reading received after an exception 03 */
-    MB_PH_VERIFY,     /* VERIFY sent, polling for state 3/5 */
-    MB_PH_APPLY,      /* APPLY sent, polling for state 0/5 */
+    MB_PH_RESYNC, /* re-reading received after an exception 03 */
+    MB_PH_VERIFY, /* VERIFY sent, polling for state 3/5 */
+    MB_PH_APPLY,  /* APPLY sent, polling for state 0/5 */
     MB_PH_DONE
 };
 
 struct mb_flash {
     struct mb_flash_config cfg;
-    uint32_t size, crc;           /* the staged image */
+    uint32_t size, crc; /* the staged image */
     enum mb_flash_phase phase;
-    struct mb_req last;           /* the request in flight */
-    struct mb_req after_wait;     /* what a WAIT is followed by */
+    struct mb_req last;                      /* the request in flight */
+    struct mb_req after_wait;                /* what a WAIT is followed by */
     char expect_version[MB_VERSION_MAX + 1]; /* "" when unknown */
-    uint32_t offset;              /* next byte to send */
-    uint32_t block;               /* bytes per block */
-    uint32_t acked;               /* bytes the device acknowledged */
+    uint32_t offset;                         /* next byte to send */
+    uint32_t block;                          /* bytes per block */
+    uint32_t acked;                          /* bytes the device acknowledged */
     int tries_left;
     int resyncs;
-    int64_t busy_since;           /* -1 when not busy */
-    int64_t deadline;             /* VERIFY/APPLY poll deadline */
+    int64_t busy_since; /* -1 when not busy */
+    int64_t deadline;   /* VERIFY/APPLY poll deadline */
     enum mb_flash_result result;
-    char reason[96];              /* why it ended, for events and logs */
+    char reason[96]; /* why it ended, for events and logs */
     char new_version[MB_VERSION_MAX + 1];
-    int resumed;                  /* 1 when BEGIN resumed a transfer */
+    int resumed; /* 1 when BEGIN resumed a transfer */
     uint32_t resumed_from;
     /* counters for metrics and tests */
     uint32_t blocks_sent, retries, busy_waits;

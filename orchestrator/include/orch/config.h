@@ -24,13 +24,13 @@
 #include "gw/imei.h"
 #include "gw/log.h"
 
-#define GW_CONFIG_FILE_MAX (1024 * 1024) /* bytes of config text */
-#define GW_CONFIG_LINE_MAX 1024          /* chars of one line */
-#define GW_CONFIG_TARGETS_MAX 1024       /* [target ...] sections */
-#define GW_CONFIG_PORTS_MAX 32           /* globs in [modems] ports */
-#define GW_CONFIG_PATH_MAX 256           /* paths, incl. the NUL */
-#define GW_CONFIG_HOST_MAX 254           /* host names, incl. the NUL */
-#define GW_CONFIG_ERR_MAX 512
+#define GW_CONFIG_FILE_MAX    (1024 * 1024) /* bytes of config text */
+#define GW_CONFIG_LINE_MAX    1024          /* chars of one line */
+#define GW_CONFIG_TARGETS_MAX 1024          /* [target ...] sections */
+#define GW_CONFIG_PORTS_MAX   32            /* globs in [modems] ports */
+#define GW_CONFIG_PATH_MAX    256           /* paths, incl. the NUL */
+#define GW_CONFIG_HOST_MAX    254           /* host names, incl. the NUL */
+#define GW_CONFIG_ERR_MAX     512
 
 /* ---- field-device target URIs ------------------------------------------ */
 
@@ -40,20 +40,20 @@
 /* ---- the configuration ------------------------------------------------- */
 
 enum gw_target_match {
-    GW_TARGET_BY_IMEI,   /* [target imei:IMEI] */
-    GW_TARGET_BY_PORT    /* [target port:PATH] */
+    GW_TARGET_BY_IMEI, /* [target imei:IMEI] */
+    GW_TARGET_BY_PORT  /* [target port:PATH] */
 };
 
 struct gw_config_target {
     enum gw_target_match match;
-    char key[GW_CONFIG_PATH_MAX];    /* the IMEI or the port path */
+    char key[GW_CONFIG_PATH_MAX]; /* the IMEI or the port path */
     struct mb_uri uri;
-    unsigned line;                   /* of the section header */
+    unsigned line; /* of the section header */
 };
 
 struct gw_config_gateway {
     char state_dir[GW_CONFIG_PATH_MAX];
-    char db[GW_CONFIG_PATH_MAX];          /* absolute after parsing */
+    char db[GW_CONFIG_PATH_MAX]; /* absolute after parsing */
     enum gw_log_level log_level;
 };
 
@@ -75,9 +75,9 @@ struct gw_config_modems {
 struct gw_config_web {
     char listen_host[GW_CONFIG_HOST_MAX];
     uint16_t listen_port;
-    char token_file[GW_CONFIG_PATH_MAX];  /* absolute after parsing */
+    char token_file[GW_CONFIG_PATH_MAX]; /* absolute after parsing */
     int read_requires_token;
-    char tls_cert[GW_CONFIG_PATH_MAX];    /* "" = plain HTTP */
+    char tls_cert[GW_CONFIG_PATH_MAX]; /* "" = plain HTTP */
     char tls_key[GW_CONFIG_PATH_MAX];
 };
 
@@ -97,13 +97,13 @@ struct gw_config {
     struct m531x_dialect dialect;
     struct gw_config_web web;
     struct gw_config_policy policy;
-    struct gw_config_target *targets;     /* ntargets entries */
+    struct gw_config_target *targets; /* ntargets entries */
     size_t ntargets;
 };
 
 struct gw_config_error {
-    unsigned line;                   /* 1-based; 0: about the whole file */
-    char msg[GW_CONFIG_ERR_MAX];     /* "FILE:LINE: reason" */
+    unsigned line;               /* 1-based; 0: about the whole file */
+    char msg[GW_CONFIG_ERR_MAX]; /* "FILE:LINE: reason" */
 };
 
 /* gw_config_parse: parse len bytes of text (need not be NUL-terminated)
@@ -114,8 +114,7 @@ struct gw_config_error {
  * with *out NULL and err filled (err may be NULL). The first error stops
  * the parse. */
 int gw_config_parse(struct gw_config **out, const char *file_name,
-                    const char *text, size_t len,
-                    struct gw_config_error *err);
+                    const char *text, size_t len, struct gw_config_error *err);
 
 /* NULL-safe. */
 void gw_config_free(struct gw_config *cfg);

@@ -316,8 +316,7 @@ static void policy_fast(struct bus_policy *p, unsigned flash_per_bus)
     p->flash.busy_wait_ms = 50;
 }
 
-static void uri_rtu(struct mb_uri *u, const struct fsim *fs,
-                    unsigned unit)
+static void uri_rtu(struct mb_uri *u, const struct fsim *fs, unsigned unit)
 {
     memset(u, 0, sizeof *u);
     u->kind = MB_URI_RTU;

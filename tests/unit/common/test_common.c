@@ -24,11 +24,10 @@ static void hex_roundtrip(void **state)
     uint8_t back[6];
 
     (void)state;
-    assert_int_equal(gw_hex_encode(bytes, sizeof bytes, text, sizeof text),
-                     12);
+    assert_int_equal(gw_hex_encode(bytes, sizeof bytes, text, sizeof text), 12);
     assert_string_equal(text, "007F80FFC7AC");
-    assert_int_equal(gw_hex_decode("007f80FFc7Ac", 12, back, sizeof back,
-                                   NULL), 6);
+    assert_int_equal(gw_hex_decode("007f80FFc7Ac", 12, back, sizeof back, NULL),
+                     6);
     assert_memory_equal(back, bytes, sizeof bytes);
 }
 
@@ -38,8 +37,7 @@ static void hex_rejects(void **state)
     size_t bad = 99;
 
     (void)state;
-    assert_int_equal(gw_hex_decode("0G", 2, out, sizeof out, &bad),
-                     GW_E_INVAL);
+    assert_int_equal(gw_hex_decode("0G", 2, out, sizeof out, &bad), GW_E_INVAL);
     assert_int_equal(bad, 1);
     assert_int_equal(gw_hex_decode("ABC", 3, out, sizeof out, &bad),
                      GW_E_INVAL);

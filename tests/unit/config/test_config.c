@@ -14,8 +14,8 @@
 #include "gw/err.h"
 #include "orch/config.h"
 
-#define IMEI_A "861234045678904"
-#define IMEI_B "861234045678912"
+#define IMEI_A     "861234045678904"
+#define IMEI_B     "861234045678912"
 #define MIN_MODEMS "[modems]\nports = /dev/ttyM*\n"
 
 static struct gw_config *parse_ok(const char *text)
@@ -66,8 +66,8 @@ static void example_file_parses(void **state)
     assert_non_null(fp);
     len = fread(text, 1, sizeof text, fp);
     fclose(fp);
-    assert_int_equal(gw_config_parse(&c, "sotagw.example.ini", text, len,
-                                     &err), 0);
+    assert_int_equal(gw_config_parse(&c, "sotagw.example.ini", text, len, &err),
+                     0);
     assert_string_equal(c->gateway.state_dir, "/var/lib/sotagw");
     assert_string_equal(c->gateway.db, "/var/lib/sotagw/sotagw.db");
     assert_int_equal(c->modems.nports, 1);
@@ -224,8 +224,7 @@ static void bad_values(void **state)
         {MIN_MODEMS "[web]\nlisten = 127.0.0.1:65536\n", 4, "1..65535"},
         {MIN_MODEMS "[web]\nlisten = :8080\n", 4, "empty host"},
         {MIN_MODEMS "[web]\nlisten = bad_host:80\n", 4, "bad character"},
-        {MIN_MODEMS "[web]\nread_requires_token = maybe\n", 4,
-         "true or false"},
+        {MIN_MODEMS "[web]\nread_requires_token = maybe\n", 4, "true or false"},
         {MIN_MODEMS "[web]\ntls_cert = /etc/c.pem\n", 4, "together"},
         {MIN_MODEMS "[web]\ntls_cert = c.pem\n", 4, "absolute"},
         {MIN_MODEMS "[policy]\nflash_per_bus = 0\n", 4, "1..16"},
@@ -233,7 +232,8 @@ static void bad_values(void **state)
         {MIN_MODEMS "[policy]\nretry_budget = 101\n", 4, "0..100"},
         {MIN_MODEMS "[policy]\njob_stall_timeout = 10\n", 4, "60..86400"},
         {MIN_MODEMS "[policy]\nretry_backoff_max = 5\n"
-                    "retry_backoff_min = 6\n", 4, "above retry_backoff_max"},
+                    "retry_backoff_min = 6\n",
+         4, "above retry_backoff_max"},
         {MIN_MODEMS "[policy]\nretry_backoff_min = 4000\n", 4,
          "above retry_backoff_max"},
         {MIN_MODEMS "[policy]\nmin_staging_free_kib = 4294967297\n", 4,
@@ -252,7 +252,7 @@ static void bad_structure(void **state)
         {"ports = /dev/ttyM*\n", 1, "before any [section]"},
         {MIN_MODEMS "[gatway]\nstate_dir = /x\n", 3,
          "unknown section [gatway]"},
-        {MIN_MODEMS "[extra]\n", 3, "unknown section"},           /* empty */
+        {MIN_MODEMS "[extra]\n", 3, "unknown section"}, /* empty */
         {MIN_MODEMS "[gateway\n", 3, "must end with ']'"},
         {MIN_MODEMS "[gateway]\nstatedir = /x\n", 4,
          "unknown key 'statedir' in [gateway]"},
@@ -274,13 +274,14 @@ static void bad_structure(void **state)
         {MIN_MODEMS "[target port:ttyUSB0]\n", 3, "absolute path"},
         {MIN_MODEMS "[target serial:1234]\n", 3, "[target imei:IMEI]"},
         {MIN_MODEMS "[target imei:" IMEI_A "]\nuri = modbus-tcp://h?unit=1\n"
-                    "host = h\n", 5, "unknown key 'host'"},
+                    "host = h\n",
+         5, "unknown key 'host'"},
         {MIN_MODEMS "[target imei:" IMEI_A "]\nuri = modbus-tcp://h?unit=1\n"
-                    "uri = modbus-tcp://h?unit=2\n", 5,
-         "duplicate key 'uri' (first set at line 4)"},
+                    "uri = modbus-tcp://h?unit=2\n",
+         5, "duplicate key 'uri' (first set at line 4)"},
         {MIN_MODEMS "[target imei:" IMEI_A "]\nuri = modbus-tcp://h?unit=1\n"
-                    "[target imei:" IMEI_A "]\n", 5,
-         "already defined at line 3"},
+                    "[target imei:" IMEI_A "]\n",
+         5, "already defined at line 3"},
         {MIN_MODEMS "[target port:/dev/ttyUSB0]\nuri = modbus-tcp://h\n", 4,
          "uri: missing ?unit=N"},
     };
@@ -302,15 +303,17 @@ static void bounds(void **state)
     {
         static const char nul[] = MIN_MODEMS "[web]\nlisten = a\0b:80\n";
 
-        assert_int_equal(gw_config_parse(&c, "t.ini", nul, sizeof nul - 1,
-                                         &err), GW_E_CONFIG);
+        assert_int_equal(
+            gw_config_parse(&c, "t.ini", nul, sizeof nul - 1, &err),
+            GW_E_CONFIG);
     }
     assert_int_equal(err.line, 4);
     assert_non_null(strstr(err.msg, "control character 0x00"));
 
     /* An over-long line. */
-    len = (size_t)snprintf(text, sizeof text, MIN_MODEMS "[gateway]\n"
-                           "state_dir = /");
+    len = (size_t)snprintf(text, sizeof text,
+                           MIN_MODEMS "[gateway]\n"
+                                      "state_dir = /");
     memset(text + len, 'd', 1100);
     len += 1100;
     text[len++] = '\n';
@@ -321,9 +324,9 @@ static void bounds(void **state)
 
     /* An over-long file. */
     memset(text, '\n', GW_CONFIG_FILE_MAX + 1);
-    assert_int_equal(gw_config_parse(&c, "t.ini", text,
-                                     GW_CONFIG_FILE_MAX + 1, &err),
-                     GW_E_TOOLONG);
+    assert_int_equal(
+        gw_config_parse(&c, "t.ini", text, GW_CONFIG_FILE_MAX + 1, &err),
+        GW_E_TOOLONG);
     assert_int_equal(err.line, 0);
     assert_non_null(strstr(err.msg, "t.ini: file is over"));
     assert_null(c);
@@ -464,8 +467,8 @@ static void uris_bad(void **state)
         if (mb_uri_parse(cases[i].uri, &u, w, sizeof w) >= 0)
             fail_msg("accepted '%s'", cases[i].uri);
         if (strstr(w, cases[i].needle) == NULL)
-            fail_msg("'%s': want '%s', got '%s'", cases[i].uri,
-                     cases[i].needle, w);
+            fail_msg("'%s': want '%s', got '%s'", cases[i].uri, cases[i].needle,
+                     w);
     }
 }
 

@@ -38,8 +38,7 @@ void tmp_dir_remove(struct tmp_dir *t)
     assert_int_equal(rmdir(t->path), 0);
 }
 
-void tmp_path(const struct tmp_dir *t, const char *name, char *dst,
-              size_t cap)
+void tmp_path(const struct tmp_dir *t, const char *name, char *dst, size_t cap)
 {
     int n = snprintf(dst, cap, "%s/%s", t->path, name);
 

@@ -18,8 +18,7 @@ void tmp_dir_make(struct tmp_dir *t);
 void tmp_dir_remove(struct tmp_dir *t);
 
 /* dst = dir "/" name. */
-void tmp_path(const struct tmp_dir *t, const char *name, char *dst,
-              size_t cap);
+void tmp_path(const struct tmp_dir *t, const char *name, char *dst, size_t cap);
 
 /* Run SQL on a raw connection to path (asserts success). */
 void raw_exec(const char *path, const char *sql);

@@ -22,7 +22,7 @@
 #include "gw/err.h"
 
 #define MODEMS 5
-#define CHUNKS 100      /* per modem */
+#define CHUNKS 100 /* per modem */
 #define EVENTS 200
 
 struct fixture {
@@ -41,9 +41,12 @@ static int setup(void **state)
     tmp_path(&f->dir, "sotagw.db", f->path, sizeof f->path);
     assert_int_equal(db_open(&f->db, f->path, 0), 0);
     for (unsigned m = 0; m < MODEMS; m++) {
-        struct db_device d = {.state = DB_DEVICE_UPGRADING, .rssi = 99,
-                              .reg_status = -1, .battery = -1,
-                              .free_kib = -1, .last_seen_ms = 1};
+        struct db_device d = {.state = DB_DEVICE_UPGRADING,
+                              .rssi = 99,
+                              .reg_status = -1,
+                              .battery = -1,
+                              .free_kib = -1,
+                              .last_seen_ms = 1};
         struct db_job j = {.image_size = CHUNKS * 512, .attempt = 1};
 
         test_imei(d.imei, m);
@@ -89,15 +92,19 @@ static void group_commit_many_records(void **state)
 
     for (uint32_t i = 0; i < CHUNKS; i++) {
         for (unsigned m = 0; m < MODEMS; m++) {
-            struct db_chunk c = {.job_id = f->job[m], .index = i,
-                                 .offset = (int64_t)i * 512, .length = 512,
-                                 .crc32 = i * 7u + m, .msgid = i};
+            struct db_chunk c = {.job_id = f->job[m],
+                                 .index = i,
+                                 .offset = (int64_t)i * 512,
+                                 .length = 512,
+                                 .crc32 = i * 7u + m,
+                                 .msgid = i};
 
             assert_int_equal(db_group_begin(f->db), 0);
             assert_int_equal(db_chunk_append(f->db, &c), 0);
             assert_int_equal(db_job_progress(f->db, f->job[m],
                                              (int64_t)(i + 1) * 512, i,
-                                             1000 + i), 0);
+                                             1000 + i),
+                             0);
         }
     }
     assert_int_equal(db_group_pending(f->db), 2 * MODEMS * CHUNKS);
@@ -120,8 +127,12 @@ static void group_commit_many_records(void **state)
 static void group_lost_without_commit(void **state)
 {
     struct fixture *f = *state;
-    struct db_chunk c = {.job_id = f->job[0], .index = 0, .offset = 0,
-                         .length = 512, .crc32 = 1, .msgid = 1};
+    struct db_chunk c = {.job_id = f->job[0],
+                         .index = 0,
+                         .offset = 0,
+                         .length = 512,
+                         .crc32 = 1,
+                         .msgid = 1};
 
     assert_int_equal(db_group_begin(f->db), 0);
     assert_int_equal(db_chunk_append(f->db, &c), 0);
@@ -144,11 +155,11 @@ static void reader_not_blocked_by_writer(void **state)
     size_t n;
 
     assert_int_equal(db_open(&ro, f->path, DB_OPEN_READONLY), 0);
-    assert_int_equal(db_event_append(f->db, 1, NULL, 0, "a", "daemon", NULL,
-                                     NULL), 0);
+    assert_int_equal(
+        db_event_append(f->db, 1, NULL, 0, "a", "daemon", NULL, NULL), 0);
     assert_int_equal(db_tx_begin(f->db), 0);
-    assert_int_equal(db_event_append(f->db, 2, NULL, 0, "b", "daemon", NULL,
-                                     NULL), 0);
+    assert_int_equal(
+        db_event_append(f->db, 2, NULL, 0, "b", "daemon", NULL, NULL), 0);
     assert_int_equal(db_event_list(ro, NULL, 0, ev, 4, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(db_tx_commit(f->db), 0);
@@ -160,7 +171,7 @@ static void reader_not_blocked_by_writer(void **state)
 struct reader {
     const char *path;
     atomic_int writer_done;
-    int rc;                 /* first error, 0 if none */
+    int rc; /* first error, 0 if none */
     size_t seen;
     int in_order;
 };
@@ -211,9 +222,9 @@ static void reader_thread_while_writing(void **state)
         char detail[32];
 
         snprintf(detail, sizeof detail, "{\"n\":%d}", i);
-        assert_int_equal(db_event_append(f->db, 1000 + i, NULL, 0,
-                                         "test.tick", "daemon", detail,
-                                         NULL), 0);
+        assert_int_equal(db_event_append(f->db, 1000 + i, NULL, 0, "test.tick",
+                                         "daemon", detail, NULL),
+                         0);
     }
     atomic_store(&r.writer_done, 1);
     assert_int_equal(pthread_join(t, NULL), 0);

@@ -78,9 +78,9 @@ static void migrate_fresh_then_reopen(void **state)
     assert_int_equal(db_schema_version(db), db_schema_latest());
     assert_int_equal(db_device_get(db, d.imei, &d), 0);
     db_close(db);
-    assert_int_equal(raw_int(f->path,
-                             "SELECT count(*) FROM sqlite_schema"
-                             " WHERE name = 'devices'"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
+                                      " WHERE name = 'devices'"),
+                     1);
 }
 
 static void memory_database(void **state)
@@ -110,9 +110,9 @@ static void wal_and_foreign_keys(void **state)
     j.attempt = 1;
     assert_int_equal(db_job_create(db, &j), GW_E_NOTFOUND);
     db_close(db);
-    assert_int_equal(raw_int(f->path,
-                             "SELECT journal_mode = 'wal'"
-                             " FROM pragma_journal_mode"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT journal_mode = 'wal'"
+                                      " FROM pragma_journal_mode"),
+                     1);
 }
 
 static void newer_schema_refused(void **state)
@@ -143,8 +143,7 @@ static void foreign_database_refused(void **state)
 
     raw_exec(f->path, "CREATE TABLE notes (x TEXT)");
     assert_int_equal(db_open(&db, f->path, 0), GW_E_UNKNOWN);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"),
-                     1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"), 1);
     raw_exec(f->path, "PRAGMA application_id = 42; PRAGMA user_version = 1");
     assert_int_equal(db_open(&db, f->path, 0), GW_E_UNKNOWN);
 }
@@ -200,11 +199,13 @@ static void damaged_page_is_corrupt(void **state)
     for (unsigned i = 0; i < 200; i++) {
         char detail[200];
 
-        snprintf(detail, sizeof detail, "event %u with some padding text"
+        snprintf(detail, sizeof detail,
+                 "event %u with some padding text"
                  " to fill pages ..........................................",
                  i);
         assert_int_equal(db_event_append(db, 1000 + i, NULL, 0, "test",
-                                         "daemon", detail, NULL), 0);
+                                         "daemon", detail, NULL),
+                         0);
     }
     db_close(db);
     assert_int_equal(db_open(&db, f->path, 0), 0); /* still good */
@@ -214,7 +215,8 @@ static void damaged_page_is_corrupt(void **state)
     page = (size_t)raw_int(f->path, "PRAGMA page_size");
     /* Damage the events table's root page (and its leaves), keep page 1. */
     page *= (size_t)raw_int(f->path, "SELECT rootpage FROM sqlite_schema"
-                                     " WHERE name = 'events'") - 1;
+                                     " WHERE name = 'events'") -
+            1;
     assert_true(page > 0 && page + 4096 <= len);
     for (size_t i = 0; i < 4096; i++)
         img[page + i] = (unsigned char)(0xA5u ^ i);
@@ -307,10 +309,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(migrate_fresh_then_reopen, setup,
                                         teardown),
         cmocka_unit_test(memory_database),
-        cmocka_unit_test_setup_teardown(wal_and_foreign_keys, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(newer_schema_refused, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(wal_and_foreign_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(foreign_database_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(garbage_file_is_corrupt, setup,

@@ -100,9 +100,9 @@ static void device_upsert_get(void **state)
 
     /* The API's target survives the worker's next upsert; the modem comes
      * back on another port and keeps its row; first_seen stays. */
-    assert_int_equal(db_device_set_target(db, d.imei,
-                                          "modbus-tcp://10.0.0.5:502?unit=3"),
-                     0);
+    assert_int_equal(
+        db_device_set_target(db, d.imei, "modbus-tcp://10.0.0.5:502?unit=3"),
+        0);
     snprintf(d.port, sizeof d.port, "/dev/ttyUSB9");
     d.last_seen_ms = 9000;
     d.state = DB_DEVICE_UPGRADING;
@@ -191,8 +191,8 @@ static void device_list_cursor_and_filters(void **state)
         }
         snprintf(after, sizeof after, "%s", page[n - 1].imei);
         if (round == 0) {
-            add_device(db, 5);   /* before the cursor */
-            add_device(db, 30);  /* after it */
+            add_device(db, 5);  /* before the cursor */
+            add_device(db, 30); /* after it */
         }
     }
     assert_int_equal(nseen, 11);
@@ -210,8 +210,7 @@ static void device_list_cursor_and_filters(void **state)
     assert_int_equal(n, 0);
     f.state = 17;
     assert_int_equal(db_device_list(db, &f, NULL, page, 4, &n), GW_E_RANGE);
-    assert_int_equal(db_device_list(db, NULL, NULL, page, 0, &n),
-                     GW_E_RANGE);
+    assert_int_equal(db_device_list(db, NULL, NULL, page, 0, &n), GW_E_RANGE);
 }
 
 /* ---- jobs -------------------------------------------------------------- */
@@ -501,11 +500,12 @@ static void events(void **state)
     size_t n;
 
     test_imei(imei, 1);
-    assert_int_equal(db_event_append(db, 100, NULL, 0, "daemon.start",
-                                     "daemon", "{\"version\":\"0.1.0\"}",
-                                     &id1), 0);
+    assert_int_equal(db_event_append(db, 100, NULL, 0, "daemon.start", "daemon",
+                                     "{\"version\":\"0.1.0\"}", &id1),
+                     0);
     assert_int_equal(db_event_append(db, 101, imei, 7, "job.created",
-                                     "api:ops1", NULL, &id2), 0);
+                                     "api:ops1", NULL, &id2),
+                     0);
     assert_true(id2 > id1);
     assert_int_equal(db_event_list(db, NULL, 0, out, 8, &n), 0);
     assert_int_equal(n, 2);
@@ -523,23 +523,26 @@ static void events(void **state)
     assert_int_equal(n, 0);
 
     /* Identifiers are refused, free text is cut and marked. */
-    assert_int_equal(db_event_append(db, 1, NULL, 0, "", "daemon", NULL,
-                                     NULL), GW_E_INVAL);
+    assert_int_equal(db_event_append(db, 1, NULL, 0, "", "daemon", NULL, NULL),
+                     GW_E_INVAL);
     assert_int_equal(db_event_append(db, 1, NULL, 0,
                                      "a-kind-name-that-is-much-too-long!",
-                                     "daemon", NULL, NULL), GW_E_TOOLONG);
-    assert_int_equal(db_event_append(db, 1, "123", 0, "k", "daemon", NULL,
-                                     NULL), GW_E_INVAL);
-    assert_int_equal(db_event_append(db, -1, NULL, 0, "k", "daemon", NULL,
-                                     NULL), GW_E_RANGE);
+                                     "daemon", NULL, NULL),
+                     GW_E_TOOLONG);
+    assert_int_equal(
+        db_event_append(db, 1, "123", 0, "k", "daemon", NULL, NULL),
+        GW_E_INVAL);
+    assert_int_equal(
+        db_event_append(db, -1, NULL, 0, "k", "daemon", NULL, NULL),
+        GW_E_RANGE);
     memset(detail, 'd', sizeof detail - 1);
-    assert_int_equal(db_event_append(db, 102, NULL, 0, "big", "daemon",
-                                     detail, &id1), 0);
+    assert_int_equal(
+        db_event_append(db, 102, NULL, 0, "big", "daemon", detail, &id1), 0);
     assert_int_equal(db_event_list(db, NULL, id2, out, 8, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(strlen(out[0].detail), DB_DETAIL_MAX);
-    assert_string_equal(out[0].detail + DB_DETAIL_MAX
-                            - strlen(DB_DETAIL_TRUNC_MARK),
+    assert_string_equal(out[0].detail + DB_DETAIL_MAX -
+                            strlen(DB_DETAIL_TRUNC_MARK),
                         DB_DETAIL_TRUNC_MARK);
 }
 
@@ -548,8 +551,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(device_upsert_get, setup, teardown),
         cmocka_unit_test_setup_teardown(device_bounds, setup, teardown),
-        cmocka_unit_test_setup_teardown(device_list_cursor_and_filters,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(device_list_cursor_and_filters, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(job_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(job_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(job_list_by_device, setup, teardown),

@@ -105,8 +105,8 @@ static void expect_lines(const struct recorder *rec, const struct want *want,
 
 /* Feed in pieces: split points sorted ascending, ending at len. */
 static void run_split(const uint8_t *in, size_t len, const char *pending,
-                      const size_t *cuts, size_t ncuts,
-                      const struct want *want, size_t nwant, const char *how,
+                      const size_t *cuts, size_t ncuts, const struct want *want,
+                      size_t nwant, const char *how,
                       struct at_framer_stats *stats_out)
 {
     struct recorder rec = {0};
@@ -133,9 +133,9 @@ static void run_split(const uint8_t *in, size_t len, const char *pending,
 
 /* Whole, byte by byte, and in two at every offset (every 97th above 4 KiB,
  * plus the ends and the AT_LINE_MAX boundary). */
-static void check_all_splits(const uint8_t *in, size_t len,
-                             const char *pending, const struct want *want,
-                             size_t nwant, struct at_framer_stats *stats)
+static void check_all_splits(const uint8_t *in, size_t len, const char *pending,
+                             const struct want *want, size_t nwant,
+                             struct at_framer_stats *stats)
 {
     struct recorder rec = {0};
     struct at_framer *fr;
@@ -170,21 +170,41 @@ static void check_all_splits(const uint8_t *in, size_t len,
 
         for (i = 0; i < sizeof edges / sizeof edges[0]; i++) {
             snprintf(how, sizeof how, "split at %zu", edges[i]);
-            run_split(in, len, pending, &edges[i], 1, want, nwant, how,
-                      NULL);
+            run_split(in, len, pending, &edges[i], 1, want, nwant, how, NULL);
         }
     }
 }
 
 /* ---- the table ----------------------------------------------------------- */
 
-#define W_CMD(t) {AT_LINE_COMMAND, AT_FINAL_NONE, -1, (t), 0}
-#define W_INFO(t) {AT_LINE_INFO, AT_FINAL_NONE, -1, (t), 0}
-#define W_URC(t) {AT_LINE_URC, AT_FINAL_NONE, -1, (t), 0}
-#define W_UNK(t) {AT_LINE_UNKNOWN, AT_FINAL_NONE, -1, (t), 0}
-#define W_GARB(t) {AT_LINE_GARBAGE, AT_FINAL_NONE, -1, (t), 0}
-#define W_OK {AT_LINE_FINAL, AT_FINAL_OK, -1, "OK", 0}
-#define W_FIN(k, c, t) {AT_LINE_FINAL, (k), (c), (t), 0}
+#define W_CMD(t)                                                               \
+    {                                                                          \
+        AT_LINE_COMMAND, AT_FINAL_NONE, -1, (t), 0                             \
+    }
+#define W_INFO(t)                                                              \
+    {                                                                          \
+        AT_LINE_INFO, AT_FINAL_NONE, -1, (t), 0                                \
+    }
+#define W_URC(t)                                                               \
+    {                                                                          \
+        AT_LINE_URC, AT_FINAL_NONE, -1, (t), 0                                 \
+    }
+#define W_UNK(t)                                                               \
+    {                                                                          \
+        AT_LINE_UNKNOWN, AT_FINAL_NONE, -1, (t), 0                             \
+    }
+#define W_GARB(t)                                                              \
+    {                                                                          \
+        AT_LINE_GARBAGE, AT_FINAL_NONE, -1, (t), 0                             \
+    }
+#define W_OK                                                                   \
+    {                                                                          \
+        AT_LINE_FINAL, AT_FINAL_OK, -1, "OK", 0                                \
+    }
+#define W_FIN(k, c, t)                                                         \
+    {                                                                          \
+        AT_LINE_FINAL, (k), (c), (t), 0                                        \
+    }
 
 /* A string literal that holds NUL bytes, with its length. */
 #define BIN(s) (s), sizeof(s) - 1
@@ -192,146 +212,312 @@ static void check_all_splits(const uint8_t *in, size_t len,
 struct frame_case {
     const char *name;
     const char *input;
-    size_t input_len;      /* 0: strlen(input) */
-    const char *pending;   /* set before feeding; NULL: none */
+    size_t input_len;    /* 0: strlen(input) */
+    const char *pending; /* set before feeding; NULL: none */
     struct want want[12];
     size_t nwant;
-    int left_pending;      /* at_framer_pending() after the input */
-    uint64_t noise;        /* expected noise_bytes */
+    int left_pending; /* at_framer_pending() after the input */
+    uint64_t noise;   /* expected noise_bytes */
 };
 
 static const struct frame_case cases[] = {
     {"empty input", "", 0, NULL, {{0}}, 0, 0, 0},
     {"blank lines only", "\r\n\r\n\n\r  \r\n", 0, NULL, {{0}}, 0, 0, 0},
     {"unterminated line is kept", "OK", 0, "AT", {{0}}, 0, 1, 0},
-    {"echo on", "AT+CGSN=1\r\r\n+CGSN: 864215040123456\r\n\r\nOK\r\n", 0,
+    {"echo on",
+     "AT+CGSN=1\r\r\n+CGSN: 864215040123456\r\n\r\nOK\r\n",
+     0,
      "AT+CGSN=1",
-     {W_CMD("AT+CGSN=1"), W_INFO("+CGSN: 864215040123456"), W_OK}, 3, 0, 0},
-    {"echo off", "\r\n+CGSN:864215040123456\r\n\r\nOK\r\n", 0, "AT+CGSN=1",
-     {W_INFO("+CGSN:864215040123456"), W_OK}, 2, 0, 0},
+     {W_CMD("AT+CGSN=1"), W_INFO("+CGSN: 864215040123456"), W_OK},
+     3,
+     0,
+     0},
+    {"echo off",
+     "\r\n+CGSN:864215040123456\r\n\r\nOK\r\n",
+     0,
+     "AT+CGSN=1",
+     {W_INFO("+CGSN:864215040123456"), W_OK},
+     2,
+     0,
+     0},
     {"bare info line belongs to the pending command",
-     "\r\n460001234567890\r\n\r\nOK\r\n", 0, "AT+CIMI",
-     {W_INFO("460001234567890"), W_OK}, 2, 0, 0},
+     "\r\n460001234567890\r\n\r\nOK\r\n",
+     0,
+     "AT+CIMI",
+     {W_INFO("460001234567890"), W_OK},
+     2,
+     0,
+     0},
     {"same text without a pending command is unknown",
-     "460001234567890\r\n+CSQ: 20,99\r\nhello\r\n", 0, NULL,
-     {W_UNK("460001234567890"), W_UNK("+CSQ: 20,99"), W_UNK("hello")}, 3, 0,
+     "460001234567890\r\n+CSQ: 20,99\r\nhello\r\n",
+     0,
+     NULL,
+     {W_UNK("460001234567890"), W_UNK("+CSQ: 20,99"), W_UNK("hello")},
+     3,
+     0,
      0},
     {"URCs between a command and its OK",
-     "\r\n+MIPLEVENT:0,6\r\n+CSQ: 20,99\r\n+CEREG: 1\r\n\r\nOK\r\n", 0,
+     "\r\n+MIPLEVENT:0,6\r\n+CSQ: 20,99\r\n+CEREG: 1\r\n\r\nOK\r\n",
+     0,
      "AT+CSQ",
-     {W_URC("+MIPLEVENT:0,6"), W_INFO("+CSQ: 20,99"), W_URC("+CEREG: 1"),
-      W_OK},
-     4, 0, 0},
+     {W_URC("+MIPLEVENT:0,6"), W_INFO("+CSQ: 20,99"), W_URC("+CEREG: 1"), W_OK},
+     4,
+     0,
+     0},
     {"a known URC name answering the pending command is info",
-     "+CEREG: 0,1\r\nOK\r\n+CEREG: 5\r\n", 0, "AT+CEREG?",
-     {W_INFO("+CEREG: 0,1"), W_OK, W_URC("+CEREG: 5")}, 3, 0, 0},
+     "+CEREG: 0,1\r\nOK\r\n+CEREG: 5\r\n",
+     0,
+     "AT+CEREG?",
+     {W_INFO("+CEREG: 0,1"), W_OK, W_URC("+CEREG: 5")},
+     3,
+     0,
+     0},
     {"+MIPLCREATE answer vs URC",
-     "+MIPLREAD:0,1,3,0,19\r\n+MIPLCREATE:0\r\nOK\r\n+MIPLCREATE:0\r\n", 0,
+     "+MIPLREAD:0,1,3,0,19\r\n+MIPLCREATE:0\r\nOK\r\n+MIPLCREATE:0\r\n",
+     0,
      "AT+MIPLCREATE",
      {W_URC("+MIPLREAD:0,1,3,0,19"), W_INFO("+MIPLCREATE:0"), W_OK,
       W_URC("+MIPLCREATE:0")},
-     4, 0, 0},
+     4,
+     0,
+     0},
     {"+MIPLVER and +MIPLCREATEEX answers, other +MIPL names stay URCs",
-     "+MIPLVER:2.3.0\r\nOK\r\n", 0, "AT+MIPLVER?",
-     {W_INFO("+MIPLVER:2.3.0"), W_OK}, 2, 0, 0},
-    {"+MIPLCREATEEX answer", "+MIPLCREATEEX: 0\r\nOK\r\n", 0,
+     "+MIPLVER:2.3.0\r\nOK\r\n",
+     0,
+     "AT+MIPLVER?",
+     {W_INFO("+MIPLVER:2.3.0"), W_OK},
+     2,
+     0,
+     0},
+    {"+MIPLCREATEEX answer",
+     "+MIPLCREATEEX: 0\r\nOK\r\n",
+     0,
      "AT+MIPLCREATEEX=\"host:5683\",1",
-     {W_INFO("+MIPLCREATEEX: 0"), W_OK}, 2, 0, 0},
+     {W_INFO("+MIPLCREATEEX: 0"), W_OK},
+     2,
+     0,
+     0},
     {"+MIPL line named like a pending *RSP is a URC",
-     "+MIPLEXECUTE:0,5,5,0,2\r\nOK\r\n", 0, "AT+MIPLEXECUTE",
-     {W_URC("+MIPLEXECUTE:0,5,5,0,2"), W_OK}, 2, 0, 0},
-    {"ERROR", "ERROR\r\n", 0, "AT+X",
-     {W_FIN(AT_FINAL_ERROR, -1, "ERROR")}, 1, 0, 0},
+     "+MIPLEXECUTE:0,5,5,0,2\r\nOK\r\n",
+     0,
+     "AT+MIPLEXECUTE",
+     {W_URC("+MIPLEXECUTE:0,5,5,0,2"), W_OK},
+     2,
+     0,
+     0},
+    {"ERROR",
+     "ERROR\r\n",
+     0,
+     "AT+X",
+     {W_FIN(AT_FINAL_ERROR, -1, "ERROR")},
+     1,
+     0,
+     0},
     {"+CME ERROR with and without space",
-     "+CME ERROR: 50\r\n+CME ERROR:3\r\n", 0, "AT+X",
+     "+CME ERROR: 50\r\n+CME ERROR:3\r\n",
+     0,
+     "AT+X",
      {W_FIN(AT_FINAL_CME_ERROR, 50, "+CME ERROR: 50"),
       W_FIN(AT_FINAL_CME_ERROR, 3, "+CME ERROR:3")},
-     2, 0, 0},
-    {"+CMS ERROR", "+CMS ERROR:500\r\n+CMS ERROR: 0\r\n", 0, NULL,
+     2,
+     0,
+     0},
+    {"+CMS ERROR",
+     "+CMS ERROR:500\r\n+CMS ERROR: 0\r\n",
+     0,
+     NULL,
      {W_FIN(AT_FINAL_CMS_ERROR, 500, "+CMS ERROR:500"),
       W_FIN(AT_FINAL_CMS_ERROR, 0, "+CMS ERROR: 0")},
-     2, 0, 0},
-    {"+CIS ERROR", "+CIS ERROR:602\r\n+CIS ERROR: 601 \r\n", 0,
+     2,
+     0,
+     0},
+    {"+CIS ERROR",
+     "+CIS ERROR:602\r\n+CIS ERROR: 601 \r\n",
+     0,
      "AT+MIPLCREATE",
      {W_FIN(AT_FINAL_CIS_ERROR, 602, "+CIS ERROR:602"),
       W_FIN(AT_FINAL_CIS_ERROR, 601, "+CIS ERROR: 601 ")},
-     2, 0, 0},
+     2,
+     0,
+     0},
     {"missing or odd codes are -1",
      "+CME ERROR:\r\n+CME ERROR\r\n+CME ERROR: SIM failure\r\n"
      "+CIS ERROR:1234567890\r\n+CIS ERROR:-5\r\n+CMS ERROR: 5x\r\n",
-     0, NULL,
+     0,
+     NULL,
      {W_FIN(AT_FINAL_CME_ERROR, -1, "+CME ERROR:"),
       W_FIN(AT_FINAL_CME_ERROR, -1, "+CME ERROR"),
       W_FIN(AT_FINAL_CME_ERROR, -1, "+CME ERROR: SIM failure"),
       W_FIN(AT_FINAL_CIS_ERROR, -1, "+CIS ERROR:1234567890"),
       W_FIN(AT_FINAL_CIS_ERROR, -1, "+CIS ERROR:-5"),
       W_FIN(AT_FINAL_CMS_ERROR, -1, "+CMS ERROR: 5x")},
-     6, 0, 0},
-    {"near-finals are not finals", "OKAY\r\nERRORS\r\n+CME ERRORS:1\r\n", 0,
-     NULL, {W_UNK("OKAY"), W_UNK("ERRORS"), W_UNK("+CME ERRORS:1")}, 3, 0,
+     6,
+     0,
      0},
-    {"OK OK: a stray final is still a final", "OK\r\nOK\r\n", 0, "AT",
-     {W_OK, W_OK}, 2, 0, 0},
-    {"NO CARRIER after OK is a URC", "\r\nOK\r\n\r\nNO CARRIER\r\n", 0,
-     "AT+MIPLSOTA=1", {W_OK, W_URC("NO CARRIER")}, 2, 0, 0},
-    {"NO CARRIER never ends the pending command", "NO CARRIER\r\n", 0,
-     "AT+MIPLOPEN=0,600,60", {W_URC("NO CARRIER")}, 1, 1, 0},
+    {"near-finals are not finals",
+     "OKAY\r\nERRORS\r\n+CME ERRORS:1\r\n",
+     0,
+     NULL,
+     {W_UNK("OKAY"), W_UNK("ERRORS"), W_UNK("+CME ERRORS:1")},
+     3,
+     0,
+     0},
+    {"OK OK: a stray final is still a final",
+     "OK\r\nOK\r\n",
+     0,
+     "AT",
+     {W_OK, W_OK},
+     2,
+     0,
+     0},
+    {"NO CARRIER after OK is a URC",
+     "\r\nOK\r\n\r\nNO CARRIER\r\n",
+     0,
+     "AT+MIPLSOTA=1",
+     {W_OK, W_URC("NO CARRIER")},
+     2,
+     0,
+     0},
+    {"NO CARRIER never ends the pending command",
+     "NO CARRIER\r\n",
+     0,
+     "AT+MIPLOPEN=0,600,60",
+     {W_URC("NO CARRIER")},
+     1,
+     1,
+     0},
     {"boot banners after AT+CMRB",
      "AT+CMRB\r\r\nOK\r\n\r\nREBOOTING..\r\n\r\n*ATREADY: 1\r\n\r\n"
      "+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+IP: 10.2.3.4\r\n*MATREADY: 1\r\n",
-     0, "AT+CMRB",
+     0,
+     "AT+CMRB",
      {W_CMD("AT+CMRB"), W_OK, W_URC("REBOOTING.."), W_URC("*ATREADY: 1"),
       W_URC("+CFUN: 1"), W_URC("+CPIN: READY"), W_URC("+IP: 10.2.3.4"),
       W_URC("*MATREADY: 1")},
-     8, 0, 0},
+     8,
+     0,
+     0},
     {"banner while a command is pending is still a URC",
-     "*ATREADY: 1\r\n+CFUN: 1\r\n", 0, "AT",
-     {W_URC("*ATREADY: 1"), W_URC("+CFUN: 1")}, 2, 1, 0},
+     "*ATREADY: 1\r\n+CFUN: 1\r\n",
+     0,
+     "AT",
+     {W_URC("*ATREADY: 1"), W_URC("+CFUN: 1")},
+     2,
+     1,
+     0},
     {"held write then URC: delivered alone",
-     "+MIPLWRITE:0,7,5,0,0,2,4,\r\n\r\n+MIPLEVENT:0,6\r\n", 0, NULL,
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"), W_URC("+MIPLEVENT:0,6")}, 2, 0,
+     "+MIPLWRITE:0,7,5,0,0,2,4,\r\n\r\n+MIPLEVENT:0,6\r\n",
+     0,
+     NULL,
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"), W_URC("+MIPLEVENT:0,6")},
+     2,
+     0,
      0},
     {"held write then final",
-     "+MIPLWRITE:0,7,5,0,0,2,4,\r\nERROR\r\n", 0, "AT+MIPLSOTA=1",
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"),
-      W_FIN(AT_FINAL_ERROR, -1, "ERROR")},
-     2, 0, 0},
+     "+MIPLWRITE:0,7,5,0,0,2,4,\r\nERROR\r\n",
+     0,
+     "AT+MIPLSOTA=1",
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"), W_FIN(AT_FINAL_ERROR, -1, "ERROR")},
+     2,
+     0,
+     0},
     {"held write then command echo",
-     "+MIPLWRITE:0,7,5,0,0,2,4, \r\nAT+MIPLSOTA=1\r\n", 0, NULL,
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4, "), W_CMD("AT+MIPLSOTA=1")}, 2, 0,
+     "+MIPLWRITE:0,7,5,0,0,2,4, \r\nAT+MIPLSOTA=1\r\n",
+     0,
+     NULL,
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4, "), W_CMD("AT+MIPLSOTA=1")},
+     2,
+     0,
      0},
     {"held write then garbage",
-     "+MIPLWRITE:0,7,5,0,0,2,4,\r\nAB\x01" "CD\r\n", 0, NULL,
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"), W_GARB("AB\x01" "CD")}, 2, 0, 0},
+     "+MIPLWRITE:0,7,5,0,0,2,4,\r\nAB\x01"
+     "CD\r\n",
+     0,
+     NULL,
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,"), W_GARB("AB\x01"
+                                                 "CD")},
+     2,
+     0,
+     0},
     {"held write joined while a command is pending",
-     "+MIPLWRITE:0,7,5,0,0,2,4,\r\n\r\n\r\nC7ACF801,1\r\nOK\r\n", 0,
+     "+MIPLWRITE:0,7,5,0,0,2,4,\r\n\r\n\r\nC7ACF801,1\r\nOK\r\n",
+     0,
      "AT+MIPLSOTA=3",
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,C7ACF801,1"), W_OK}, 2, 0, 0},
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,4,C7ACF801,1"), W_OK},
+     2,
+     0,
+     0},
     {"', ' variant is held and joined",
-     "+MIPLWRITE: 0, 7, 5, 0, 0, 2, 4, \r\nC7ACF801, 0, 0\r\n", 0, NULL,
-     {W_URC("+MIPLWRITE: 0, 7, 5, 0, 0, 2, 4, C7ACF801, 0, 0")}, 1, 0, 0},
-    {"empty final write is not held", "+MIPLWRITE:0,17507,5,0,0,2,0,,0\r\n",
-     0, NULL, {W_URC("+MIPLWRITE:0,17507,5,0,0,2,0,,0")}, 1, 0, 0},
+     "+MIPLWRITE: 0, 7, 5, 0, 0, 2, 4, \r\nC7ACF801, 0, 0\r\n",
+     0,
+     NULL,
+     {W_URC("+MIPLWRITE: 0, 7, 5, 0, 0, 2, 4, C7ACF801, 0, 0")},
+     1,
+     0,
+     0},
+    {"empty final write is not held",
+     "+MIPLWRITE:0,17507,5,0,0,2,0,,0\r\n",
+     0,
+     NULL,
+     {W_URC("+MIPLWRITE:0,17507,5,0,0,2,0,,0")},
+     1,
+     0,
+     0},
     {"garbage between lines",
-     "OK\r\n\x1b[2J\r\n+CEREG: 1\r\n\xe6\x94\xb6\r\nA\x7f\r\n", 0, "AT",
+     "OK\r\n\x1b[2J\r\n+CEREG: 1\r\n\xe6\x94\xb6\r\nA\x7f\r\n",
+     0,
+     "AT",
      {W_OK, W_GARB("\x1b[2J"), W_URC("+CEREG: 1"), W_GARB("\xe6\x94\xb6"),
       W_GARB("A\x7f")},
-     5, 0, 0},
-    {"NUL inside a line is garbage", BIN("O\0K\r\nOK\r\n"), "AT",
-     {{AT_LINE_GARBAGE, AT_FINAL_NONE, -1, NULL, 3}, W_OK}, 2, 0, 0},
+     5,
+     0,
+     0},
+    {"NUL inside a line is garbage",
+     BIN("O\0K\r\nOK\r\n"),
+     "AT",
+     {{AT_LINE_GARBAGE, AT_FINAL_NONE, -1, NULL, 3}, W_OK},
+     2,
+     0,
+     0},
     {"leading NUL and 0xFF noise is dropped and counted",
-     BIN("\0\0\xff\xffOK\r\n\xff\0+CEREG: 1\r\n"), "AT",
-     {W_OK, W_URC("+CEREG: 1")}, 2, 0, 6},
+     BIN("\0\0\xff\xffOK\r\n\xff\0+CEREG: 1\r\n"),
+     "AT",
+     {W_OK, W_URC("+CEREG: 1")},
+     2,
+     0,
+     6},
     {"noise between a held write and its payload",
-     BIN("+MIPLWRITE:0,7,5,0,0,2,1,\r\n\0\xff" "AB,0\r\n"), NULL,
-     {W_URC("+MIPLWRITE:0,7,5,0,0,2,1,AB,0")}, 1, 0, 2},
-    {"CR-only line ends", "AT\rOK\r+CEREG: 1\r", 0, "AT",
-     {W_CMD("AT"), W_OK, W_URC("+CEREG: 1")}, 3, 0, 0},
-    {"LF-only line ends", "AT\nOK\n+CEREG: 1\n", 0, "AT",
-     {W_CMD("AT"), W_OK, W_URC("+CEREG: 1")}, 3, 0, 0},
+     BIN("+MIPLWRITE:0,7,5,0,0,2,1,\r\n\0\xff"
+         "AB,0\r\n"),
+     NULL,
+     {W_URC("+MIPLWRITE:0,7,5,0,0,2,1,AB,0")},
+     1,
+     0,
+     2},
+    {"CR-only line ends",
+     "AT\rOK\r+CEREG: 1\r",
+     0,
+     "AT",
+     {W_CMD("AT"), W_OK, W_URC("+CEREG: 1")},
+     3,
+     0,
+     0},
+    {"LF-only line ends",
+     "AT\nOK\n+CEREG: 1\n",
+     0,
+     "AT",
+     {W_CMD("AT"), W_OK, W_URC("+CEREG: 1")},
+     3,
+     0,
+     0},
     {"lower-case command echo, case-insensitive name match",
-     "at+cgsn=1\r\n+CGSN: 1\r\nok\r\n", 0, "at+cgsn=1",
-     {W_CMD("at+cgsn=1"), W_INFO("+CGSN: 1"), W_INFO("ok")}, 3, 1, 0},
+     "at+cgsn=1\r\n+CGSN: 1\r\nok\r\n",
+     0,
+     "at+cgsn=1",
+     {W_CMD("at+cgsn=1"), W_INFO("+CGSN: 1"), W_INFO("ok")},
+     3,
+     1,
+     0},
 };
 
 static void table_cases(void **state)
@@ -385,7 +571,7 @@ static void overlong_case(size_t line_len, int held)
     assert_non_null(first);
     memcpy(in, head, hl);
     for (i = 0; i < line_len; i++)
-        in[hl + i] = (uint8_t)"0123456789ABCDEF"[i % 16];
+        in[hl + i] = (uint8_t) "0123456789ABCDEF"[i % 16];
     memcpy(in + hl + line_len, tail, strlen(tail));
     /* The delivered prefix: the head without its CR LF, then the line. */
     if (held) {
@@ -409,7 +595,7 @@ static void overlong_lines(void **state)
     (void)state;
     overlong_case(AT_LINE_MAX + 1, 0);
     overlong_case(AT_LINE_MAX * 12 + 5, 0);
-    overlong_case(AT_LINE_MAX, 1);   /* joined text over the cap */
+    overlong_case(AT_LINE_MAX, 1); /* joined text over the cap */
 }
 
 static void line_of_exactly_max(void **state)
@@ -527,7 +713,7 @@ static void count_seed(const struct at_line *line, void *ctx)
         if (strncmp(line->text, "+MIPLWRITE:", 11) == 0) {
             c->writes++;
             assert_true(line->text[line->len - 1] != ',');
-            if (line->len > 500)    /* 2048 hex chars, 692 in the last */
+            if (line->len > 500) /* 2048 hex chars, 692 in the last */
                 c->joined_chunks++;
         }
         break;
@@ -547,7 +733,7 @@ static void seed_whole_transcript(void **state)
     size_t p;
 
     (void)state;
-    assert_int_equal(writes, 15);   /* 14 chunks and the final empty write */
+    assert_int_equal(writes, 15); /* 14 chunks and the final empty write */
     for (p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
         struct seed_count c = {0};
         struct at_framer *fr = at_framer_new();
@@ -707,7 +893,7 @@ static void classify_line_stateless(void **state)
     assert_int_equal(l.kind, AT_LINE_FINAL);
     assert_int_equal(l.final, AT_FINAL_CIS_ERROR);
     assert_int_equal(l.code, 602);
-    at_classify_line("OK trailing", 2, NULL, &l);   /* len bounds the text */
+    at_classify_line("OK trailing", 2, NULL, &l); /* len bounds the text */
     assert_int_equal(l.kind, AT_LINE_FINAL);
     at_classify_line("+MIPLCREATE:0", 13, "AT+MIPLCREATE", &l);
     assert_int_equal(l.kind, AT_LINE_INFO);

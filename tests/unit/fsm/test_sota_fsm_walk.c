@@ -248,8 +248,7 @@ static int drive_registration(struct model *m, struct sota_event *ev,
     case SOTA_REG_DELETING:
     case SOTA_REG_VERSION:
     case SOTA_REG_OPENING:
-    case SOTA_REG_REGISTERED:
-        break;
+    case SOTA_REG_REGISTERED: break;
     }
     return 0;
 }

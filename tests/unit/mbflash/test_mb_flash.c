@@ -71,8 +71,8 @@ static void ident_decodes(void **state)
     assert_int_equal(id.image_crc, 0x1C291CA3);
 
     /* a 32-character version fills all 16 registers, no NUL */
-    ident_regs(r, "0123456789abcdef0123456789ABCDEF", MB_BATTERY_MAINS, 1,
-               2, 0, 0, 0, 0, 0);
+    ident_regs(r, "0123456789abcdef0123456789ABCDEF", MB_BATTERY_MAINS, 1, 2, 0,
+               0, 0, 0, 0);
     assert_int_equal(mb_ident_decode(r, &id), 0);
     assert_string_equal(id.sw_version, "0123456789abcdef0123456789ABCDEF");
     assert_true(id.mains);
@@ -151,25 +151,24 @@ struct dev {
     int busy;                   /* next N requests: exception 06 */
     int crc_bad;                /* VERIFY fails */
     int apply_fail;
-    int apply_silent_polls;     /* ident polls unanswered after APPLY */
-    char image_version[33];     /* version the image installs */
+    int apply_silent_polls; /* ident polls unanswered after APPLY */
+    char image_version[33]; /* version the image installs */
     /* observations */
-    uint32_t max_acked;         /* highest `received` ever replied */
-    int resent_acked;           /* blocks sent below an acknowledged end */
+    uint32_t max_acked; /* highest `received` ever replied */
+    int resent_acked;   /* blocks sent below an acknowledged end */
     int begins, blocks, applies;
 };
 
 static void dev_ident(const struct dev *d, uint16_t r[MB_IDENT_REGS])
 {
-    ident_regs(r, d->version, d->battery, d->free_kib, d->max_block,
-               d->state, d->error, d->received, d->size, d->crc);
+    ident_regs(r, d->version, d->battery, d->free_kib, d->max_block, d->state,
+               d->error, d->received, d->size, d->crc);
 }
 
 /* Execute one request on the device. Returns the result kind and fills
  * ident registers for READ_IDENT. */
 static enum mb_res_kind dev_exec(struct dev *d, const struct mb_req *q,
-                                 const uint8_t *image, uint16_t *regs,
-                                 int *exc)
+                                 const uint8_t *image, uint16_t *regs, int *exc)
 {
     int lose_reply = 0;
 
@@ -255,8 +254,7 @@ static enum mb_res_kind dev_exec(struct dev *d, const struct mb_req *q,
         d->state = MB_DEV_APPLYING;
         return MB_RES_OK;
     case MB_REQ_WAIT:
-    case MB_REQ_DONE:
-        break;
+    case MB_REQ_DONE: break;
     }
     fail_msg("device asked to execute a non-request");
     return MB_RES_IO_ERROR;
@@ -282,7 +280,7 @@ static int dev_begin(struct dev *d, uint32_t size, uint32_t crc)
 }
 
 #define IMG_SIZE 1000u
-#define IMG_CRC 0xDEADBEEFu
+#define IMG_CRC  0xDEADBEEFu
 
 static uint8_t image[IMG_SIZE];
 

@@ -144,7 +144,7 @@ int worker_start(struct worker **out, struct app *app, const char *port_path,
     w->ops = ops;
     w->ctx = ops_ctx;
     w->plan = plan;
-    w->pending = WORKER_EXIT_FAILED;  /* "none" until worker_stop() */
+    w->pending = WORKER_EXIT_FAILED; /* "none" until worker_stop() */
     uv_poll_init(app->loop, &w->poll, w->fd);
     uv_timer_init(app->loop, &w->timer);
     w->poll.data = w;

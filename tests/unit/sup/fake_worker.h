@@ -8,24 +8,24 @@
 #include "worker.h"
 
 enum fake_mode {
-    FAKE_RUN,     /* identify, then run until hang-up or stop */
-    FAKE_FAIL     /* end FAILED right after start */
+    FAKE_RUN, /* identify, then run until hang-up or stop */
+    FAKE_FAIL /* end FAILED right after start */
 };
 
 #define FAKE_PLANS_MAX 8
-#define FAKE_LOG_MAX 64
+#define FAKE_LOG_MAX   64
 
 struct fake_plan {
-    char suffix[32];          /* a port path ending in this */
+    char suffix[32]; /* a port path ending in this */
     char imei[16];
     enum fake_mode mode;
 };
 
 struct fake_record {
     char port[64];
-    int started;              /* 1: start, 0: exit */
+    int started; /* 1: start, 0: exit */
     enum worker_exit why;
-    long long at_ms;          /* monotonic */
+    long long at_ms; /* monotonic */
 };
 
 struct fake_world {

@@ -29,8 +29,8 @@
 #include "sup.h"
 
 #define WATCHDOG_MS 60000
-#define IMEI_A "490154203237518"
-#define IMEI_B "356938035643809"
+#define IMEI_A      "490154203237518"
+#define IMEI_B      "356938035643809"
 
 struct pty {
     int master;
@@ -100,8 +100,8 @@ static void env_init(struct env *e)
     strcpy(e->dir, "/tmp/sotagw-sup-XXXXXX");
     assert_non_null(mkdtemp(e->dir));
     assert_int_equal(uv_loop_init(&e->loop), 0);
-    snprintf(e->cfg.modems.ports[0], sizeof e->cfg.modems.ports[0],
-             "%s/ttyM*", e->dir);
+    snprintf(e->cfg.modems.ports[0], sizeof e->cfg.modems.ports[0], "%s/ttyM*",
+             e->dir);
     e->cfg.modems.nports = 1;
     e->cfg.policy.retry_backoff_min_s = 1;
     e->cfg.policy.retry_backoff_max_s = 2;
@@ -117,7 +117,7 @@ static void on_stopped(void *ctx)
     struct env *e = ctx;
 
     e->stopped++;
-    uv_stop(&e->loop);   /* called from a timer: do not block in the poll */
+    uv_stop(&e->loop); /* called from a timer: do not block in the poll */
 }
 
 static void env_done(struct env *e)
@@ -134,7 +134,7 @@ static void env_done(struct env *e)
     assert_int_equal(e->stopped, 1);
     assert_int_equal(fake_world.running, 0);
     sup_free(e->sup);
-    uv_run(&e->loop, UV_RUN_DEFAULT);   /* close callbacks */
+    uv_run(&e->loop, UV_RUN_DEFAULT); /* close callbacks */
     assert_int_equal(uv_loop_close(&e->loop), 0);
     db_close(e->app.db);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
@@ -157,7 +157,8 @@ static void count_worker(void *ctx, struct worker *w)
     snprintf(v->imei, sizeof v->imei, "%s", wi.imei);
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 static void port_appears_disappears_reappears(void **state)
 {
@@ -184,14 +185,14 @@ static void port_appears_disappears_reappears(void **state)
     assert_int_equal(fake_count(NULL, 1, -1), 0);
     pty_plug(&p, e.dir, "ttyM0");
     run_until_count(&e, "/ttyM0", 1, -1, 1);
-    uv_run(&e.loop, UV_RUN_NOWAIT);   /* identification */
+    uv_run(&e.loop, UV_RUN_NOWAIT); /* identification */
     sup_foreach(e.sup, count_worker, &v);
     assert_int_equal(v.n, 1);
     assert_string_equal(v.imei, IMEI_A);
 
     pty_unplug(&p);
     run_until_count(&e, "/ttyM0", 0, WORKER_EXIT_UNPLUGGED, 1);
-    uv_run(&e.loop, UV_RUN_NOWAIT);   /* reaped */
+    uv_run(&e.loop, UV_RUN_NOWAIT); /* reaped */
     assert_int_equal(db_device_get(e.app.db, IMEI_A, &d), 0);
     assert_int_equal(d.state, DB_DEVICE_ABSENT);
     v.n = 0;
@@ -277,8 +278,8 @@ static void location_from_by_path(void **state)
         const char *hub;
         int port;
     } ok[] = {
-        {"pci-0000:00:14.0-usb-0:1.2.3:1.0-port0",
-         "pci-0000:00:14.0-usb-0:1.2", 3},
+        {"pci-0000:00:14.0-usb-0:1.2.3:1.0-port0", "pci-0000:00:14.0-usb-0:1.2",
+         3},
         {"pci-0000:00:14.0-usb-0:2:1.0-port0", "pci-0000:00:14.0-usb-0", 2},
         {"pci-0000:00:14.0-usbv2-0:1.4:1.2", "pci-0000:00:14.0-usbv2-0:1", 4},
         {"platform-3f980000.usb-usb-0:1.1.3:1.0-port0",
@@ -289,9 +290,13 @@ static void location_from_by_path(void **state)
          "pci-0000:00:1d.0-usb-0:1.7", 12},
     };
     static const char *const bad[] = {
-        "", "pci-0000:00:1f.2-ata-1", "platform-serial8250-port3",
-        "pci-0000:00:14.0-usb-0:1.x:1.0-port0", "pci-0000:00:14.0-usb-0",
-        "pci-0000:00:14.0-usb-:1.2:1.0", "pci-0000:00:14.0-usb-0:1.0:1.0",
+        "",
+        "pci-0000:00:1f.2-ata-1",
+        "platform-serial8250-port3",
+        "pci-0000:00:14.0-usb-0:1.x:1.0-port0",
+        "pci-0000:00:14.0-usb-0",
+        "pci-0000:00:14.0-usb-:1.2:1.0",
+        "pci-0000:00:14.0-usb-0:1.0:1.0",
         "pci-0000:00:14.0-usb-0:1.256:1.0",
         "pci-0000:00:14.0-usb-0:1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17."
         "18.19.20.21.22.23:1.0",
@@ -307,8 +312,7 @@ static void location_from_by_path(void **state)
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (sup_location_from_by_path(bad[i], &loc) == 0)
-            fail_msg("accepted %s (hub %s port %d)", bad[i], loc.hub,
-                     loc.port);
+            fail_msg("accepted %s (hub %s port %d)", bad[i], loc.hub, loc.port);
         assert_string_equal(loc.hub, "");
         assert_int_equal(loc.port, 0);
     }

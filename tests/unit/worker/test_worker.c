@@ -803,8 +803,9 @@ static void registration_failure_is_visible(void **state)
     run_until_events(f, "sota.register", 1); /* registering again in 5 s */
     play(f, "~ 5000\n> AT+MIPLDELETE=0\n< OK\n", NULL);
     play(f, attempt, NULL);
-    play(f, "< +MIPLEVENT:0,8\n> AT+NRB\n< OK\n< REBOOTING..\n"
-            "< *ATREADY: 1\n",
+    play(f,
+         "< +MIPLEVENT:0,8\n> AT+NRB\n< OK\n< REBOOTING..\n"
+         "< *ATREADY: 1\n",
          NULL);
     run_until_events(f, "modem.reboot", 2);
     run_until_events(f, "sota.register", 3); /* rebooted; registering */

@@ -17,34 +17,34 @@
  * conversation and to staged data is documented in the OpenAPI document
  * and docs/API.md; the daemon implements them. */
 enum web_action {
-    WEB_ACTION_PAUSE,   /* stop accepting new chunks / starting a flash;
-                           never interrupts an APPLY; staged data kept */
-    WEB_ACTION_RESUME,  /* undo PAUSE */
-    WEB_ACTION_CANCEL,  /* end the job (result 10 cancelled); staged data
-                           dropped; a running flash stops between blocks */
-    WEB_ACTION_RETRY    /* clear a failed job and the retry budget so the
-                           platform's next attempt is accepted */
+    WEB_ACTION_PAUSE,  /* stop accepting new chunks / starting a flash;
+                          never interrupts an APPLY; staged data kept */
+    WEB_ACTION_RESUME, /* undo PAUSE */
+    WEB_ACTION_CANCEL, /* end the job (result 10 cancelled); staged data
+                          dropped; a running flash stops between blocks */
+    WEB_ACTION_RETRY   /* clear a failed job and the retry budget so the
+                          platform's next attempt is accepted */
 };
 
 /* Live data of one modem that the database does not hold (or holds late). */
 struct web_live {
     char imei[16];
-    int connected;            /* a worker serves it now */
+    int connected; /* a worker serves it now */
     int paused;
-    int rssi;                 /* 99 unknown */
-    int reg_status;           /* -1 unknown */
-    int64_t readings_ms;      /* when rssi, reg_status were read; 0 never */
-    int target_reachable;     /* -1 unknown */
-    char phase[16];           /* sota phase name */
-    uint32_t bytes;           /* durable bytes of the download */
-    uint32_t image_size;      /* 0 unknown */
-    uint32_t flash_acked;     /* bytes the field device acknowledged */
-    char target_uri[256];     /* the effective target (database override
-                                 or config), "" none */
-    char registration[24];    /* OneNET registration: "registered",
-                                 "backoff", "failed", ... */
-    unsigned reg_failures;    /* failed attempts since it last worked */
-    char reg_reason[112];     /* why the last attempt failed, "" */
+    int rssi;              /* 99 unknown */
+    int reg_status;        /* -1 unknown */
+    int64_t readings_ms;   /* when rssi, reg_status were read; 0 never */
+    int target_reachable;  /* -1 unknown */
+    char phase[16];        /* sota phase name */
+    uint32_t bytes;        /* durable bytes of the download */
+    uint32_t image_size;   /* 0 unknown */
+    uint32_t flash_acked;  /* bytes the field device acknowledged */
+    char target_uri[256];  /* the effective target (database override
+                              or config), "" none */
+    char registration[24]; /* OneNET registration: "registered",
+                              "backoff", "failed", ... */
+    unsigned reg_failures; /* failed attempts since it last worked */
+    char reg_reason[112];  /* why the last attempt failed, "" */
 };
 
 /* Counters and the answer-time histogram for /metrics. Monotonic since
@@ -53,16 +53,16 @@ struct web_live {
 struct web_metrics {
     uint64_t chunks_stored, bytes_stored, chunks_resent, chunks_bad;
     uint64_t resumes, restarts;
-    uint64_t failures_by_result[12];          /* OMA result code 0..11 */
+    uint64_t failures_by_result[12]; /* OMA result code 0..11 */
     uint64_t flash_blocks, flash_retries;
-    double answer_bounds_s[WEB_HIST_BUCKETS]; /* upper bounds, seconds */
-    uint64_t answer_buckets[WEB_HIST_BUCKETS];/* cumulative counts */
+    double answer_bounds_s[WEB_HIST_BUCKETS];  /* upper bounds, seconds */
+    uint64_t answer_buckets[WEB_HIST_BUCKETS]; /* cumulative counts */
     uint64_t answer_count;
     double answer_sum_s;
     uint64_t group_commits, fsyncs;
     unsigned ports_open, ports_failed;
-    unsigned modems_registered;  /* registered with OneNET now */
-    unsigned modems_reg_failed;  /* "failed: registration" */
+    unsigned modems_registered; /* registered with OneNET now */
+    unsigned modems_reg_failed; /* "failed: registration" */
 };
 
 struct web_backend_ops {
