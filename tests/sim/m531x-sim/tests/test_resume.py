@@ -79,7 +79,9 @@ def test_gateway_restart_keeps_instance():
     m = Mcu(sim.link(0))
     m.setup()
     m.serve(until=lambda x: len(x.chunks) == 4)
-    # The 5th chunk arrives unanswered while the gateway is down.
+    # The 5th chunk arrives unanswered while the gateway is down. The
+    # sleep is the outage itself (a duration the test chooses, shorter
+    # than resend_ms), not a wait for something to happen.
     m.port.close()
     time.sleep(0.9)
     m2 = Mcu(sim.link(0))
