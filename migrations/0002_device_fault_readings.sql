@@ -1,8 +1,8 @@
 -- 0002_device_fault_readings.sql: why a modem is in state 'fault', and when
 -- its signal and network registration were last read.
 --
--- fault: '' unless state is 'fault'; then what is wrong, e.g.
---   "registration: +MIPLEVENT 7 (register failed); 6 attempts failed".
+-- fault: what is wrong in state 'fault', e.g. "failed: registration:
+--   +MIPLEVENT 7 (register failed)"; kept while 'absent'; '' otherwise.
 -- readings_ms: when rssi and reg_status were read (0 never), so that a
 -- reader can tell their age.
 

@@ -84,6 +84,12 @@ void wk_device_save(struct worker *w, enum db_device_state state)
         sota_fsm_snapshot(&w->fsm, &sn);
         snprintf(d.fault, sizeof d.fault, "failed: registration: %s",
                  sn.reg_reason);
+    } else if (state == DB_DEVICE_ABSENT) {
+        /* gone: what was wrong when it was last seen stays readable */
+        struct db_device old;
+
+        if (db_device_get(w->app->db, w->imei, &old) == 0)
+            memcpy(d.fault, old.fault, sizeof d.fault);
     }
     w->fault_saved = state == DB_DEVICE_FAULT;
     rc = db_group_begin(w->app->db);

@@ -43,8 +43,9 @@ struct db_device {
     int64_t free_kib;      /* -1 unknown */
     int64_t first_seen_ms; /* set by the first upsert */
     int64_t last_seen_ms;
-    char fault[DB_FAULT_MAX + 1]; /* state FAULT: what is wrong; "" */
-    int64_t readings_ms;          /* rssi, reg_status read; 0 never */
+    /* what is wrong in state FAULT, kept while ABSENT; "" otherwise */
+    char fault[DB_FAULT_MAX + 1];
+    int64_t readings_ms; /* rssi, reg_status read; 0 never */
 };
 
 /* Filter for db_device_list(). */
