@@ -2106,3 +2106,10 @@ int64_t sota_fsm_next_deadline(const struct sota_fsm *fsm)
             next = fsm->timer_at[i];
     return next;
 }
+
+int64_t sota_fsm_timer_deadline(const struct sota_fsm *fsm, enum sota_timer id)
+{
+    if ((unsigned)id >= SOTA_TIMER_COUNT || !fsm->timer_armed[id])
+        return INT64_MAX;
+    return fsm->timer_at[id];
+}

@@ -526,6 +526,9 @@ void sota_fsm_checkpoint(const struct sota_fsm *fsm,
 /* Earliest armed timer, or INT64_MAX when none is armed. */
 int64_t sota_fsm_next_deadline(const struct sota_fsm *fsm);
 
+/* The deadline of one timer, or INT64_MAX when it is not armed. */
+int64_t sota_fsm_timer_deadline(const struct sota_fsm *fsm, enum sota_timer id);
+
 /* The OMA state (5/0/3) of a phase. */
 int sota_phase_oma_state(enum sota_phase phase);
 

@@ -26,6 +26,23 @@ struct rig {
     uint8_t chunk[1024];
 };
 
+/* The machine read through its API. */
+static struct sota_snapshot snap(const struct rig *x)
+{
+    struct sota_snapshot sn;
+
+    sota_fsm_snapshot(&x->fsm, &sn);
+    return sn;
+}
+
+static struct sota_checkpoint cp_of(const struct rig *x)
+{
+    struct sota_checkpoint cp;
+
+    sota_fsm_checkpoint(&x->fsm, &cp);
+    return cp;
+}
+
 /* ---- building events --------------------------------------------------- */
 
 static void step(struct rig *r, const struct sota_event *ev)
@@ -310,7 +327,7 @@ static void rig_register(struct rig *r, const char *ver)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
     expect_no_send(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
 }
 
 /* Fresh, registered, and the staging erased by execute 26501. */
@@ -369,7 +386,7 @@ static void download(struct rig *r, int32_t first_msgid, int n, size_t last_len)
 static void happy_path(void **state)
 {
     struct rig *r = *state;
-    struct sota_snapshot snap;
+    struct sota_snapshot sn;
     const struct sota_action *a;
 
     rig_start(r, NULL);
@@ -377,7 +394,7 @@ static void happy_path(void **state)
     sent_ok(r, "AT+MIPLCREATE");
     /* no version known yet: SOTAVER waits for the device */
     expect_no_send(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_WAIT_DEVICE);
+    assert_int_equal(snap(r).reg, SOTA_REG_WAIT_DEVICE);
     device(r, "test0", 100, 256);
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     expect_send(r, "AT+MIPLOPEN=0,600,60");
@@ -401,10 +418,10 @@ static void happy_path(void **state)
     sent_ok(r, "AT+MIPLSOTA=3");
 
     download(r, 27496, 14, 346);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_CHECKING);
-    assert_int_equal(r->fsm.cp.bytes, 13658);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_CHECKING);
+    assert_int_equal(cp_of(r).bytes, 13658);
     checked(r, SOTA_RESULT_SUCCESS);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DOWNLOADED);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DOWNLOADED);
     read_state(r, 27600, 2, 0, 13658);
 
     rd(r, 27510, 3, 9);
@@ -446,12 +463,12 @@ static void happy_path(void **state)
     wr(r, 17507, 0, 0);
     assert_null(find(r, SOTA_ACT_JOB_END));
     sent_ok(r, "AT+MIPLWRITERSP=0,17507,2");
-    sota_fsm_snapshot(&r->fsm, &snap);
-    assert_int_equal(snap.phase, SOTA_PHASE_IDLE);
-    assert_int_equal(snap.cmd_in_flight, 0);
+    sota_fsm_snapshot(&r->fsm, &sn);
+    assert_int_equal(sn.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(sn.cmd_in_flight, 0);
     /* only the keep-alive is armed: the completion update restarted it */
     assert_int_equal(sota_fsm_next_deadline(&r->fsm),
-                     r->fsm.timer_at[SOTA_TIMER_KEEPALIVE]);
+                     sota_fsm_timer_deadline(&r->fsm, SOTA_TIMER_KEEPALIVE));
 }
 
 /* One command at a time: a second request queues behind the first. */
@@ -486,13 +503,13 @@ static void queue_bounded(void **state)
         rd(r, 10 + i, 3, 9);
     rd(r, 50, 5, -1);
     assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
-    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX - 2);
+    assert_int_equal(snap(r).cmds_queued, SOTA_QUEUE_MAX - 2);
     rd(r, 51, 3, 9);
     rd(r, 52, 3, 9);
-    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX);
+    assert_int_equal(snap(r).cmds_queued, SOTA_QUEUE_MAX);
     rd(r, 53, 3, 9);
     assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
-    assert_int_equal(r->fsm.q_len, SOTA_QUEUE_MAX);
+    assert_int_equal(snap(r).cmds_queued, SOTA_QUEUE_MAX);
     /* drain: one SEND per final, 52 last, 53 never */
     for (int i = 0; i < SOTA_QUEUE_MAX; i++) {
         ok(r);
@@ -524,13 +541,13 @@ static void restart_with_cis_602(void **state)
     expect_no_send(r);
     /* some modules print event 15 before the OK of the delete */
     mevent(r, 15);
-    assert_int_equal(r->fsm.reg, SOTA_REG_DELETING);
+    assert_int_equal(snap(r).reg, SOTA_REG_DELETING);
     ok(r);
     sent_ok(r, "AT+MIPLCREATE");
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
 }
 
 static void cis_602_bounded(void **state)
@@ -548,7 +565,7 @@ static void cis_602_bounded(void **state)
     expect_send(r, "AT+MIPLCREATE");
     ev_done(r, SOTA_CMD_CIS_ERROR, 602);
     expect_no_send(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     assert_int_equal(sota_fsm_next_deadline(&r->fsm),
                      r->now + r->cfg.retry_min_ms);
 }
@@ -574,7 +591,7 @@ static void registration_timeout_backs_off(void **state)
         assert_int_equal(r->act.n, 0);
         r->now += 1;
         fire(r, SOTA_TIMER_REGISTER);
-        assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
         assert_true(has_note(r, SOTA_NOTE_REGISTER));
         assert_int_equal(sota_fsm_next_deadline(&r->fsm), r->now + delay);
         r->now += delay;
@@ -585,11 +602,11 @@ static void registration_timeout_backs_off(void **state)
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
     /* registered, but not yet proven: a platform request proves it */
-    assert_int_equal(r->fsm.reg_failures, 3);
+    assert_int_equal(snap(r).reg_failures, 3);
     rd(r, 1, 3, 9);
-    assert_int_equal(r->fsm.reg_failures, 0);
+    assert_int_equal(snap(r).reg_failures, 0);
 }
 
 static void command_timeout(void **state)
@@ -606,7 +623,7 @@ static void command_timeout(void **state)
     fire(r, SOTA_TIMER_CMD);
     assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
     sent_ok(r, "AT+MIPLREADRSP=0,2,1,3,0,9,3,3,\"100\",0,0");
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
 
     /* a registration command that times out: register again later */
     rig_start(r, NULL);
@@ -616,10 +633,10 @@ static void command_timeout(void **state)
     r->now += r->cfg.cmd_timeout_ms;
     fire(r, SOTA_TIMER_CMD);
     expect_no_send(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     /* the late OK is a stray */
     ok(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
 }
 
 /* Lifetime timeout and deletion by the platform end a registration. */
@@ -634,7 +651,7 @@ static void registration_lost_events(void **state)
         rd(r, 1, 3, 9);
         rd(r, 2, 3, 9); /* queued; dropped with the registration */
         mevent(r, lost[i]);
-        assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
         ok(r); /* the in-flight answer completes */
         expect_no_send(r);
         r->now += r->cfg.retry_min_ms;
@@ -656,7 +673,7 @@ static void doubtful_events_checked(void **state)
         rd(r, 1, 3, 9);
         rd(r, 2, 3, 9);
         mevent(r, doubtful[i]);
-        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
         assert_true(has_note(r, SOTA_NOTE_IGNORED));
         ok(r); /* the answer to 1; then 2's, then the check */
         sent_ok(r, "AT+MIPLREADRSP=0,2,1,3,0,9,3,3,\"100\",0,0");
@@ -665,15 +682,15 @@ static void doubtful_events_checked(void **state)
             /* still registered: OK and event 11 */
             ok(r);
             mevent(r, 11);
-            assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+            assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
         } else if (i == 1) {
             /* OK, then the update fails */
             ok(r);
             mevent(r, 12);
-            assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+            assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
         } else {
             ev_done(r, SOTA_CMD_CIS_ERROR, 602);
-            assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+            assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
         }
     }
     /* while flashing no update may go out: the event is only logged */
@@ -681,7 +698,7 @@ static void doubtful_events_checked(void **state)
     rig_register(r, "test0");
     mevent(r, 15);
     expect_no_send(r);
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
 }
 
 /* The livelock an independent emulator found: after a restart the old
@@ -703,20 +720,20 @@ static void late_unregister_of_deleted_instance(void **state)
         sent_ok(r, "AT+MIPLOPEN=0,600,60");
         if (!late_after_6) {
             mevent(r, 15);
-            assert_int_equal(r->fsm.reg, SOTA_REG_WAIT_EVENT);
+            assert_int_equal(snap(r).reg, SOTA_REG_WAIT_EVENT);
             assert_true(has_note(r, SOTA_NOTE_IGNORED));
         }
         mevent(r, 1);
         mevent(r, 2);
         mevent(r, 4);
         mevent(r, 6);
-        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
         r->now += 20;
         mevent(r, 15);
-        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
         expect_no_send(r); /* within late_event_ms: no check needed */
         mevent(r, 15);     /* and repeated */
-        assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+        assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
         rd(r, 5, 3, 9);
         expect_send(r, "AT+MIPLREADRSP=0,5,1,3,0,9,3,3,\"100\",0,0");
     }
@@ -735,19 +752,19 @@ static void events_judged_by_state(void **state)
     expect_send(r, "AT+MIPLCREATE");
     for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
         mevent(r, stale[i]);
-        assert_int_equal(r->fsm.reg, SOTA_REG_CREATING);
+        assert_int_equal(snap(r).reg, SOTA_REG_CREATING);
         expect_no_send(r);
     }
     ok(r);
     expect_send(r, "AT+MIPLSOTAVER=\"test0\"");
     mevent(r, 7);
-    assert_int_equal(r->fsm.reg, SOTA_REG_VERSION);
+    assert_int_equal(snap(r).reg, SOTA_REG_VERSION);
     ok(r);
     expect_send(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6); /* before the OPEN's OK */
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
     ok(r); /* the OPEN's OK changes nothing */
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
     expect_no_send(r);
 
     /* a failure event of this OPEN ends the attempt */
@@ -758,14 +775,14 @@ static void events_judged_by_state(void **state)
     sent_ok(r, "AT+MIPLSOTAVER=\"test0\"");
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 8);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     /* ... but if the instance registers after all, it is used, and
      * checked (a repeated older 6 looks the same) */
     mevent(r, 6);
-    assert_int_equal(r->fsm.reg, SOTA_REG_REGISTERED);
+    assert_int_equal(snap(r).reg, SOTA_REG_REGISTERED);
     expect_send(r, "AT+MIPLUPDATE=0,0,0");
     ev_done(r, SOTA_CMD_CIS_ERROR, 602);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
 }
 
 /* Every retry is bounded: retries, then delete and create, then the
@@ -784,7 +801,7 @@ static void registration_escalates(void **state)
         sent_ok(r, "AT+MIPLOPEN=0,600,60");
         mevent(r, 7);
         attempts++;
-        assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+        assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
         r->now = sota_fsm_next_deadline(&r->fsm);
         fire(r, SOTA_TIMER_BACKOFF);
     }
@@ -794,7 +811,7 @@ static void registration_escalates(void **state)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     r->now += r->cfg.register_timeout_ms;
     fire(r, SOTA_TIMER_REGISTER);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     r->now = sota_fsm_next_deadline(&r->fsm);
     fire(r, SOTA_TIMER_BACKOFF);
     sent_ok(r, "AT+MIPLDELETE=0");
@@ -804,10 +821,10 @@ static void registration_escalates(void **state)
     ev_done(r, SOTA_CMD_CIS_ERROR, 651);
     /* then the reboot, and its banner */
     expect_send(r, "AT+CMRB");
-    assert_int_equal(r->fsm.reg, SOTA_REG_REBOOTING);
+    assert_int_equal(snap(r).reg, SOTA_REG_REBOOTING);
     ok(r);
     ev_simple(r, SOTA_EV_MODEM_RESET);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     r->now = sota_fsm_next_deadline(&r->fsm);
     fire(r, SOTA_TIMER_BACKOFF);
     sent_ok(r, "AT+MIPLCREATE");
@@ -815,7 +832,7 @@ static void registration_escalates(void **state)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 5);
     /* then failed, with the reason, visibly */
-    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_int_equal(snap(r).reg, SOTA_REG_FAILED);
     assert_true(has_note(r, SOTA_NOTE_REG_FAILED));
     {
         struct sota_snapshot sn;
@@ -827,13 +844,13 @@ static void registration_escalates(void **state)
     expect_no_send(r);
     /* nothing happens until the long backoff is over */
     mevent(r, 6);
-    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_int_equal(snap(r).reg, SOTA_REG_FAILED);
     assert_int_equal(sota_fsm_next_deadline(&r->fsm),
                      r->now + r->cfg.reg_fail_backoff_ms);
     r->now += r->cfg.reg_fail_backoff_ms;
     fire(r, SOTA_TIMER_BACKOFF);
     expect_send(r, "AT+MIPLCREATE");
-    assert_int_equal(r->fsm.reg_failures, 0);
+    assert_int_equal(snap(r).reg_failures, 0);
 
     /* no reboot command configured: straight to failed; a reboot that
      * never shows its banner counts as a failure */
@@ -843,19 +860,19 @@ static void registration_escalates(void **state)
     device(r, "test0", 100, 256);
     ev_simple(r, SOTA_EV_START);
     for (unsigned i = 0; i <= r->cfg.reg_retries + 1; i++) {
-        if (r->fsm.reg == SOTA_REG_BACKOFF) {
+        if (snap(r).reg == SOTA_REG_BACKOFF) {
             r->now = sota_fsm_next_deadline(&r->fsm);
             fire(r, SOTA_TIMER_BACKOFF);
         }
-        expect_send(r, r->fsm.reg == SOTA_REG_DELETING ? "AT+MIPLDELETE=0"
-                                                       : "AT+MIPLCREATE");
+        expect_send(r, snap(r).reg == SOTA_REG_DELETING ? "AT+MIPLDELETE=0"
+                                                        : "AT+MIPLCREATE");
         ev_done(r, SOTA_CMD_ERROR, -1);
-        if (r->fsm.reg == SOTA_REG_CREATING) {
+        if (snap(r).reg == SOTA_REG_CREATING) {
             expect_send(r, "AT+MIPLCREATE");
             ev_done(r, SOTA_CMD_ERROR, -1);
         }
     }
-    assert_int_equal(r->fsm.reg, SOTA_REG_FAILED);
+    assert_int_equal(snap(r).reg, SOTA_REG_FAILED);
     assert_true(attempts > 0);
 }
 
@@ -886,7 +903,7 @@ static void keepalive_by_timer(void **state)
     expect_send(r, "AT+MIPLUPDATE=0,0,0");
     ok(r);
     mevent(r, 13);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
 
     /* flashing: held back, then sent once the job has ended */
     rig_start(r, NULL);
@@ -895,7 +912,7 @@ static void keepalive_by_timer(void **state)
     checked(r, SOTA_RESULT_SUCCESS);
     ex(r, 50, 5, 2);
     sent_ok(r, "AT+MIPLEXECUTERSP=0,50,2");
-    r->now = r->fsm.timer_at[SOTA_TIMER_KEEPALIVE];
+    r->now = sota_fsm_timer_deadline(&r->fsm, SOTA_TIMER_KEEPALIVE);
     fire(r, SOTA_TIMER_KEEPALIVE);
     expect_no_send(r);
     assert_true(has_note(r, SOTA_NOTE_IGNORED));
@@ -909,7 +926,7 @@ static void keepalive_by_timer(void **state)
     /* event 14 came while DONE: its update goes out now, once */
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
     expect_no_send(r);
-    r->now = r->fsm.timer_at[SOTA_TIMER_KEEPALIVE];
+    r->now = sota_fsm_timer_deadline(&r->fsm, SOTA_TIMER_KEEPALIVE);
     fire(r, SOTA_TIMER_KEEPALIVE);
     expect_send(r, "AT+MIPLUPDATE=0,0,0");
 }
@@ -924,7 +941,7 @@ static void keepalive_rules(void **state)
     expect_send(r, "AT+MIPLUPDATE=0,0,0");
     mevent(r, 14); /* already in flight: not twice */
     expect_no_send(r);
-    assert_int_equal(r->fsm.q_len, 0);
+    assert_int_equal(snap(r).cmds_queued, 0);
     ok(r);
     mevent(r, 11);
 
@@ -941,7 +958,7 @@ static void keepalive_rules(void **state)
     sent_ok(r, "AT+MIPLEXECUTERSP=0,50,2");
     flashed(r, SOTA_RESULT_UPDATE_FAILED, "test0");
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DONE);
     mevent(r, 14);
     expect_no_send(r);
     assert_true(has_note(r, SOTA_NOTE_IGNORED));
@@ -958,7 +975,7 @@ static void downloading_rig(struct rig *r)
         stored(r, 200 + i, 0);
         sent_ok(r, "AT+MIPLSOTA=1");
     }
-    assert_int_equal(r->fsm.cp.bytes, 2048);
+    assert_int_equal(cp_of(r).bytes, 2048);
 }
 
 static void duplicate_chunks(void **state)
@@ -974,7 +991,7 @@ static void duplicate_chunks(void **state)
     assert_null(find(r, SOTA_ACT_STORE_CHUNK));
     assert_true(has_note(r, SOTA_NOTE_DUPLICATE));
     sent_ok(r, "AT+MIPLSOTA=1");
-    assert_int_equal(r->fsm.cp.bytes, 1024);
+    assert_int_equal(cp_of(r).bytes, 1024);
     /* a resend while the store is pending: no second store, no answer */
     wr(r, 201, 2, 1024);
     assert_non_null(find(r, SOTA_ACT_STORE_CHUNK));
@@ -986,17 +1003,17 @@ static void duplicate_chunks(void **state)
     read_state(r, 900, 1, 0, 1024);
     /* a stale STORED for another msgid is ignored */
     stored(r, 77, 0);
-    assert_int_equal(r->fsm.cp.bytes, 1024);
+    assert_int_equal(cp_of(r).bytes, 1024);
     stored(r, 201, 0);
     sent_ok(r, "AT+MIPLSOTA=1");
-    assert_int_equal(r->fsm.cp.bytes, 2048);
-    assert_int_equal(r->fsm.cp.last_msgid, 201);
+    assert_int_equal(cp_of(r).bytes, 2048);
+    assert_int_equal(cp_of(r).last_msgid, 201);
     /* a late resend of an older chunk is not appended again */
     wr(r, 200, 2, 1024);
     assert_null(find(r, SOTA_ACT_STORE_CHUNK));
     assert_true(has_note(r, SOTA_NOTE_DUPLICATE));
     sent_ok(r, "AT+MIPLSOTA=1");
-    assert_int_equal(r->fsm.cp.bytes, 2048);
+    assert_int_equal(cp_of(r).bytes, 2048);
     /* after a new first chunk, old msgids are new again */
     wr(r, 500, 1, 1024);
     stored(r, 500, 0);
@@ -1082,7 +1099,7 @@ static void invalid_chunk_data(void **state)
     assert_null(find(r, SOTA_ACT_STORE_CHUNK));
     assert_true(has_note(r, SOTA_NOTE_BAD_CHUNK));
     sent_ok(r, "AT+MIPLSOTA=2");
-    assert_int_equal(r->fsm.cp.bytes, 1024);
+    assert_int_equal(cp_of(r).bytes, 1024);
     /* the platform's resend is accepted at the right offset */
     wr(r, 201, 2, 1024);
     assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 1024);
@@ -1108,7 +1125,7 @@ static void invalid_chunk_data(void **state)
         ev_urc(r, &u, NULL, 0);
         sent_ok(r, "AT+MIPLSOTA=2");
     }
-    assert_int_equal(r->fsm.cp.bytes, 2048);
+    assert_int_equal(cp_of(r).bytes, 2048);
 }
 
 /* A chunk over cfg.chunk_max is refused before anything is stored. */
@@ -1141,13 +1158,13 @@ static void store_failure(void **state)
     assert_null(find(r, SOTA_ACT_PERSIST));
     assert_true(has_note(r, SOTA_NOTE_BAD_CHUNK));
     sent_ok(r, "AT+MIPLSOTA=2");
-    assert_int_equal(r->fsm.cp.bytes, 1024);
+    assert_int_equal(cp_of(r).bytes, 1024);
     read_state(r, 300, 1, 0, 1024);
     wr(r, 201, 2, 1024);
     assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 1024);
     stored(r, 201, 0);
     sent_ok(r, "AT+MIPLSOTA=1");
-    assert_int_equal(r->fsm.cp.bytes, 2048);
+    assert_int_equal(cp_of(r).bytes, 2048);
 }
 
 static void chunk_exceeding_space(void **state)
@@ -1194,7 +1211,7 @@ static void chunk_exceeding_space(void **state)
     wr(r, 202, 0, 10);
     assert_null(find(r, SOTA_ACT_STORE_CHUNK));
     sent_ok(r, "AT+MIPLSOTA=2");
-    assert_int_equal(r->fsm.cp.result, SOTA_RESULT_NO_SPACE);
+    assert_int_equal(cp_of(r).result, SOTA_RESULT_NO_SPACE);
 }
 
 /* The FSM reports what the device says; the platform decides. */
@@ -1237,7 +1254,7 @@ static void unsendable_version(void **state)
     device(r, "te\"st", 100, 256);
     expect_no_send(r);
     assert_true(has_note(r, SOTA_NOTE_CMD_FAILED));
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     rd(r, 1, 3, 19); /* not registered: no instance of ours asks */
     assert_true(has_note(r, SOTA_NOTE_IGNORED));
     expect_no_send(r);
@@ -1307,10 +1324,10 @@ static void failed_check(void **state)
     /* a bogus code from the shell still records a failure */
     downloaded_rig(r);
     checked(r, SOTA_RESULT_INITIAL);
-    assert_int_equal(r->fsm.cp.result, SOTA_RESULT_INTEGRITY);
+    assert_int_equal(cp_of(r).result, SOTA_RESULT_INTEGRITY);
     downloaded_rig(r);
     checked(r, SOTA_RESULT_NO_SPACE);
-    assert_int_equal(r->fsm.cp.result, SOTA_RESULT_NO_SPACE);
+    assert_int_equal(cp_of(r).result, SOTA_RESULT_NO_SPACE);
 }
 
 static void update_only_when_checked(void **state)
@@ -1358,7 +1375,7 @@ static void failed_flash(void **state)
         fill_dev(&ev.u.flashed.dev, "test0", 90, 256);
         step(r, &ev);
     }
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DONE);
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
     rd(r, 2, 3, 19);
     sent_ok(r, "AT+MIPLREADRSP=0,2,1,3,0,19,1,5,\"test0\",0,0");
@@ -1371,7 +1388,7 @@ static void failed_flash(void **state)
     sent_ok(r, "AT+MIPLREADRSP=0,5,1,5,0,5,3,1,\"8\",0,0");
     /* a FLASHED nobody asked for is ignored */
     flashed(r, SOTA_RESULT_SUCCESS, "x");
-    assert_int_equal(r->fsm.cp.result, SOTA_RESULT_UPDATE_FAILED);
+    assert_int_equal(cp_of(r).result, SOTA_RESULT_UPDATE_FAILED);
 }
 
 static void empty_write_mid_download(void **state)
@@ -1409,7 +1426,7 @@ static void first_chunk_restarts(void **state)
     const struct sota_action *a;
 
     downloading_rig(r);
-    assert_int_equal(r->fsm.cp.bytes, 2048);
+    assert_int_equal(cp_of(r).bytes, 2048);
     wr(r, 500, 1, 100);
     assert_true(index_of(r, SOTA_ACT_RESET_STAGING) <
                 index_of(r, SOTA_ACT_STORE_CHUNK));
@@ -1419,7 +1436,7 @@ static void first_chunk_restarts(void **state)
     assert_int_equal(find(r, SOTA_ACT_STORE_CHUNK)->u.store.offset, 0);
     stored(r, 500, 0);
     sent_ok(r, "AT+MIPLSOTA=1");
-    assert_int_equal(r->fsm.cp.bytes, 100);
+    assert_int_equal(cp_of(r).bytes, 100);
 }
 
 /* ---- restarts ---------------------------------------------------------- */
@@ -1492,7 +1509,7 @@ static void operator_pause_resume(void **state)
     ex(r, 400, 5, 2);
     assert_null(find(r, SOTA_ACT_FLASH));
     sent_ok(r, "AT+MIPLEXECUTERSP=0,400,2");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_FLASHING);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_FLASHING);
     operator(r, SOTA_EV_RESUME);
     assert_non_null(find(r, SOTA_ACT_FLASH));
 
@@ -1523,7 +1540,7 @@ static void operator_cancel(void **state)
     assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
     assert_non_null(find(r, SOTA_ACT_PERSIST));
     assert_int_equal(job_result(r), SOTA_RESULT_CANCELLED);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
     read_state(r, 500, 0, 10, 0);
 
     operator(r, SOTA_EV_CANCEL); /* idle now */
@@ -1536,7 +1553,7 @@ static void operator_cancel(void **state)
     sent_ok(r, "AT+MIPLEXECUTERSP=0,401,2");
     operator(r, SOTA_EV_CANCEL); /* during the flash */
     assert_int_equal(job_result(r), SOTA_RESULT_CANCELLED);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
 }
 
 static void load(struct rig *r, unsigned failed, unsigned hub)
@@ -1570,7 +1587,7 @@ static void download_policies(void **state)
     assert_null(find(r, SOTA_ACT_RESET_STAGING));
     assert_true(has_note(r, SOTA_NOTE_REFUSED));
     sent_ok(r, "AT+MIPLSOTA=4");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
 
     memset(r, 0, sizeof *r);
     r->now = T0;
@@ -1587,7 +1604,7 @@ static void download_policies(void **state)
     assert_false(has_note(r, SOTA_NOTE_REFUSED));
     assert_non_null(find(r, SOTA_ACT_RESET_STAGING));
     sent_ok(r, "AT+MIPLSOTA=3");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
 
     /* a resume of durable bytes goes on whatever the counts say */
     rig_from(r, SOTA_PHASE_DOWNLOADING, 2048, SOTA_RESULT_INITIAL, "");
@@ -1612,7 +1629,7 @@ static void resume_checking(void **state)
     assert_int_equal(find(r, SOTA_ACT_CHECK_IMAGE)->u.image.size, 13658);
     expect_send(r, "AT+MIPLCREATE");
     checked(r, SOTA_RESULT_SUCCESS);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DOWNLOADED);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DOWNLOADED);
 }
 
 static void resume_downloaded(void **state)
@@ -1673,11 +1690,11 @@ static void flash_finished_unasked(void **state)
     assert_non_null(find(r, SOTA_ACT_FLASH));
     flashed(r, SOTA_RESULT_SUCCESS, "test000");
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DONE);
     rd(r, 1, 3, 19);
     assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
     sent_ok(r, "AT+MIPLREADRSP=0,1,1,3,0,19,1,7,\"test000\",0,0");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
 
     rig_from(r, SOTA_PHASE_FLASHING, 13658, SOTA_RESULT_INITIAL, "");
     ev_simple(r, SOTA_EV_START);
@@ -1692,10 +1709,10 @@ static void flash_finished_unasked(void **state)
     ex(r, 3, 5, 2);
     sent_ok(r, "AT+MIPLEXECUTERSP=0,3,2");
     sent_ok(r, "AT+MIPLUPDATE=0,0,0");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DONE);
     rd(r, 4, 3, 19); /* now an attempt that asked: wait for the write */
     sent_ok(r, "AT+MIPLREADRSP=0,4,1,3,0,19,1,7,\"test000\",0,0");
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_DONE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_DONE);
     wr(r, 5, 0, 0);
     assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
     sent_ok(r, "AT+MIPLWRITERSP=0,5,2");
@@ -1716,7 +1733,7 @@ static void resume_done(void **state)
      * now, and the platform's new attempt judges by 3/0/19 (reference
      * 3.4) */
     assert_int_equal(job_result(r), SOTA_RESULT_SUCCESS);
-    assert_int_equal(r->fsm.cp.phase, SOTA_PHASE_IDLE);
+    assert_int_equal(cp_of(r).phase, SOTA_PHASE_IDLE);
     rd(r, 1, 3, 19);
     sent_ok(r, "AT+MIPLREADRSP=0,1,1,3,0,19,1,7,\"test000\",0,0");
     wr(r, 2, 0, 0); /* a late final write is still answered */
@@ -1732,7 +1749,7 @@ static void modem_reset_mid_download(void **state)
     wr(r, 600, 2, 1024);
     assert_non_null(find(r, SOTA_ACT_STORE_CHUNK));
     ev_simple(r, SOTA_EV_MODEM_RESET);
-    assert_int_equal(r->fsm.reg, SOTA_REG_BACKOFF);
+    assert_int_equal(snap(r).reg, SOTA_REG_BACKOFF);
     /* the chunk lands on disk: persisted, but not acknowledged to an
      * instance that is gone */
     stored(r, 600, 0);
@@ -1759,8 +1776,8 @@ static void modem_reset_mid_download(void **state)
     rd(r, 7, 3, 9);
     ev_simple(r, SOTA_EV_MODEM_RESET);
     assert_null(find(r, SOTA_ACT_SEND));
-    assert_int_equal(r->fsm.has_inflight, 0);
-    assert_int_equal(r->fsm.q_len, 0);
+    assert_int_equal(snap(r).cmd_in_flight, 0);
+    assert_int_equal(snap(r).cmds_queued, 0);
 }
 
 static void checkpoint_validation(void **state)

@@ -117,6 +117,23 @@ struct run {
     unsigned restarts, reg_failed_notes, answers, stale_events;
 };
 
+/* The machine read through its API. */
+static struct sota_snapshot snap(const struct run *x)
+{
+    struct sota_snapshot sn;
+
+    sota_fsm_snapshot(&x->fsm, &sn);
+    return sn;
+}
+
+static struct sota_checkpoint cp_of(const struct run *x)
+{
+    struct sota_checkpoint cp;
+
+    sota_fsm_checkpoint(&x->fsm, &cp);
+    return cp;
+}
+
 static uint32_t rnd(struct run *r, uint32_t n)
 {
     r->rng ^= r->rng << 13;
@@ -488,7 +505,7 @@ static void feed(struct run *r, const struct sota_event *ev)
 {
     if (trace)
         printf("%8lld  [%s inst %d reg %d] in: %s %s %d\n", (long long)r->now,
-               sota_reg_name(r->fsm.reg), r->inst, r->registered,
+               sota_reg_name(snap(r).reg), r->inst, r->registered,
                sota_event_kind_name(ev->kind),
                ev->kind == SOTA_EV_URC
                    ? m531x_urc_kind_name(ev->u.urc.urc->kind)
@@ -812,7 +829,7 @@ static void one_run(uint32_t seed, unsigned *steps_out)
     calm_end = r->now + CALM_MS;
     for (unsigned i = 0; i < CALM_STEPS && !r->task_done && r->now < calm_end;
          i++, steps++) {
-        if (r->fsm.reg == SOTA_REG_FAILED && !gave_up) {
+        if (snap(r).reg == SOTA_REG_FAILED && !gave_up) {
             gave_up = 1;
             calm_end = r->timer_at[SOTA_TIMER_BACKOFF] + CALM_MS;
         }
@@ -825,8 +842,8 @@ static void one_run(uint32_t seed, unsigned *steps_out)
     if (!r->task_done)
         fail_msg("seed %u: task not done after %u steps (reg %s, phase %s, "
                  "platform step %d, module inst %d registered %d)",
-                 seed, steps, sota_reg_name(r->fsm.reg),
-                 sota_phase_name(r->fsm.cp.phase), (int)r->ps, r->inst,
+                 seed, steps, sota_reg_name(snap(r).reg),
+                 sota_phase_name(cp_of(r).phase), (int)r->ps, r->inst,
                  r->registered);
     assert_true(r->device_new);
     {

@@ -43,6 +43,15 @@ struct model {
     unsigned sends, stores, persists, job_ends, flashes, bytes_reads;
 };
 
+/* The machine read through its API. */
+static struct sota_snapshot snap(const struct model *x)
+{
+    struct sota_snapshot sn;
+
+    sota_fsm_snapshot(&x->fsm, &sn);
+    return sn;
+}
+
 static uint32_t rnd(struct model *m, uint32_t n)
 {
     m->rng ^= m->rng << 13;
@@ -128,7 +137,7 @@ static void check_actions(struct model *m)
 
 static void step(struct model *m, const struct sota_event *ev)
 {
-    struct sota_snapshot snap;
+    struct sota_snapshot sn;
 
     m->bytes_read = ev->kind == SOTA_EV_URC &&
                     ev->u.urc.urc->kind == M531X_URC_READ &&
@@ -136,10 +145,10 @@ static void step(struct model *m, const struct sota_event *ev)
                     ev->u.urc.urc->res == 26500 && !m->in_flight;
     assert_int_equal(sota_fsm_step(&m->fsm, ev, m->now, &m->act), 0);
     check_actions(m);
-    sota_fsm_snapshot(&m->fsm, &snap);
-    assert_int_equal(snap.cmd_in_flight, m->in_flight);
-    assert_int_equal(snap.store_pending, m->store_pending);
-    assert_int_equal(snap.bytes, m->durable);
+    sota_fsm_snapshot(&m->fsm, &sn);
+    assert_int_equal(sn.cmd_in_flight, m->in_flight);
+    assert_int_equal(sn.store_pending, m->store_pending);
+    assert_int_equal(sn.bytes, m->durable);
 }
 
 static void random_urc(struct model *m, struct m531x_urc *u,
@@ -215,7 +224,7 @@ static int drive_registration(struct model *m, struct sota_event *ev,
         m->in_flight = 0;
         return 1;
     }
-    switch (m->fsm.reg) {
+    switch (snap(m).reg) {
     case SOTA_REG_WAIT_EVENT:
         memset(u, 0, sizeof *u);
         u->kind = M531X_URC_EVENT;
@@ -236,10 +245,11 @@ static int drive_registration(struct model *m, struct sota_event *ev,
         return 1;
     case SOTA_REG_BACKOFF:
     case SOTA_REG_FAILED:
-        if (!m->fsm.timer_armed[SOTA_TIMER_BACKOFF])
+        if (!(sota_fsm_timer_deadline(&m->fsm, SOTA_TIMER_BACKOFF) !=
+              INT64_MAX))
             return 0;
-        if (m->now < m->fsm.timer_at[SOTA_TIMER_BACKOFF])
-            m->now = m->fsm.timer_at[SOTA_TIMER_BACKOFF];
+        if (m->now < sota_fsm_timer_deadline(&m->fsm, SOTA_TIMER_BACKOFF))
+            m->now = sota_fsm_timer_deadline(&m->fsm, SOTA_TIMER_BACKOFF);
         ev->kind = SOTA_EV_TIMER;
         ev->u.timer = SOTA_TIMER_BACKOFF;
         return 1;
@@ -270,7 +280,7 @@ static void walk(uint32_t seed)
     for (int i = 0; i < STEPS; i++) {
         memset(&ev, 0, sizeof ev);
         m->now += rnd(m, 3000);
-        if (m->fsm.reg != SOTA_REG_REGISTERED && rnd(m, 2) == 0 &&
+        if (snap(m).reg != SOTA_REG_REGISTERED && rnd(m, 2) == 0 &&
             drive_registration(m, &ev, &u)) {
             step(m, &ev);
             continue;
