@@ -2,7 +2,7 @@
  * reply parsers for the identity and signal commands.
  *
  * Pure: strings in, values out. Sources and [I]/[X]/[?] points are in
- * ../shared/docs/m531x-sota-protocol.md; the choices made here are listed
+ * docs/M531X-REFERENCE.md; the choices made here are listed
  * in docs/PROTOCOL.md.
  *
  * Decoders take one complete line (no CR/LF) as delivered by the framer.

@@ -1,5 +1,5 @@
 /* dio/mb_flash.h: the SOTA-Modbus upgrade profile, version 1
- * (../shared/docs/modbus-upgrade-profile.md): register codecs and the pure
+ * (docs/MODBUS-PROFILE.md): register codecs and the pure
  * flash planner that drives one field device from "image staged" to "new
  * version running", block by block, resuming from the device's `received`.
  *

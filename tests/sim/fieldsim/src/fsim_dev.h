@@ -1,5 +1,5 @@
 /* fsim_dev.h: one simulated field device speaking the SOTA-Modbus upgrade
- * profile, version 1 (docs/modbus-upgrade-profile.md, normative).
+ * profile, version 1 (docs/MODBUS-PROFILE.md, normative).
  *
  * Pure logic: a decoded request and the current monotonic time go in, a
  * decision (reply, exception, silence, power loss) comes out. The staging

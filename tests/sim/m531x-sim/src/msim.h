@@ -7,9 +7,9 @@
  * (msim_mod_output_done). The module queues the bytes it wants to send in a
  * bounded output buffer and tells the shell when it next needs a tick.
  *
- * The platform flow is the seed's steps 8 to 16 (shared/seed), with the
- * resume rules of m531x-sota-protocol.md section 3.4. Everything the protocol
- * reference tags [I]/[X]/[?] is a knob in struct msim_dialect or
+ * The platform flow is the seed's steps 8 to 16 (docs/M531X-REFERENCE.md
+ * sections 3 and 9), with the resume rules of its section 3.4. Everything the
+ * protocol reference tags [I]/[X]/[?] is a knob in struct msim_dialect or
  * struct msim_platform_cfg, never a constant. */
 #ifndef MSIM_H
 #define MSIM_H
