@@ -38,7 +38,8 @@ struct at_framer {
 };
 
 /* Lines that are URCs when they do not answer the pending command
- * (reference sections 4, 4.1 and 7.7). Matched on the name before ':'. */
+ * (docs/M531X-REFERENCE.md sections 4, 4.1 and 7.7). Matched on the name
+ * before ':'. */
 static const char *const known_urc_names[] = {
     "+CEREG",  "+CSCON",   "+CGEV",     "+CFUN",      "+CPIN",      "+IP",
     "+CEDRXP", "*ATREADY", "*MATREADY", "*MATWAKEUP", "*GOTOSLEEP",

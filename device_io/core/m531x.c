@@ -1,4 +1,4 @@
-/* m531x.c: the +MIPL* URC decoders (protocol reference 2.2, 2.6, 7).
+/* m531x.c: the +MIPL* URC decoders (docs/M531X-REFERENCE.md 2.2, 2.6, 7).
  *
  * Each decoder walks the line once, left to right, with the strict scanner
  * of m531x_scan.c. The one place where the layout is not fixed from the

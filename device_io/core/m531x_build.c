@@ -20,7 +20,7 @@
 void m531x_dialect_default(struct m531x_dialect *d)
 {
     d->sota_erase_ok = 3;   /* [C] SOTA-DOC step 12 */
-    d->sota_erase_fail = 4; /* [?] reference 3.2 option (a) */
+    d->sota_erase_fail = 4; /* [?] docs/M531X-REFERENCE.md 3.2, option (a) */
     d->sota_write_ok = 1;   /* [C] SOTA-DOC step 12 */
     d->sota_write_fail = 2; /* [?] reference 3.2 option (a) */
     d->strlen_mode = M531X_STRLEN_CHARS;

@@ -1,5 +1,5 @@
 /* m531x_reply.c: parsers for the information lines of the identity and
- * signal commands (protocol reference 4). M5311 puts a space after the
+ * signal commands (docs/M531X-REFERENCE.md 4). M5311 puts a space after the
  * colon ("+CGATT: 1"), M5310-A does not ("+CGATT:1"); both are accepted,
  * nothing else is skipped.
  */

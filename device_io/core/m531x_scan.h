@@ -7,7 +7,7 @@
  *
  * Separators: the fields of one line are separated by ',' with at most one
  * space after it, and the name's ':' may be followed by at most one space
- * (protocol reference 7.1). Nothing else is skipped.
+ * (docs/M531X-REFERENCE.md 7.1). Nothing else is skipped.
  */
 #ifndef DIO_M531X_SCAN_H
 #define DIO_M531X_SCAN_H

@@ -1,7 +1,8 @@
 /* app_stats.c: the answer-time histogram of struct app_stats. */
 #include "app.h"
 
-/* Upper bounds: the platform's deadline is about 3 s (reference 2.3). */
+/* Upper bounds: the platform's deadline is about 3 s
+ * (docs/M531X-REFERENCE.md 2.3). */
 const double app_answer_bounds_s[APP_ANSWER_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0};
 

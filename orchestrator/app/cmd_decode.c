@@ -323,8 +323,9 @@ struct cmd_arg {
     int quoted;
 };
 
-/* The argument names of the commands a gateway sends (reference 2.1-2.3).
- * A command whose argument count falls outside min..max gets an "error". */
+/* The argument names of the commands a gateway sends
+ * (docs/M531X-REFERENCE.md 2.1-2.3). A command whose argument count falls
+ * outside min..max gets an "error". */
 struct cmd_spec {
     const char *name;
     size_t min, max;

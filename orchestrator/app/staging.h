@@ -15,7 +15,7 @@
  * CRC-32, and cuts the file and the records at the first chunk that does
  * not. What is left is durable and verified: its byte count and the msgid of
  * its last chunk are what the SOTA checkpoint may report (protocol
- * reference 3.4: N never exceeds what is durably stored).
+ * docs/M531X-REFERENCE.md 3.4: N never exceeds what is durably stored).
  *
  * Space: a chunk that would leave less than min_free_kib free on the
  * staging file system fails with -ENOSPC, like a full disk.

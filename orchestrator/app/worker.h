@@ -23,11 +23,11 @@
  * AT+CGSN=1 (the IMEI, which keys the device's row and its progress),
  * AT+CIMI, AT+ICCID (AT+NCCID on M5310-A), AT+CSQ, AT+CEREG?, AT+CGATT?
  * (retried until attached), AT+SM=LOCK (kept for as long as sotagw serves
- * the modem: a sleeping module misses platform requests, reference 4.1);
- * then the field device's identity block (version, battery, free space)
- * through the bus, then SOTA_EV_START. Device data is re-read periodically
- * and after a flash, and handed to the machine as SOTA_EV_DEVICE, so the
- * platform's reads are answered from the cache at once.
+ * the modem: a sleeping module misses platform requests,
+ * docs/M531X-REFERENCE.md 4.1); then the field device's identity block
+ * (version, battery, free space) through the bus, then SOTA_EV_START. Device
+ * data is re-read periodically and after a flash, and handed to the machine as
+ * SOTA_EV_DEVICE, so the platform's reads are answered from the cache at once.
  *
  * A boot banner or a lost port ends or restarts the conversation; the job's
  * durable state stays in the database and the next worker for the same IMEI

@@ -32,7 +32,7 @@
 #include "gw/log.h"
 #include "orch/oma.h"
 
-/* +MIPLEVENT codes (reference 2.6). */
+/* +MIPLEVENT codes (docs/M531X-REFERENCE.md 2.6). */
 #define EVT_BOOTSTRAP_START   1
 #define EVT_BOOTSTRAP_SUCCESS 2
 #define EVT_BOOTSTRAP_FAILED  3

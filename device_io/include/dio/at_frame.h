@@ -29,7 +29,7 @@
  * Rules
  *   - Lines end at CR, LF or any run of them; blank lines are skipped.
  *   - "NO CARRIER" is always a URC: sotagw never dials, and some M5311
- *     builds print it after an OK (protocol reference section 7.6).
+ *     builds print it after an OK (docs/M531X-REFERENCE.md section 7.6).
  *   - A "+MIPLWRITE:" line that ends in ',' is held, and joined with the
  *     next non-blank line into one URC (the seed's layout, reference 2.4).
  *     If that next line is itself a final, a URC or a command, the held

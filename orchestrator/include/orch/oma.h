@@ -1,5 +1,5 @@
 /* orch/oma.h: the LwM2M objects and resources of a OneNET SOTA upgrade
- * (protocol reference 3.1), named once for the whole gateway.
+ * (docs/M531X-REFERENCE.md 3.1), named once for the whole gateway.
  *
  * The SOTA machine answers the platform's requests on these; the worker
  * names the one request it prepares for (execute 5/0/26501, the download

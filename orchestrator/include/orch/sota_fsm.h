@@ -1,5 +1,5 @@
 /* orch/sota_fsm.h: the SOTA state machine of one modem (the "MCU" side of
- * a OneNET SOTA upgrade, protocol reference sections 3 and 5, seed steps
+ * a OneNET SOTA upgrade, docs/M531X-REFERENCE.md sections 3 and 5, seed steps
  * 8 to 16).
  *
  * Pure: sota_fsm_step() takes an event and the current monotonic time in

@@ -1657,9 +1657,9 @@ static void resume_flashing(void **state)
     sent_ok(r, "AT+MIPLOPEN=0,600,60");
     mevent(r, 6);
     assert_int_equal(find(r, SOTA_ACT_FLASH)->u.image.size, 13658);
-    /* The platform's new attempt sees the image downloaded (reference 3.4:
-     * state 2 skips the download), and its execute 5/0/2 continues the
-     * flash under way: no second FLASH. */
+    /* The platform's new attempt sees the image downloaded
+     * (docs/M531X-REFERENCE.md 3.4: state 2 skips the download), and its
+     * execute 5/0/2 continues the flash under way: no second FLASH. */
     read_state(r, 1, 2, 0, 13658);
     ex(r, 3, 5, 2);
     assert_null(find(r, SOTA_ACT_FLASH));

@@ -1,7 +1,8 @@
 /* test_sota_fsm_interleave.c: seeded random interleavings of finals, URCs
  * and timer expiries through registration, a download, a flash and
  * gateway restarts, against a truthful model of one module and of the
- * OneNET platform (docs/PROTOCOL.md, "Registration").
+ * OneNET platform (docs/PROTOCOL.md, "Registration"; "reference N" is
+ * section N of docs/M531X-REFERENCE.md).
  *
  * The module answers every command at once, but its final and its URCs
  * reach the machine in any order the adversary picks: URCs late, early,

@@ -84,7 +84,7 @@ static void dialect_check_rejects(void **state)
     d.sota_write_ok = -1;
     assert_int_equal(m531x_dialect_check(&d, NULL), GW_E_RANGE);
 
-    /* the CIS SDK numbering (reference 3.2) is a valid dialect */
+    /* the CIS SDK numbering (docs/M531X-REFERENCE.md 3.2) is a valid dialect */
     d = dialect();
     d.sota_erase_ok = 1;
     d.sota_erase_fail = 2;

@@ -1,6 +1,6 @@
 /* test_m531x_reply.c: identity and signal reply parsers, named after the
- * firmware whose layout each line has (reference 4 and 7.1: M5311 puts a
- * space after the colon, M5310-A does not). Inputs are exact-size heap
+ * firmware whose layout each line has (docs/M531X-REFERENCE.md 4 and 7.1: M5311
+ * puts a space after the colon, M5310-A does not). Inputs are exact-size heap
  * copies without a NUL. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* test_m531x_urc.c: the +MIPL* URC decoders.
  *
  * One table row per line, named after the source or firmware that prints
- * that variant (protocol reference section 0 for the tags). Each line is
+ * that variant (docs/M531X-REFERENCE.md section 0 for the tags). Each line is
  * handed over in a heap block of exactly its length with no NUL after it,
  * so ASan catches a read past the end. Rejections are checked for the
  * GW_E_* code and for the exact reason text.

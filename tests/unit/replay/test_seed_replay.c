@@ -601,8 +601,9 @@ static void replay(const struct scenario *sn, const struct feed *mode)
     free(sh);
 }
 
-/* Reference 3.4: the module keeps its instance, so the new gateway's
- * AT+MIPLCREATE gets 602; the gateway deletes it and registers again. */
+/* docs/M531X-REFERENCE.md 3.4: the module keeps its instance, so the new
+ * gateway's AT+MIPLCREATE gets 602; the gateway deletes it and registers
+ * again. */
 #define RESTART_REGISTER(ver)                                                  \
     "@ restart\n"                                                              \
     "> AT+MIPLCREATE\n"                                                        \

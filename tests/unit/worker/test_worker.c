@@ -430,8 +430,8 @@ static void seed_upgrade_end_to_end(void **state)
     fx_free(f);
 }
 
-/* Reference 3.4: the restarted gateway's AT+MIPLCREATE gets 602, the
- * instance is deleted and registered again, and the platform's new attempt
+/* docs/M531X-REFERENCE.md 3.4: the restarted gateway's AT+MIPLCREATE gets 602,
+ * the instance is deleted and registered again, and the platform's new attempt
  * reads 5/0/-1: state 1 (downloading), result 0, then the byte count. */
 #define RESUME_READ                                                            \
     "> AT+MIPLCREATE\n< +CIS ERROR:602\n"                                      \

@@ -456,9 +456,9 @@ static void emit_event(struct msim_mod *m, int evt, bool may_dup)
 /* An event that reports a network exchange (15 after DELETE or CLOSE, 11
  * after UPDATE), called before the command's final. Adversarial: printed
  * here (early) or held back 0..max_delay_ms, possibly past the finals of
- * later commands (reference 7.6). Otherwise the fixed order the simulator
- * always had: here when fixed_before, else after the final. Returns true
- * when the caller is to print it after the final. */
+ * later commands (docs/M531X-REFERENCE.md 7.6). Otherwise the fixed order the
+ * simulator always had: here when fixed_before, else after the final. Returns
+ * true when the caller is to print it after the final. */
 static bool event_async(struct msim_mod *m, int evt, bool fixed_before)
 {
     if (!adversarial(m)) {

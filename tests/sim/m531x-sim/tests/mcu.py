@@ -4,8 +4,9 @@ Sim     starts m531x-sim on a scenario (a dict), gives the link paths, and
         returns the report once the simulator has exited.
 Port    a raw serial-port view of one link: bytes in, lines out. Lines are
         split on CR/LF; empty lines are dropped unless raw bytes are asked for.
-Mcu     a correct MCU written from the seed and the protocol reference (not
-        from the gateway's code), with hooks the tests use to misbehave.
+Mcu     a correct MCU written from the seed and the protocol reference
+        (docs/M531X-REFERENCE.md), not from the gateway's code, with hooks
+        the tests use to misbehave.
 
 Every wait has a deadline; a test that hangs fails with the lines it saw.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Resume (reference 3.4) and the "no entity" rule (seed step 7)."""
+"""Resume (docs/M531X-REFERENCE.md 3.4) and the "no entity" rule (seed step 7)."""
 import os
 import re
 import time
