@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Writes seed-transcript.txt: the seed document's steps 8 to 16 as a replay
-script, with the chunk payloads the seed elides ("C7AC******F8") filled in by a
-deterministic generator that keeps the bytes the seed shows.
+"""The image behind seed-transcript.txt: the seed document's steps 8 to 16 as
+a replay script, with the chunk payloads the seed elides ("C7AC******F8")
+filled in by a deterministic generator that keeps the bytes the seed shows.
+
+The transcript itself is committed data, edited by hand; this script only
+remakes seed-image.bin (the image its chunks carry) and documents how those
+bytes were chosen: `make-seed-transcript.py > seed-image.bin`.
 
 Format, one item per line:
   # text                  comment
@@ -11,8 +15,6 @@ Format, one item per line:
   > text                  the exact command the gateway must send (CR appended)
   >! text                 same, but the seed prints something else here: this
                           is the corrected form (the two slips of issue 2)
-
-Run it again only to change the file; the output is committed.
 """
 import hashlib
 
@@ -37,4 +39,10 @@ def image():
 
 
 def main():
-    img = image()
+    import sys
+
+    sys.stdout.buffer.write(image())
+
+
+if __name__ == "__main__":
+    main()
