@@ -4,8 +4,8 @@
  *   - the loop thread runs one libuv loop: every modem's AT channel and
  *     worker (SOTA state machine), the supervisor, timers, signals, the
  *     group commit, and the read-write database connection;
- *   - one thread per Modbus bus (bus.h) runs the blocking libmodbus calls
- *     and reports back to the loop through uv_async;
+ *   - one thread per Modbus bus (dio/mb_bus.h) runs the blocking libmodbus
+ * calls and reports back to the loop through uv_async;
  *   - the web server (web/server.h) runs on its own threads with its own
  *     database connections (a read-only pool and one writer); what it
  *     needs from the daemon it asks through web_backend.c, which runs the
@@ -35,7 +35,7 @@
 #include "db/db.h"
 #include "orch/config.h"
 
-struct bus_set;
+struct mb_bus_set;
 struct sup;
 
 #define APP_DIRTY_FDS_MAX 1024
@@ -74,7 +74,7 @@ struct app {
     uv_loop_t *loop;
     const struct gw_config *cfg; /* immutable; replaced whole on SIGHUP */
     struct db *db;               /* read-write, loop thread only */
-    struct bus_set *buses;
+    struct mb_bus_set *buses;
     struct sup *sup;
     char staging_dir[GW_CONFIG_PATH_MAX + 16]; /* state_dir/staging */
     int stopping;                              /* SIGTERM/SIGINT seen */

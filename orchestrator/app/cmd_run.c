@@ -32,7 +32,7 @@
 #include <uv.h>
 
 #include "app.h"
-#include "bus.h"
+#include "dio/mb_bus.h"
 #include "cli.h"
 #include "gw/err.h"
 #include "gw/log.h"
@@ -332,7 +332,7 @@ static void on_workers_stopped(void *ctx)
     int rc;
 
     GW_LOG(GW_LOG_INFO, NULL, "stopping the Modbus buses");
-    bus_set_free(r->app.buses);
+    mb_bus_set_free(r->app.buses);
     r->app.buses = NULL;
     rc = app_commit_flush(&r->app);
     if (rc < 0) {
@@ -453,7 +453,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 int cmd_run(int argc, char **argv)
 {
     struct run r;
-    struct bus_policy pol;
+    struct mb_bus_policy pol;
     uv_loop_t loop;
     int rc, loop_ok = 0;
 
@@ -511,7 +511,7 @@ int cmd_run(int argc, char **argv)
     pol.flash_per_bus = r.cfg->policy.flash_per_bus;
     pol.response_timeout_ms = RUN_RESPONSE_TIMEOUT_MS;
     mb_flash_config_default(&pol.flash);
-    rc = bus_set_new(&r.app.buses, &loop, &pol);
+    rc = mb_bus_set_new(&r.app.buses, &loop, &pol);
     if (rc < 0)
         goto fail;
     rc = sup_new(&r.app.sup, &r.app);
@@ -555,7 +555,7 @@ fail:
         sup_stop(r.app.sup, NULL, NULL);
         sup_free(r.app.sup);
     }
-    bus_set_free(r.app.buses);
+    mb_bus_set_free(r.app.buses);
     if (r.commit_ok)
         app_commit_cleanup(&r.app);
     close_signals(&r);

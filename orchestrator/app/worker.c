@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus.h"
+#include "dio/mb_bus.h"
 #include "db/db_events.h"
 #include "gw/clock.h"
 #include "gw/err.h"
@@ -212,7 +212,7 @@ void wk_exit(struct worker *w, enum worker_exit why, const char *detail)
     app_commit_cancel(w->app, &w->barrier_w);
     app_commit_cancel(w->app, &w->store_w);
     if (w->dev_h != NULL)
-        bus_cancel(w->dev_h, w);
+        mb_bus_cancel(w->dev_h, w);
     if (w->imei[0] != '\0')
         wk_device_save(w, DB_DEVICE_ABSENT);
     if (w->stg != NULL) {
@@ -292,7 +292,7 @@ void worker_free(struct worker *w)
     if (w == NULL)
         return;
     if (w->dev_h != NULL)
-        bus_dev_put(w->dev_h);
+        mb_bus_dev_put(w->dev_h);
     if (w->fsm_ready)
         sota_fsm_cleanup(&w->fsm);
     free(w);
@@ -311,7 +311,8 @@ void worker_info(const struct worker *w, struct worker_info *out)
         sota_fsm_snapshot(&w->fsm, &out->sota);
     out->job_id = w->has_job ? w->job.id : 0;
     if (w->dev_h != NULL)
-        snprintf(out->target, sizeof out->target, "%s", bus_dev_name(w->dev_h));
+        snprintf(out->target, sizeof out->target, "%s",
+                 mb_bus_dev_name(w->dev_h));
     out->target_reachable = w->target_reachable;
     out->flash_acked = w->flash_acked;
     out->paused = out->sota.paused;

@@ -11,7 +11,7 @@
  *   CHECK_IMAGE   MD5 and SHA-256 of the staged image (OpenSSL EVP); when
  *                 packages are registered, an image matching none (size and
  *                 MD5) is refused with result 5 (integrity);
- *   FLASH         bus_flash() of the staged image to the modem's target;
+ *   FLASH         mb_bus_flash() of the staged image to the modem's target;
  *   PERSIST       the job row, in the group transaction; any action that
  *                 tells the outside world something (SEND, FLASH, JOB_END)
  *                 after a PERSIST waits for the group commit;
@@ -117,7 +117,7 @@ struct worker_info {
     int64_t readings_ms; /* wall time of those readings, 0 never */
     struct sota_snapshot sota;
     int64_t job_id;       /* 0 when none */
-    char target[96];      /* bus_dev_name() or "" (no target) */
+    char target[96];      /* mb_bus_dev_name() or "" (no target) */
     int target_reachable; /* last identity read succeeded */
     uint32_t flash_acked; /* during FLASHING */
     int paused;           /* operator PAUSE in force */

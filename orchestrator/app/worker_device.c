@@ -1,5 +1,5 @@
 /* worker_device.c: the field device of a worker: its target, identity
- * reads and the flash, through the bus (bus.h). */
+ * reads and the flash, through the bus (dio/mb_bus.h). */
 #define GW_LOG_TAG "worker"
 
 #include "worker_internal.h"
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus.h"
+#include "dio/mb_bus.h"
 #include "db/db_devices.h"
 #include "dio/mb_flash.h"
 #include "gw/err.h"
@@ -56,12 +56,12 @@ static void on_ident(void *ctx, int rc, const struct mb_ident *id)
         dev_from_ident(w, id, &w->dev);
         if (!w->target_reachable)
             GW_LOG(GW_LOG_INFO, w->name, "field device %s: version %s",
-                   bus_dev_name(w->dev_h), w->dev.version);
+                   mb_bus_dev_name(w->dev_h), w->dev.version);
         w->target_reachable = 1;
     } else {
         if (w->target_reachable || w->stage == WK_BRINGUP)
             GW_LOG(GW_LOG_WARN, w->name, "field device %s: %s",
-                   bus_dev_name(w->dev_h), gw_strerror(rc));
+                   mb_bus_dev_name(w->dev_h), gw_strerror(rc));
         w->target_reachable = 0;
         w->dev.known = 0;
     }
@@ -92,7 +92,7 @@ void wk_read_ident(struct worker *w)
         }
         return;
     }
-    rc = bus_read_ident(w->dev_h, on_ident, w);
+    rc = mb_bus_read_ident(w->dev_h, on_ident, w);
     if (rc < 0) {
         on_ident(w, rc, NULL);
         return;
@@ -141,7 +141,7 @@ void wk_target_resolve(struct worker *w)
                "no field-device target configured: an upgrade will fail");
         return;
     }
-    rc = bus_dev_get(w->app->buses, &w->target, &w->dev_h);
+    rc = mb_bus_dev_get(w->app->buses, &w->target, &w->dev_h);
     if (rc < 0) {
         GW_LOG(GW_LOG_ERR, w->name, "target bus: %s", gw_strerror(rc));
         w->has_target = 0;
@@ -233,9 +233,9 @@ static void on_flash_done(void *ctx, const struct mb_flash *f)
         return;
     w->flash_result = *f;
     GW_LOG(GW_LOG_INFO, w->name, "flash of %s ended: result %d (%s)",
-           bus_dev_name(w->dev_h), (int)f->result, f->reason);
+           mb_bus_dev_name(w->dev_h), (int)f->result, f->reason);
     /* re-read the device so the platform's next reads see the new data */
-    if (bus_read_ident(w->dev_h, on_flash_ident, w) == 0)
+    if (mb_bus_read_ident(w->dev_h, on_flash_ident, w) == 0)
         w->ident_running = 1;
     else
         on_flash_ident(w, -EIO, NULL);
@@ -259,7 +259,7 @@ static void flash_fail_now(struct worker *w, enum sota_result result,
 
 void wk_do_flash(struct worker *w, uint32_t size)
 {
-    struct bus_flash_req req;
+    struct mb_bus_flash_req req;
     struct image_digest dg;
     int rc;
 
@@ -289,10 +289,10 @@ void wk_do_flash(struct worker *w, uint32_t size)
     req.expect_version =
         strcmp(w->job.version, VERSION_UNKNOWN) == 0 ? NULL : w->job.version;
     if (w->ident_running) {
-        bus_cancel(w->dev_h, w);
+        mb_bus_cancel(w->dev_h, w);
         w->ident_running = 0;
     }
-    rc = bus_flash(w->dev_h, &req, on_flash_progress, on_flash_done, w);
+    rc = mb_bus_flash(w->dev_h, &req, on_flash_progress, on_flash_done, w);
     if (rc < 0) {
         flash_fail_now(w, SOTA_RESULT_UPDATE_FAILED, "flash not started");
         return;
@@ -300,21 +300,21 @@ void wk_do_flash(struct worker *w, uint32_t size)
     w->flash_running = 1;
     w->flash_acked = 0;
     wk_event_add(w, "flash.start", "%" PRIu32 " bytes to %s", size,
-                 bus_dev_name(w->dev_h));
+                 mb_bus_dev_name(w->dev_h));
     GW_LOG(GW_LOG_INFO, w->name, "flashing %" PRIu32 " bytes to %s", size,
-           bus_dev_name(w->dev_h));
+           mb_bus_dev_name(w->dev_h));
 }
 
 /* ---- operator actions on the device ----------------------------------- */
 
-/* Stop a running flash between two Modbus requests (bus.h: never leaves a
- * device half-applied); the machine is told by the PAUSE or CANCEL that
+/* Stop a running flash between two Modbus requests (dio/mb_bus.h: never leaves
+ * a device half-applied); the machine is told by the PAUSE or CANCEL that
  * follows. */
 void wk_stop_flash(struct worker *w, const char *why)
 {
     if (!w->flash_running || w->dev_h == NULL)
         return;
-    bus_cancel(w->dev_h, w);
+    mb_bus_cancel(w->dev_h, w);
     w->flash_running = 0;
     w->ident_running = 0;
     wk_event_add(w, "flash.stop", "stopped between two requests: %s", why);
@@ -331,12 +331,13 @@ void worker_target_changed(struct worker *w)
         return;
     }
     if (w->dev_h != NULL) {
-        bus_cancel(w->dev_h, w);
+        mb_bus_cancel(w->dev_h, w);
         w->ident_running = 0;
-        bus_dev_put(w->dev_h);
+        mb_bus_dev_put(w->dev_h);
         w->dev_h = NULL;
     }
     wk_target_resolve(w);
     wk_event_add(w, "target.changed", "target now %s",
-                 w->has_target && w->dev_h ? bus_dev_name(w->dev_h) : "none");
+                 w->has_target && w->dev_h ? mb_bus_dev_name(w->dev_h)
+                                           : "none");
 }

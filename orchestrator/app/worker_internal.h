@@ -26,7 +26,7 @@
 #include "orch/sota_fsm.h"
 #include "worker.h"
 
-struct bus_dev;
+struct mb_bus_dev;
 struct staging;
 
 #define IDENT_PERIOD_MS 60000 /* device data refresh */
@@ -166,9 +166,9 @@ struct worker {
     const struct gw_config_target *cfg_target;
     struct mb_uri target;
     int has_target;
-    struct bus_dev *dev_h;
+    struct mb_bus_dev *dev_h;
     int target_reachable;
-    int ident_running; /* bus_read_ident outstanding */
+    int ident_running; /* mb_bus_read_ident outstanding */
     int flash_running;
     uint32_t flash_acked;
     int64_t retry_after_ms; /* operator retry: older failures not counted */

@@ -33,7 +33,7 @@
 #include <uv.h>
 
 #include "app.h"
-#include "bus.h"
+#include "dio/mb_bus.h"
 #include "db/db_jobs.h"
 #include "gw/clock.h"
 #include "gw/err.h"
@@ -281,7 +281,7 @@ static void run_fleet(const char *faults, int strict_deadlines, int want_resume)
     struct app app;
     struct gw_config *cfg;
     struct gw_config_error cerr;
-    struct bus_policy pol;
+    struct mb_bus_policy pol;
     uv_loop_t loop;
     char text[2048], path[256];
     int64_t end;
@@ -318,7 +318,7 @@ static void run_fleet(const char *faults, int strict_deadlines, int want_resume)
     pol.flash_per_bus = 1;
     pol.response_timeout_ms = 1000;
     mb_flash_config_default(&pol.flash);
-    assert_int_equal(bus_set_new(&app.buses, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&app.buses, &loop, &pol), 0);
     assert_int_equal(app_commit_init(&app), 0);
     for (int i = 0; i < MODEMS; i++) {
         r.slots[i].r = &r;
@@ -380,7 +380,7 @@ static void run_fleet(const char *faults, int strict_deadlines, int want_resume)
         assert_int_equal(done, MODEMS);
     }
     app_commit_cleanup(&app);
-    bus_set_free(app.buses);
+    mb_bus_set_free(app.buses);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     db_close(app.db);

@@ -1,4 +1,4 @@
-/* test_bus_fieldsim.c: the bus threads (bus.h) on a libuv loop against
+/* test_bus_fieldsim.c: the bus threads (dio/mb_bus.h) on a libuv loop against
  * fieldsim: two units on one RTU line (identity reads of one answered
  * while the other flashes), TCP, cancel mid-flash then resume, the
  * flash_per_bus FIFO, a dead device (timeouts reported, no hang), and
@@ -31,7 +31,7 @@
 
 #include <uv.h>
 
-#include "bus.h"
+#include "dio/mb_bus.h"
 #include "gw/err.h"
 
 #define IMG_SIZE    6000
@@ -217,12 +217,12 @@ struct seen {
     struct mb_flash f;
     int seq_first_progress, seq_done; /* global order of events */
     /* the other owner to re-read while this one flashes */
-    struct bus_dev *reader_dev;
+    struct mb_bus_dev *reader_dev;
     struct seen *reader;
     int reads_during;
     int reader_idle; /* no read outstanding */
     /* cancel after this many acknowledged bytes (0: never) */
-    struct bus_dev *cancel_dev;
+    struct mb_bus_dev *cancel_dev;
     uint32_t cancel_at;
     int cancelled;
 };
@@ -248,14 +248,14 @@ static void on_progress(void *ctx, uint32_t acked, enum mb_flash_phase ph)
     struct seen *s = ctx;
 
     (void)ph;
-    assert_false(s->cancelled); /* nothing after bus_cancel() */
+    assert_false(s->cancelled); /* nothing after mb_bus_cancel() */
     assert_false(s->done);
     if (s->progress++ == 0)
         s->seq_first_progress = ++seq;
     if (acked > s->max_acked)
         s->max_acked = acked;
     if (s->cancel_at && acked >= s->cancel_at) {
-        bus_cancel(s->cancel_dev, s);
+        mb_bus_cancel(s->cancel_dev, s);
         s->cancelled = 1;
     }
 }
@@ -282,7 +282,7 @@ static void on_reader_ident(void *ctx, int rc, const struct mb_ident *id)
         if (rc == 0)
             flash->reads_during++;
         assert_int_equal(
-            bus_read_ident(flash->reader_dev, on_reader_ident, flash), 0);
+            mb_bus_read_ident(flash->reader_dev, on_reader_ident, flash), 0);
         flash->reader_idle = 0;
     }
 }
@@ -306,7 +306,7 @@ static void run_until(uv_loop_t *loop, const int *flag, int want)
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
-static void policy_fast(struct bus_policy *p, unsigned flash_per_bus)
+static void policy_fast(struct mb_bus_policy *p, unsigned flash_per_bus)
 {
     memset(p, 0, sizeof *p);
     p->flash_per_bus = flash_per_bus;
@@ -352,34 +352,34 @@ static void rtu_two_units(void **state)
     const char *spec[] = {"unit=1,rtu=@LINE,apply_ms=200,version=1.0.0",
                           "unit=2,rtu=@LINE,version=b,battery=77"};
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *d1, *d2, *again;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *d1, *d2, *again;
     struct mb_uri u;
     struct seen s1 = {0}, s2 = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
     fsim_start(&fs, spec, 2);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_rtu(&u, &fs, 1);
-    assert_int_equal(bus_dev_get(bs, &u, &d1), 0);
-    assert_int_equal(bus_dev_get(bs, &u, &again), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &d1), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &again), 0);
     assert_ptr_equal(d1, again); /* one handle per unit, counted */
-    bus_dev_put(again);
+    mb_bus_dev_put(again);
     uri_rtu(&u, &fs, 2);
-    assert_int_equal(bus_dev_get(bs, &u, &d2), 0);
-    assert_non_null(strstr(bus_dev_name(d2), "rtu:"));
-    assert_non_null(strstr(bus_dev_name(d2), "#2"));
+    assert_int_equal(mb_bus_dev_get(bs, &u, &d2), 0);
+    assert_non_null(strstr(mb_bus_dev_name(d2), "rtu:"));
+    assert_non_null(strstr(mb_bus_dev_name(d2), "#2"));
 
     req.crc = image_crc;
     s1.reader = &s2;
     s1.reader_dev = d2;
-    assert_int_equal(bus_flash(d1, &req, on_progress, on_done, &s1), 0);
-    assert_int_equal(bus_read_ident(d2, on_reader_ident, &s1), 0);
+    assert_int_equal(mb_bus_flash(d1, &req, on_progress, on_done, &s1), 0);
+    assert_int_equal(mb_bus_read_ident(d2, on_reader_ident, &s1), 0);
     run_until(&loop, &s1.done, 1);
     assert_int_equal(s1.f.result, MB_FLASH_SUCCESS);
     assert_string_equal(s1.f.new_version, "2.0.0");
@@ -397,14 +397,14 @@ static void rtu_two_units(void **state)
     /* Drain the reader's last read, then read unit 1's new version. */
     run_until(&loop, &s1.reader_idle, 1);
     memset(&s2, 0, sizeof s2);
-    assert_int_equal(bus_read_ident(d1, on_ident, &s2), 0);
+    assert_int_equal(mb_bus_read_ident(d1, on_ident, &s2), 0);
     run_until(&loop, &s2.idents, 1);
     assert_int_equal(s2.ident_rc, 0);
     assert_string_equal(s2.ident.sw_version, "2.0.0");
 
-    bus_dev_put(d1);
-    bus_dev_put(d2);
-    bus_set_free(bs);
+    mb_bus_dev_put(d1);
+    mb_bus_dev_put(d2);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     fsim_stop(&fs);
 }
@@ -415,12 +415,12 @@ static void tcp_flash(void **state)
 {
     const char *spec[] = {"unit=5,tcp=127.0.0.1:0,apply_ms=200"};
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *d;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *d;
     struct mb_uri u;
     struct seen s = {0}, s2 = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
@@ -428,22 +428,22 @@ static void tcp_flash(void **state)
     assert_true(fs.port > 0);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_tcp(&u, fs.port, 5);
-    assert_int_equal(bus_dev_get(bs, &u, &d), 0);
-    assert_non_null(strstr(bus_dev_name(d), "tcp:127.0.0.1:"));
-    assert_int_equal(bus_read_ident(d, on_ident, &s), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &d), 0);
+    assert_non_null(strstr(mb_bus_dev_name(d), "tcp:127.0.0.1:"));
+    assert_int_equal(mb_bus_read_ident(d, on_ident, &s), 0);
     run_until(&loop, &s.idents, 1);
     assert_int_equal(s.ident_rc, 0);
     assert_string_equal(s.ident.sw_version, "1.0.0");
 
     req.crc = image_crc;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s), 0);
     run_until(&loop, &s.done, 1);
     assert_int_equal(s.f.result, MB_FLASH_SUCCESS);
     assert_int_equal(s.f.blocks_sent, (IMG_SIZE + 239) / 240);
 
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s2), 0);
     run_until(&loop, &s2.done, 1);
     assert_int_equal(s2.f.result, MB_FLASH_SUCCESS);
     assert_int_equal(s2.f.blocks_sent, 0);
@@ -451,16 +451,17 @@ static void tcp_flash(void **state)
     /* A staged file that does not match its size and CRC is not sent. */
     memset(&s2, 0, sizeof s2);
     req.crc = image_crc ^ 1u;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s2), 0);
     run_until(&loop, &s2.done, 1);
     assert_int_equal(s2.f.result, MB_FLASH_FAILED);
     assert_non_null(strstr(s2.f.reason, "staged image"));
     assert_int_equal(s2.f.blocks_sent, 0);
     req.size = 0;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2), GW_E_RANGE);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s2),
+                     GW_E_RANGE);
 
-    bus_dev_put(d);
-    bus_set_free(bs);
+    mb_bus_dev_put(d);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     fsim_stop(&fs);
 }
@@ -471,30 +472,30 @@ static void cancel_then_resume(void **state)
 {
     const char *spec[] = {"unit=1,rtu=@LINE,apply_ms=200"};
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *d;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *d;
     struct mb_uri u;
     struct seen s = {0}, probe = {0}, s2 = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
     fsim_start(&fs, spec, 1);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_rtu(&u, &fs, 1);
-    assert_int_equal(bus_dev_get(bs, &u, &d), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &d), 0);
     req.crc = image_crc;
     s.cancel_dev = d;
     s.cancel_at = 5 * 240;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s), 0);
     run_until(&loop, &s.cancelled, 1);
     /* A read queued now is served after the cancelled flash stopped (one
      * request at a time); when it is answered, the flash has stopped and
      * its callbacks (asserted in on_progress/on_done) never came. */
-    assert_int_equal(bus_read_ident(d, on_ident, &probe), 0);
+    assert_int_equal(mb_bus_read_ident(d, on_ident, &probe), 0);
     run_until(&loop, &probe.idents, 1);
     assert_int_equal(probe.ident_rc, 0);
     assert_int_equal(probe.ident.state, MB_DEV_RECEIVING);
@@ -502,7 +503,7 @@ static void cancel_then_resume(void **state)
     assert_true(probe.ident.received < IMG_SIZE);
     assert_int_equal(s.done, 0);
 
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s2), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s2), 0);
     run_until(&loop, &s2.done, 1);
     assert_int_equal(s2.f.result, MB_FLASH_SUCCESS);
     assert_true(s2.f.resumed);
@@ -511,9 +512,9 @@ static void cancel_then_resume(void **state)
                      (IMG_SIZE - probe.ident.received + 239) / 240);
 
     /* Cancelling an owner with nothing queued is harmless. */
-    bus_cancel(d, &s);
-    bus_dev_put(d);
-    bus_set_free(bs);
+    mb_bus_cancel(d, &s);
+    mb_bus_dev_put(d);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     fsim_stop(&fs);
 }
@@ -525,15 +526,15 @@ static void flash_per_bus_fifo(void **state)
     const char *spec[] = {"unit=1,rtu=@LINE,apply_ms=100",
                           "unit=2,rtu=@LINE,apply_ms=100",
                           "unit=3,rtu=@LINE,apply_ms=100"};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
 
     (void)state;
     req.crc = image_crc;
     for (unsigned per_bus = 1; per_bus <= 3; per_bus += 2) {
         struct fsim fs;
-        struct bus_policy pol;
-        struct bus_set *bs;
-        struct bus_dev *d[3];
+        struct mb_bus_policy pol;
+        struct mb_bus_set *bs;
+        struct mb_bus_dev *d[3];
         struct mb_uri u;
         struct seen s[3];
         uv_loop_t loop;
@@ -543,14 +544,14 @@ static void flash_per_bus_fifo(void **state)
         fsim_start(&fs, spec, 3);
         uv_loop_init(&loop);
         policy_fast(&pol, per_bus);
-        assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+        assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
         for (unsigned i = 0; i < 3; i++) {
             uri_rtu(&u, &fs, i + 1);
-            assert_int_equal(bus_dev_get(bs, &u, &d[i]), 0);
+            assert_int_equal(mb_bus_dev_get(bs, &u, &d[i]), 0);
         }
         for (int i = 0; i < 3; i++)
-            assert_int_equal(bus_flash(d[i], &req, on_progress, on_done, &s[i]),
-                             0);
+            assert_int_equal(
+                mb_bus_flash(d[i], &req, on_progress, on_done, &s[i]), 0);
         run_until(&loop, &s[2].done, 1);
         run_until(&loop, &s[1].done, 1);
         run_until(&loop, &s[0].done, 1);
@@ -573,8 +574,8 @@ static void flash_per_bus_fifo(void **state)
                 assert_true(s[i].seq_first_progress < first_done);
         }
         for (int i = 0; i < 3; i++)
-            bus_dev_put(d[i]);
-        bus_set_free(bs);
+            mb_bus_dev_put(d[i]);
+        mb_bus_set_free(bs);
         close_loop(&loop);
         fsim_stop(&fs);
     }
@@ -587,12 +588,12 @@ static void dead_device(void **state)
 {
     const char *spec[] = {"unit=1,rtu=@LINE"};
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *dead, *live, *tcp;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *dead, *live, *tcp;
     struct mb_uri u;
     struct seen s = {0}, sl = {0}, st = {0}, sf = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
@@ -600,19 +601,19 @@ static void dead_device(void **state)
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
     pol.flash.tries = 2;
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_rtu(&u, &fs, 9);
-    assert_int_equal(bus_dev_get(bs, &u, &dead), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dead), 0);
     uri_rtu(&u, &fs, 1);
-    assert_int_equal(bus_dev_get(bs, &u, &live), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &live), 0);
     uri_tcp(&u, 1, 1); /* port 1: nobody listens */
-    assert_int_equal(bus_dev_get(bs, &u, &tcp), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &tcp), 0);
 
-    assert_int_equal(bus_read_ident(dead, on_ident, &s), 0);
-    assert_int_equal(bus_read_ident(tcp, on_ident, &st), 0);
+    assert_int_equal(mb_bus_read_ident(dead, on_ident, &s), 0);
+    assert_int_equal(mb_bus_read_ident(tcp, on_ident, &st), 0);
     req.crc = image_crc;
-    assert_int_equal(bus_flash(dead, &req, on_progress, on_done, &sf), 0);
-    assert_int_equal(bus_read_ident(live, on_ident, &sl), 0);
+    assert_int_equal(mb_bus_flash(dead, &req, on_progress, on_done, &sf), 0);
+    assert_int_equal(mb_bus_read_ident(live, on_ident, &sl), 0);
     run_until(&loop, &s.idents, 1);
     run_until(&loop, &st.idents, 1);
     run_until(&loop, &sf.done, 1);
@@ -626,11 +627,11 @@ static void dead_device(void **state)
     /* A line setting that contradicts the bus's is refused. */
     uri_rtu(&u, &fs, 3);
     u.baud = 9600;
-    assert_int_equal(bus_dev_get(bs, &u, &tcp), GW_E_CONFIG);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &tcp), GW_E_CONFIG);
 
-    bus_dev_put(dead);
-    bus_dev_put(live);
-    bus_set_free(bs); /* tcp's handle is freed with the set */
+    mb_bus_dev_put(dead);
+    mb_bus_dev_put(live);
+    mb_bus_set_free(bs); /* tcp's handle is freed with the set */
     close_loop(&loop);
     fsim_stop(&fs);
 }
@@ -641,26 +642,26 @@ static void free_mid_flash(void **state)
 {
     const char *spec[] = {"unit=1,tcp=127.0.0.1:0"};
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *d;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *d;
     struct mb_uri u;
     struct seen s = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
     fsim_start(&fs, spec, 1);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_tcp(&u, fs.port, 1);
-    assert_int_equal(bus_dev_get(bs, &u, &d), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &d), 0);
     req.crc = image_crc;
-    assert_int_equal(bus_flash(d, &req, on_progress, on_done, &s), 0);
+    assert_int_equal(mb_bus_flash(d, &req, on_progress, on_done, &s), 0);
     run_until(&loop, &s.progress, 3);
-    bus_dev_put(d);
-    bus_set_free(bs);
+    mb_bus_dev_put(d);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     assert_int_equal(s.done, 0);
     fsim_stop(&fs);
@@ -738,12 +739,12 @@ static void many_fds_bus_works(void **state)
                           "unit=4,rtu=@LINE,version=r"};
     static struct dummies dm;
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *dt, *dn, *dr;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *dt, *dn, *dr;
     struct mb_uri u;
     struct seen st = {0}, sn = {0}, sr = {0}, sf = {0};
-    struct bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
+    struct mb_bus_flash_req req = {image_path, IMG_SIZE, 0, "2.0.0"};
     uv_loop_t loop;
 
     (void)state;
@@ -751,22 +752,22 @@ static void many_fds_bus_works(void **state)
     assert_int_equal(fs.nports, 2);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_tcp(&u, fs.ports[0], 3);
-    assert_int_equal(bus_dev_get(bs, &u, &dt), 0);
-    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dt), 0);
+    assert_int_equal(mb_bus_read_ident(dt, on_ident, &st), 0);
     run_until(&loop, &st.idents, 1);
     assert_int_equal(st.ident_rc, 0);
 
     dummies_fill(&dm, DUMMY_FDS);
     select_record_reset();
     uri_tcp(&u, fs.ports[1], 5);
-    assert_int_equal(bus_dev_get(bs, &u, &dn), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dn), 0);
     uri_rtu(&u, &fs, 4);
-    assert_int_equal(bus_dev_get(bs, &u, &dr), 0);
-    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
-    assert_int_equal(bus_read_ident(dn, on_ident, &sn), 0);
-    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dr), 0);
+    assert_int_equal(mb_bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(mb_bus_read_ident(dn, on_ident, &sn), 0);
+    assert_int_equal(mb_bus_read_ident(dr, on_ident, &sr), 0);
     run_until(&loop, &st.idents, 2);
     run_until(&loop, &sn.idents, 1);
     run_until(&loop, &sr.idents, 1);
@@ -777,7 +778,7 @@ static void many_fds_bus_works(void **state)
     assert_string_equal(sr.ident.sw_version, "r");
 
     req.crc = image_crc;
-    assert_int_equal(bus_flash(dn, &req, on_progress, on_done, &sf), 0);
+    assert_int_equal(mb_bus_flash(dn, &req, on_progress, on_done, &sf), 0);
     run_until(&loop, &sf.done, 1);
     assert_int_equal(sf.f.result, MB_FLASH_SUCCESS);
 
@@ -788,10 +789,10 @@ static void many_fds_bus_works(void **state)
                   dm.n, dm.fd[dm.n - 1], atomic_load(&select_calls),
                   atomic_load(&select_min_fd), atomic_load(&select_max_fd));
 
-    bus_dev_put(dt);
-    bus_dev_put(dn);
-    bus_dev_put(dr);
-    bus_set_free(bs);
+    mb_bus_dev_put(dt);
+    mb_bus_dev_put(dn);
+    mb_bus_dev_put(dr);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     dummies_close(&dm);
     fsim_stop(&fs);
@@ -806,9 +807,9 @@ static void no_low_fd_left(void **state)
                           "unit=4,rtu=@LINE,version=r"};
     static struct dummies dm;
     struct fsim fs;
-    struct bus_policy pol;
-    struct bus_set *bs;
-    struct bus_dev *dt, *dr;
+    struct mb_bus_policy pol;
+    struct mb_bus_set *bs;
+    struct mb_bus_dev *dt, *dr;
     struct mb_uri u;
     struct seen st = {0}, sr = {0};
     uv_loop_t loop;
@@ -817,16 +818,16 @@ static void no_low_fd_left(void **state)
     fsim_start(&fs, spec, 2);
     uv_loop_init(&loop);
     policy_fast(&pol, 1);
-    assert_int_equal(bus_set_new(&bs, &loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&bs, &loop, &pol), 0);
     uri_tcp(&u, fs.port, 3);
-    assert_int_equal(bus_dev_get(bs, &u, &dt), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dt), 0);
     uri_rtu(&u, &fs, 4);
-    assert_int_equal(bus_dev_get(bs, &u, &dr), 0);
+    assert_int_equal(mb_bus_dev_get(bs, &u, &dr), 0);
     dummies_fill(&dm, DUMMY_FDS);
     select_record_reset();
 
-    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
-    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    assert_int_equal(mb_bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(mb_bus_read_ident(dr, on_ident, &sr), 0);
     run_until(&loop, &st.idents, 1);
     run_until(&loop, &sr.idents, 1);
     assert_int_equal(st.ident_rc, -EMFILE);
@@ -836,8 +837,8 @@ static void no_low_fd_left(void **state)
     /* The links stayed open (above FD_SETSIZE): with two low numbers free,
      * the next reads are answered. */
     dummies_free_low(&dm, 2);
-    assert_int_equal(bus_read_ident(dt, on_ident, &st), 0);
-    assert_int_equal(bus_read_ident(dr, on_ident, &sr), 0);
+    assert_int_equal(mb_bus_read_ident(dt, on_ident, &st), 0);
+    assert_int_equal(mb_bus_read_ident(dr, on_ident, &sr), 0);
     run_until(&loop, &st.idents, 2);
     run_until(&loop, &sr.idents, 2);
     assert_int_equal(st.ident_rc, 0);
@@ -846,9 +847,9 @@ static void no_low_fd_left(void **state)
     assert_true(atomic_load(&select_calls) > 0);
     assert_true(atomic_load(&select_max_fd) < FD_SETSIZE);
 
-    bus_dev_put(dt);
-    bus_dev_put(dr);
-    bus_set_free(bs);
+    mb_bus_dev_put(dt);
+    mb_bus_dev_put(dr);
+    mb_bus_set_free(bs);
     close_loop(&loop);
     dummies_close(&dm);
     fsim_stop(&fs);

@@ -1,4 +1,4 @@
-/* fake_bus.c: bus.h in memory (see fake_bus.h). */
+/* fake_bus.c: dio/mb_bus.h in memory (see fake_bus.h). */
 #include "fake_bus.h"
 
 #include <errno.h>
@@ -18,30 +18,30 @@ struct op {
     int active;
     enum op_kind kind;
     void *ctx;
-    bus_ident_fn *ident_cb;
-    bus_flash_progress_fn *progress;
-    bus_flash_done_fn *done;
+    mb_bus_ident_fn *ident_cb;
+    mb_bus_flash_progress_fn *progress;
+    mb_bus_flash_done_fn *done;
     char path[512];
     uint32_t size, crc;
     char expect[MB_VERSION_MAX + 1];
 };
 
-struct bus_dev {
-    struct bus_set *bs;
+struct mb_bus_dev {
+    struct mb_bus_set *bs;
     char name[64];
     int refs;
 };
 
-struct bus_set {
+struct mb_bus_set {
     uv_loop_t *loop;
     uv_timer_t timer;
-    struct bus_policy policy;
-    struct bus_dev dev;
+    struct mb_bus_policy policy;
+    struct mb_bus_dev dev;
     struct fake_dev model;
     struct op ops[OPS_MAX];
 };
 
-struct fake_dev *fake_bus_dev(struct bus_set *bs)
+struct fake_dev *fake_bus_dev(struct mb_bus_set *bs)
 {
     return &bs->model;
 }
@@ -84,7 +84,7 @@ static void exec_req(struct fake_dev *m, const struct mb_req *req,
     }
 }
 
-static void run_flash(struct bus_set *bs, struct op *op)
+static void run_flash(struct mb_bus_set *bs, struct op *op)
 {
     struct fake_dev *m = &bs->model;
     struct mb_flash f;
@@ -134,7 +134,7 @@ done:
 
 static void on_timer(uv_timer_t *t)
 {
-    struct bus_set *bs = t->data;
+    struct mb_bus_set *bs = t->data;
 
     for (int i = 0; i < OPS_MAX; i++) {
         struct op op = bs->ops[i];
@@ -157,10 +157,10 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-int bus_set_new(struct bus_set **out, uv_loop_t *loop,
-                const struct bus_policy *policy)
+int mb_bus_set_new(struct mb_bus_set **out, uv_loop_t *loop,
+                   const struct mb_bus_policy *policy)
 {
-    struct bus_set *bs = calloc(1, sizeof *bs);
+    struct mb_bus_set *bs = calloc(1, sizeof *bs);
 
     if (bs == NULL)
         return -ENOMEM;
@@ -186,15 +186,15 @@ static void on_closed(uv_handle_t *h)
     free(h->data);
 }
 
-void bus_set_free(struct bus_set *bs)
+void mb_bus_set_free(struct mb_bus_set *bs)
 {
     if (bs == NULL)
         return;
     uv_close((uv_handle_t *)&bs->timer, on_closed);
 }
 
-int bus_dev_get(struct bus_set *bs, const struct mb_uri *uri,
-                struct bus_dev **out)
+int mb_bus_dev_get(struct mb_bus_set *bs, const struct mb_uri *uri,
+                   struct mb_bus_dev **out)
 {
     (void)uri;
     bs->dev.refs++;
@@ -202,18 +202,18 @@ int bus_dev_get(struct bus_set *bs, const struct mb_uri *uri,
     return 0;
 }
 
-void bus_dev_put(struct bus_dev *d)
+void mb_bus_dev_put(struct mb_bus_dev *d)
 {
     if (d != NULL)
         d->refs--;
 }
 
-const char *bus_dev_name(const struct bus_dev *d)
+const char *mb_bus_dev_name(const struct mb_bus_dev *d)
 {
     return d->name;
 }
 
-static struct op *op_new(struct bus_set *bs, enum op_kind kind, void *ctx)
+static struct op *op_new(struct mb_bus_set *bs, enum op_kind kind, void *ctx)
 {
     for (int i = 0; i < OPS_MAX; i++) {
         if (!bs->ops[i].active) {
@@ -228,7 +228,7 @@ static struct op *op_new(struct bus_set *bs, enum op_kind kind, void *ctx)
     return NULL;
 }
 
-int bus_read_ident(struct bus_dev *d, bus_ident_fn *cb, void *ctx)
+int mb_bus_read_ident(struct mb_bus_dev *d, mb_bus_ident_fn *cb, void *ctx)
 {
     struct op *op = op_new(d->bs, OP_IDENT, ctx);
 
@@ -238,9 +238,9 @@ int bus_read_ident(struct bus_dev *d, bus_ident_fn *cb, void *ctx)
     return 0;
 }
 
-int bus_flash(struct bus_dev *d, const struct bus_flash_req *req,
-              bus_flash_progress_fn *progress, bus_flash_done_fn *done,
-              void *ctx)
+int mb_bus_flash(struct mb_bus_dev *d, const struct mb_bus_flash_req *req,
+                 mb_bus_flash_progress_fn *progress, mb_bus_flash_done_fn *done,
+                 void *ctx)
 {
     struct op *op = op_new(d->bs, OP_FLASH, ctx);
 
@@ -256,7 +256,7 @@ int bus_flash(struct bus_dev *d, const struct bus_flash_req *req,
     return 0;
 }
 
-void bus_cancel(struct bus_dev *d, void *ctx)
+void mb_bus_cancel(struct mb_bus_dev *d, void *ctx)
 {
     for (int i = 0; i < OPS_MAX; i++)
         if (d->bs->ops[i].ctx == ctx)

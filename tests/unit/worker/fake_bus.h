@@ -1,4 +1,4 @@
-/* fake_bus.h: an in-memory implementation of orchestrator/app/bus.h for
+/* fake_bus.h: an in-memory implementation of dio/mb_bus.h for
  * the worker's tests: one simulated field device (SOTA-Modbus profile 1,
  * modelled at the level of the decoded identity block) answers every URI.
  * Reads and flashes complete through the loop (a zero timer), never inside
@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "bus.h"
+#include "dio/mb_bus.h"
 
 #define FAKE_IMAGE_MAX (64 * 1024)
 
@@ -22,6 +22,6 @@ struct fake_dev {
     uint8_t image[FAKE_IMAGE_MAX]; /* bytes received */
 };
 
-struct fake_dev *fake_bus_dev(struct bus_set *bs);
+struct fake_dev *fake_bus_dev(struct mb_bus_set *bs);
 
 #endif

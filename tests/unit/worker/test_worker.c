@@ -123,7 +123,7 @@ static void fx_config(struct fx *f, const char *modems, const char *extra)
 static struct fx *fx_new_modems(const char *modems, const char *config_extra)
 {
     struct fx *f = calloc(1, sizeof *f);
-    struct bus_policy pol;
+    struct mb_bus_policy pol;
     char path[256];
     int slave;
 
@@ -142,7 +142,7 @@ static struct fx *fx_new_modems(const char *modems, const char *config_extra)
     memset(&pol, 0, sizeof pol);
     pol.flash_per_bus = 1;
     mb_flash_config_default(&pol.flash);
-    assert_int_equal(bus_set_new(&f->app.buses, &f->loop, &pol), 0);
+    assert_int_equal(mb_bus_set_new(&f->app.buses, &f->loop, &pol), 0);
     assert_int_equal(app_commit_init(&f->app), 0);
     assert_int_equal(openpty(&f->master, &slave, f->slave, NULL, NULL), 0);
     close(slave);
@@ -182,7 +182,7 @@ static void fx_free(struct fx *f)
 
     fx_stop_worker(f);
     app_commit_cleanup(&f->app);
-    bus_set_free(f->app.buses);
+    mb_bus_set_free(f->app.buses);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     db_close(f->app.db);
