@@ -148,6 +148,23 @@ def web_of(fl):
         return "http://127.0.0.1:%d" % port, f.read().strip()
 
 
+def report_daemon_exit(fl):
+    """A failed run whose daemon is gone: say so, with its sanitizer report
+    or the end of its log, not only what the client saw."""
+    if fl.gw is not None and not fl.gw_alive():
+        text = fl.gw_log_text()
+        at = text.find("Sanitizer")
+        if at >= 0:
+            at = text.rfind("\n", 0, text.rfind("\n", 0, at) + 1) + 1
+            print("sotagw stopped on a sanitizer report (status %s), in %s:"
+                  % (fl.gw.returncode, fl.gw_log))
+            print(text[at:at + 6000])
+        else:
+            print("sotagw exited during the run (status %s); the end of %s:"
+                  % (fl.gw.returncode, fl.gw_log))
+            print(text[-6000:])
+
+
 def fleet_wait(cond, timeout_s, what):
     end = time.monotonic() + timeout_s
     while not cond():
@@ -177,9 +194,13 @@ def browser_daemon():
         base, token = web_of(fl)
         fleet_wait(lambda: http_ok(base), 60, "the API")
         rc = run_browser(base, token, 8, outdir("browser"))
+        if rc == 0:
+            fleet.stop_clean(fl)
         ok = rc in (0, SKIP)
         return rc
     finally:
+        if not ok:
+            report_daemon_exit(fl)
         fl.close(ok)
 
 
@@ -229,10 +250,13 @@ def load_daemon():
             print("load: FAILED: %d platform requests missed their "
                   "deadline under API load" % missed)
             return 1
+        fleet.stop_clean(fl)
         ok = True
         print("1 passed, 0 failed")
         return 0
     finally:
+        if not ok:
+            report_daemon_exit(fl)
         fl.close(ok)
 
 

@@ -620,7 +620,8 @@ def stop_clean(fl):
 
 def check_no_sanitizer_report(fl):
     text = fl.gw_log_text()
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer",
+                "ThreadSanitizer"):
         check(bad not in text, "sanitizer report in %s" % fl.gw_log)
 
 
