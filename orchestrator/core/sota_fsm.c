@@ -17,8 +17,6 @@
  *   on disk. One chunk is stored at a time; requests that arrive meanwhile
  *   are not answered (the platform resends them).
  */
-#define GW_LOG_TAG "sota"
-
 #include "orch/sota_fsm.h"
 
 #include <assert.h>
@@ -29,7 +27,6 @@
 
 #include "gw/compiler.h"
 #include "gw/err.h"
-#include "gw/log.h"
 #include "orch/oma.h"
 
 /* +MIPLEVENT codes (docs/M531X-REFERENCE.md 2.6). */
@@ -341,11 +338,8 @@ int sota_fsm_init(struct sota_fsm *fsm, const struct sota_config *cfg,
     fsm->cfg = *cfg;
     if (initial != NULL) {
         rc = sota_checkpoint_validate(initial, cfg->image_max);
-        if (rc != 0) {
-            GW_LOG(GW_LOG_ERR, cfg->name, "checkpoint refused: %s",
-                   gw_strerror(rc));
+        if (rc != 0)
             return rc;
-        }
         fsm->cp = *initial;
     } else {
         sota_checkpoint_init(&fsm->cp);
@@ -476,8 +470,8 @@ static void set_state(struct step *s, enum sota_phase to)
     if (from == to)
         return;
     if (!phase_change_allowed(from, to)) {
-        GW_LOG(GW_LOG_ERR, fsm->cfg.name, "bug: phase %s -> %s refused",
-               sota_phase_name(from), sota_phase_name(to));
+        note(s, SOTA_NOTE_CMD_FAILED, "bug: phase %s -> %s refused",
+             sota_phase_name(from), sota_phase_name(to));
         assert(!"sota: phase change not allowed");
         return;
     }
@@ -570,8 +564,6 @@ static int queue_has(const struct sota_fsm *fsm, enum sota_cmd_kind kind)
 static int queue_built(struct step *s, struct sota_cmd *c, int built)
 {
     if (built < 0) {
-        GW_LOG(GW_LOG_ERR, s->fsm->cfg.name, "cannot build command: %s",
-               gw_strerror(built));
         note(s, SOTA_NOTE_CMD_FAILED, "command not built: %s",
              gw_strerror(built));
         return built;
@@ -757,8 +749,6 @@ static void set_reg(struct step *s, enum sota_reg to)
 
     if (fsm->reg == to)
         return;
-    GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "registration %s -> %s",
-           sota_reg_name(fsm->reg), sota_reg_name(to));
     fsm->reg = to;
 }
 
@@ -977,7 +967,6 @@ static void keepalive(struct step *s, const char *why)
     if (queue_has(fsm, SOTA_CMDK_KEEPALIVE) ||
         queue_has(fsm, SOTA_CMDK_COMPLETE))
         return;
-    GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "keep-alive: %s", why);
     reg_queue(s, SOTA_CMDK_KEEPALIVE);
 }
 
@@ -1077,16 +1066,12 @@ static void on_mipl_event(struct step *s, const struct m531x_urc *u)
         return;
     case EVT_BOOTSTRAP_START:
     case EVT_BOOTSTRAP_SUCCESS:
-    case EVT_CONNECT_SUCCESS:
-        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)", evt,
-               event_name(evt));
-        return;
+    case EVT_CONNECT_SUCCESS: return;
     case EVT_UPDATE_SUCCESS:
         if (fsm->reg == SOTA_REG_REGISTERED) {
             fsm->update_pending = 0;
             reg_proven(fsm);
         }
-        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "registration updated");
         return;
     case EVT_UPDATE_FAILED:
     case EVT_UPDATE_TIMEOUT:
@@ -1131,10 +1116,7 @@ static void on_mipl_event(struct step *s, const struct m531x_urc *u)
             event_stale(s, evt, "no instance of ours is open");
         }
         return;
-    default:
-        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "+MIPLEVENT %" PRId32 " (%s)", evt,
-               event_name(evt));
-        return;
+    default: return;
     }
 }
 
@@ -1931,7 +1913,6 @@ static void on_timer(struct step *s, enum sota_timer id)
 
     if ((unsigned)id >= SOTA_TIMER_COUNT || !fsm->timer_armed[id] ||
         s->now < fsm->timer_at[id]) {
-        GW_LOG(GW_LOG_DEBUG, fsm->cfg.name, "stale timer %d", (int)id);
         return;
     }
     fsm->timer_armed[id] = 0;
