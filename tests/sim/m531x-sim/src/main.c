@@ -42,7 +42,8 @@ struct port {
     uint64_t replug_us;
     char link[600];
     uint64_t tx_next_us; /* pacing / split: earliest next write */
-    uint64_t rx_next_us;
+    bool tx_streaming;   /* paced output left pending: the line is busy */
+    uint64_t rx_next_us; /* paced input: the line's last byte ends here */
     uint8_t in[IN_CAP];
     size_t in_len;
     uint64_t rng;
@@ -166,29 +167,33 @@ static void port_read(struct sim *s, unsigned i, uint64_t t)
         return; /* pacing holds bytes back: the pty buffers the rest */
     ssize_t n = read(p->master, p->in + p->in_len, IN_CAP - p->in_len);
     if (n > 0) {
+        if (p->in_len == 0 && p->rx_next_us < t)
+            p->rx_next_us = t; /* the line was idle: these start now */
         trace_bytes(s, i, '>', p->in + p->in_len, (size_t)n, t);
         p->in_len += (size_t)n;
     } else if (n < 0 && errno != EAGAIN && errno != EINTR)
         port_lost_reader(p, t); /* EIO: the gateway closed the port */
 }
 
-/* Hands received bytes to the module, at line rate when paced. */
+/* Hands received bytes to the module, at line rate when paced: every byte
+ * whose line time has ended by t, counted from where the line's previous
+ * byte ended, so a late wake-up (poll() sleeps whole milliseconds) delays a
+ * byte but never slows the line down. */
 static void port_deliver(struct sim *s, unsigned i, uint64_t t)
 {
     struct port *p = &s->ports[i];
     unsigned baud = msim_mod_cfg_get(s->mods[i])->faults.baud;
     size_t n = p->in_len;
-    if (n == 0 || t < p->rx_next_us)
+    if (n == 0)
         return;
     if (baud != 0) {
-        uint64_t at = p->rx_next_us > t ? p->rx_next_us : t;
-        n = 1;
-        at += wire_us(1, baud);
-        while (n < p->in_len && at <= t) { /* catch up on overslept time */
-            n++;
-            at += wire_us(1, baud);
-        }
-        p->rx_next_us = at;
+        uint64_t owed =
+            t > p->rx_next_us ? (t - p->rx_next_us) * baud / 10u / 1000000u : 0;
+        if (owed == 0)
+            return;
+        if (owed < n)
+            n = (size_t)owed;
+        p->rx_next_us += wire_us(n, baud);
     }
     msim_mod_input(s->mods[i], p->in, n, t);
     memmove(p->in, p->in + n, p->in_len - n);
@@ -216,8 +221,15 @@ static void port_write(struct sim *s, unsigned i, uint64_t t)
         if (piece < n)
             n = piece;
     }
+    /* Paced: 5 ms of line time a write, plus what a late wake-up owes
+     * when the line was busy (the UART would have kept sending), so the
+     * line runs at its rate, not slower by the loop's oversleep. */
+    uint64_t start = t;
     if (f->baud != 0) {
-        size_t burst = f->baud / 10u / 200u; /* 5 ms of line time */
+        if (p->tx_streaming && p->tx_next_us < t)
+            start = p->tx_next_us;
+        size_t burst = f->baud / 10u / 200u +
+                       (size_t)((t - start) * f->baud / 10u / 1000000u);
         if (burst == 0)
             burst = 1;
         if (n > burst)
@@ -231,7 +243,9 @@ static void port_write(struct sim *s, unsigned i, uint64_t t)
     }
     trace_bytes(s, i, '<', data, (size_t)w, t);
     msim_mod_output_done(m, (size_t)w, t);
-    p->tx_next_us = t + wire_us((size_t)w, f->baud);
+    p->tx_next_us = start + wire_us((size_t)w, f->baud);
+    p->tx_streaming =
+        f->baud != 0 && !f->split_lines && msim_mod_output_peek(m, &data) > 0;
     if (f->split_lines)
         p->tx_next_us += 500u + msim_rand_next(&p->rng) % 2000u;
 }
@@ -304,8 +318,9 @@ static uint64_t port_turn(struct sim *s, unsigned i, uint64_t t,
     bool pending_out = msim_mod_output_peek(m, &data) > 0;
     if (pending_out)
         d = min_u64(d, p->tx_next_us);
-    if (p->in_len > 0)
-        d = min_u64(d, p->rx_next_us);
+    if (p->in_len > 0) /* paced: when the next byte's line time ends */
+        d = min_u64(d, p->rx_next_us +
+                           wire_us(1, msim_mod_cfg_get(m)->faults.baud));
     if (p->master < 0)
         d = min_u64(d, p->replug_us);
     else if (!p->attended)
