@@ -86,15 +86,17 @@ class Fleet:
     policy: extra [policy] keys for sotagw; modem_cfg: extra [modems] keys;
     defaults: extra module_defaults blocks for m531x-sim ("timing",
     "registration", "faults"); seed: m531x-sim's seed (else bins.seed,
-    else 11); bins.adversarial turns the adversarial timing on.
+    else 11); bins.adversarial turns the adversarial timing on;
+    log_level: sotagw's and fieldsim's (the benchmarks run at info).
     """
 
     def __init__(self, name, bins, modems, image_size=8192,
                  old_version="test0", target="test000", min_battery=20,
                  platform=None, modules=None, devices=None, policy=None,
                  battery=90, stagger_s=0, modem_cfg=None, defaults=None,
-                 seed=None, start_s=0):
+                 seed=None, start_s=0, log_level="debug"):
         self.bins = bins
+        self.log_level = log_level   # sotagw's and fieldsim's
         self.seed = seed if seed is not None else \
             getattr(bins, "seed", None)
         if self.seed is None:
@@ -164,11 +166,11 @@ class Fleet:
 
     def start_fieldsim(self):
         argv = [self.bins.fieldsim, "--state-dir", self.fs_dir,
-                "--log-level", "debug"]
+                "--log-level", self.log_level]
         for i in range(self.n):
             spec = ("unit=%d,tcp=127.0.0.1:0,version=%s,battery=%d,"
                     "verify_ms=50,apply_ms=300"
-                    % (i + 1, self.old_version, self.battery))
+                    % (self.unit(i), self.old_version, self.battery))
             if i in self.devices:
                 spec += "," + self.devices[i]
             argv += ["--device", spec]
@@ -237,12 +239,24 @@ class Fleet:
         wait_for(lambda: all(os.path.exists(self.link(i))
                              for i in range(self.n)), 30, "m531x-sim links")
 
+    @staticmethod
+    def unit(i):
+        """Field device i's Modbus unit id: 1..247, then again from 1
+        (each device has its own endpoint, so ids may repeat)."""
+        return i % 247 + 1
+
+    def fs_name(self, i):
+        """fieldsim's state file name of device i: unit-<id>, and
+        unit-<id>-<k> for the k-th device with that id (fsim_store.h)."""
+        k = i // 247
+        return "unit-%d" % self.unit(i) + ("-%d" % (k + 1) if k else "")
+
     def link(self, i):
         return os.path.join(self.sim_dir, "ttyM%03d" % i)
 
     def write_config(self):
         lines = ["[gateway]", "state_dir = " + self.state_dir,
-                 "log_level = debug", "[modems]",
+                 "log_level = " + self.log_level, "[modems]",
                  "ports = %s/ttyM*" % self.sim_dir]
         lines += ["%s = %s" % kv for kv in sorted(self.modem_cfg.items())]
         lines += [
@@ -252,7 +266,7 @@ class Fleet:
         for i in range(self.n):
             lines += ["[target port:%s]" % self.link(i),
                       "uri = modbus-tcp://127.0.0.1:%d?unit=%d"
-                      % (self.ports[i], i + 1)]
+                      % (self.ports[i], self.unit(i))]
         self.config = os.path.join(self.dir, "sotagw.ini")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -445,7 +459,7 @@ class Fleet:
                           (kind,))
 
     def fs_state(self, i):
-        path = os.path.join(self.fs_dir, "unit-%d.json" % (i + 1))
+        path = os.path.join(self.fs_dir, self.fs_name(i) + ".json")
         try:
             with open(path) as f:
                 return json.load(f)
@@ -453,13 +467,13 @@ class Fleet:
             return None     # not written yet, or being replaced
 
     def fs_image(self, i, size):
-        with open(os.path.join(self.fs_dir, "unit-%d.img" % (i + 1)),
+        with open(os.path.join(self.fs_dir, self.fs_name(i) + ".img"),
                   "rb") as f:
             return f.read(size)
 
     def fs_log_lines(self, i):
         """fieldsim's log lines about unit i (its log object unit-<id>)."""
-        tag = "unit-%d" % (i + 1)
+        tag = "unit-%d" % self.unit(i)
         pat = re.compile(r"\b%s\b" % re.escape(tag))
         with open(self.fs_log, errors="replace") as f:
             return [ln for ln in f if pat.search(ln)]
