@@ -935,12 +935,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: fieldsim --state-dir DIR --device SPEC [--device SPEC]...\n"
             "                [--seed N] [--log-level err|warn|info|debug]\n"
+            "                [--sync on|off]\n"
             "\n"
             "Simulated Modbus field devices implementing the SOTA-Modbus\n"
             "upgrade profile 1. State survives restarts in DIR; killing the\n"
             "process is a power cycle. Prints 'fieldsim: tcp HOST:PORT' per\n"
             "TCP listener, 'fieldsim: rtu LINK -> PTS' per RTU line and\n"
-            "'fieldsim: ready' on stdout once serving.\n"
+            "'fieldsim: ready' on stdout once serving. --sync off: no\n"
+            "fsync (a kill still keeps every write; a machine crash may\n"
+            "not): for fleets too large to fsync every block in one thread.\n"
             "\n"
             "SPEC is comma-separated key=value:\n");
     for (i = 0; i < GW_ARRAY_LEN(g_keys); i++)
@@ -1003,6 +1006,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "fieldsim: bad --seed '%s'\n", v);
                 return 2;
             }
+        } else if (strcmp(a, "--sync") == 0) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+                fprintf(stderr, "fieldsim: --sync wants on or off, not '%s'\n",
+                        v);
+                return 2;
+            }
+            fsim_store_set_sync(strcmp(v, "on") == 0);
         } else if (strcmp(a, "--log-level") == 0) {
             if (parse_level(v, &level) < 0) {
                 fprintf(stderr, "fieldsim: bad --log-level '%s'\n", v);

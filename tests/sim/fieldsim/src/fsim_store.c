@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,21 @@
 #include "gw/log.h"
 
 #define STORE_PATH_MAX 512 /* a few of them per device: keep it small */
+
+static bool g_sync = true; /* fsim_store_set_sync() */
+
+void fsim_store_set_sync(bool on)
+{
+    g_sync = on;
+}
+
+/* fdatasync (data) or fsync; nothing with syncing off. */
+static int sync_fd(int fd, bool data)
+{
+    if (!g_sync)
+        return 0;
+    return (data ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+}
 
 struct fsim_store {
     char dir[STORE_PATH_MAX];
@@ -41,7 +57,7 @@ static int store_data_write(void *ctx, uint32_t off, const uint8_t *p, size_t n)
         }
         done += (size_t)w;
     }
-    return fdatasync(st->img_fd) < 0 ? -errno : 0;
+    return sync_fd(st->img_fd, true);
 }
 
 static int store_data_read(void *ctx, uint32_t off, uint8_t *p, size_t n)
@@ -69,9 +85,9 @@ static int store_data_erase(void *ctx)
 {
     struct fsim_store *st = ctx;
 
-    if (ftruncate(st->img_fd, 0) < 0 || fsync(st->img_fd) < 0)
+    if (ftruncate(st->img_fd, 0) < 0)
         return -errno;
-    return 0;
+    return sync_fd(st->img_fd, false);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -124,21 +140,25 @@ static int store_record_save(void *ctx, const struct fsim_record *rec)
         rc = write_all(fd, "\n", 1);
     if (rc < 0)
         goto fail;
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        fd = -1;
+    rc = sync_fd(fd, false);
+    if (close(fd) < 0 && rc == 0)
         rc = -errno;
+    fd = -1;
+    if (rc < 0)
         goto fail;
-    }
     fd = -1;
     if (rename(st->tmp_path, st->json_path) < 0) {
         rc = -errno;
         goto fail;
     }
     dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0) {
+    if (dfd < 0) {
         rc = -errno;
         goto fail;
     }
+    rc = sync_fd(dfd, false);
+    if (rc < 0)
+        goto fail;
     rc = 0;
 fail:
     if (dfd >= 0)
