@@ -87,15 +87,17 @@ class Fleet:
     defaults: extra module_defaults blocks for m531x-sim ("timing",
     "registration", "faults"); seed: m531x-sim's seed (else bins.seed,
     else 11); bins.adversarial turns the adversarial timing on;
-    log_level: sotagw's and fieldsim's (the benchmarks run at info).
+    log_level: sotagw's and fieldsim's (the benchmarks run at info);
+    fieldsim_args: more fieldsim options (the benchmark's --sync off).
     """
 
     def __init__(self, name, bins, modems, image_size=8192,
                  old_version="test0", target="test000", min_battery=20,
                  platform=None, modules=None, devices=None, policy=None,
                  battery=90, stagger_s=0, modem_cfg=None, defaults=None,
-                 seed=None, start_s=0, log_level="debug"):
+                 seed=None, start_s=0, log_level="debug", fieldsim_args=()):
         self.bins = bins
+        self.fieldsim_args = list(fieldsim_args)
         self.log_level = log_level   # sotagw's and fieldsim's
         self.seed = seed if seed is not None else \
             getattr(bins, "seed", None)
@@ -166,7 +168,7 @@ class Fleet:
 
     def start_fieldsim(self):
         argv = [self.bins.fieldsim, "--state-dir", self.fs_dir,
-                "--log-level", self.log_level]
+                "--log-level", self.log_level] + self.fieldsim_args
         for i in range(self.n):
             spec = ("unit=%d,tcp=127.0.0.1:0,version=%s,battery=%d,"
                     "verify_ms=50,apply_ms=300"
