@@ -104,8 +104,13 @@ void wk_device_save(struct worker *w, enum db_device_state state)
  * registration"), else whether a job runs. */
 enum db_device_state wk_device_state(const struct worker *w)
 {
-    if (w->fsm_ready && w->fsm.reg == SOTA_REG_FAILED)
-        return DB_DEVICE_FAULT;
+    struct sota_snapshot sn;
+
+    if (w->fsm_ready) {
+        sota_fsm_snapshot(&w->fsm, &sn);
+        if (sn.reg == SOTA_REG_FAILED)
+            return DB_DEVICE_FAULT;
+    }
     return w->has_job ? DB_DEVICE_UPGRADING : DB_DEVICE_IDLE;
 }
 
